@@ -1,0 +1,205 @@
+//! The boundary to JavaScript (wasm-bindgen), kept narrow: numbers in, a status code out.
+//!
+//! Tensors already live in this module's memory; JavaScript passes their addresses (byte
+//! offsets) and sizes. Every address is checked here, before any kernel runs: it must start a
+//! live allocation ([`crate::memory`]) long enough for what the kernel will touch, and an output
+//! must not alias an input. A refused call returns a non-zero status and leaves the reason in
+//! [`last_error`]; nothing is written. The TypeScript facade validates shapes first, so a refusal
+//! here means a bug in the facade, reported rather than trusted.
+
+use crate::{gemm, memory, peak as peak_kernel};
+use std::cell::RefCell;
+use wasm_bindgen::prelude::*;
+
+/// Status codes returned by every kernel entry point.
+pub const OK: u32 = 0;
+pub const INVALID: u32 = 1;
+
+thread_local! {
+    static LAST_ERROR: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+fn fail(msg: String) -> u32 {
+    LAST_ERROR.with(|e| {
+        if let Ok(mut e) = e.try_borrow_mut() {
+            *e = msg;
+        }
+    });
+    INVALID
+}
+
+/// The reason the last refused call gave.
+#[wasm_bindgen]
+pub fn last_error() -> String {
+    LAST_ERROR.with(|e| e.try_borrow().map(|s| s.clone()).unwrap_or_default())
+}
+
+fn memory_bytes() -> usize {
+    #[cfg(target_arch = "wasm32")]
+    {
+        core::arch::wasm32::memory_size(0) * 65536
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        usize::MAX
+    }
+}
+
+/// A checked operand: `ptr` starts a live allocation holding `len` f32.
+struct Arg {
+    ptr: usize,
+    len: usize,
+}
+
+fn arg(name: &str, ptr: u32, len: Option<usize>) -> Result<Arg, String> {
+    let len = len.ok_or_else(|| format!("{name}: size overflows the 32-bit address space"))?;
+    let need = len.checked_mul(4).ok_or_else(|| format!("{name}: size overflows"))?;
+    let p = ptr as usize;
+    if p < 16 || p.checked_add(need).is_none_or(|end| end > memory_bytes()) {
+        return Err(format!("{name}: pointer {p} with {need} bytes lies outside memory"));
+    }
+    memory::check(p as *const u8, need).map_err(|e| format!("{name}: {e}"))?;
+    Ok(Arg { ptr: p, len })
+}
+
+fn distinct(out: &Arg, inputs: &[&Arg]) -> Result<(), String> {
+    if inputs.iter().any(|i| i.ptr == out.ptr) {
+        return Err("the output must not be one of the inputs".into());
+    }
+    Ok(())
+}
+
+/// SAFETY (both): `a` was checked by [`arg`] to be a live allocation of `a.len` f32, and
+/// [`distinct`] keeps a mutable operand apart from every shared one.
+unsafe fn slice<'a>(a: &Arg) -> &'a [f32] {
+    core::slice::from_raw_parts(a.ptr as *const f32, a.len)
+}
+unsafe fn slice_mut<'a>(a: &Arg) -> &'a mut [f32] {
+    core::slice::from_raw_parts_mut(a.ptr as *mut f32, a.len)
+}
+
+fn mul(a: u32, b: u32) -> Option<usize> {
+    (a as usize).checked_mul(b as usize)
+}
+
+/// Allocates `bytes` zeroed bytes, 16-byte aligned; returns 0 when memory cannot grow.
+#[wasm_bindgen]
+pub fn tensor_alloc(bytes: u32) -> u32 {
+    memory::allocate(bytes as usize).map_or(0, |p| p as usize as u32)
+}
+
+/// Frees an allocation made by [`tensor_alloc`].
+#[wasm_bindgen]
+pub fn tensor_free(ptr: u32) -> u32 {
+    if ptr < 16 || ptr as usize >= memory_bytes() {
+        return fail(format!("free: pointer {ptr} lies outside memory"));
+    }
+    match memory::release(ptr as usize as *mut u8) {
+        Ok(()) => OK,
+        Err(e) => fail(format!("free: {e}")),
+    }
+}
+
+/// Bytes held by live allocations.
+#[wasm_bindgen]
+pub fn live_bytes() -> u32 {
+    memory::live_bytes() as u32
+}
+
+/// Number of live allocations.
+#[wasm_bindgen]
+pub fn live_allocations() -> u32 {
+    memory::live_count() as u32
+}
+
+/// `f32` needed to hold a `k x n` matrix packed by [`pack_b`].
+#[wasm_bindgen]
+pub fn packed_b_len(k: u32, n: u32) -> u32 {
+    gemm::packed_len(k as usize, n as usize) as u32
+}
+
+/// Packs row-major `b` (`k x n`) into `out` (`packed_b_len(k, n)` f32).
+#[wasm_bindgen]
+pub fn pack_b(b: u32, k: u32, n: u32, out: u32) -> u32 {
+    let run = || -> Result<(), String> {
+        let b = arg("pack_b: B", b, mul(k, n))?;
+        let o = arg("pack_b: out", out, Some(gemm::packed_len(k as usize, n as usize)))?;
+        distinct(&o, &[&b])?;
+        gemm::pack_b(unsafe { slice(&b) }, k as usize, n as usize, n as usize, unsafe {
+            slice_mut(&o)
+        });
+        Ok(())
+    };
+    run().map_or_else(fail, |()| OK)
+}
+
+/// `c (m x n) = relu?(a (m x k) . B + bias)` with B packed by [`pack_b`]; `bias` is 0 for none.
+#[wasm_bindgen]
+#[allow(clippy::too_many_arguments)]
+pub fn gemm(m: u32, n: u32, k: u32, a: u32, b_packed: u32, bias: u32, c: u32, relu: bool) -> u32 {
+    let run = || -> Result<(), String> {
+        let a_ = arg("gemm: A", a, mul(m, k))?;
+        let b_ = arg("gemm: packed B", b_packed, Some(gemm::packed_len(k as usize, n as usize)))?;
+        let c_ = arg("gemm: C", c, mul(m, n))?;
+        let bias_ = if bias == 0 { None } else { Some(arg("gemm: bias", bias, Some(n as usize))?) };
+        distinct(&c_, &[&a_, &b_])?;
+        if let Some(bb) = &bias_ {
+            distinct(&c_, &[bb])?;
+        }
+        let ep = gemm::Epilogue { bias: bias_.as_ref().map(|b| unsafe { slice(b) }), relu };
+        let (m, n, k) = (m as usize, n as usize, k as usize);
+        gemm::gemm(m, n, k, unsafe { slice(&a_) }, k, unsafe { slice(&b_) }, ep, unsafe {
+            slice_mut(&c_)
+        }, n);
+        Ok(())
+    };
+    run().map_or_else(fail, |()| OK)
+}
+
+/// The plain-loop reference of [`gemm`], on unpacked row-major `b` (`k x n`).
+#[wasm_bindgen]
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_reference(m: u32, n: u32, k: u32, a: u32, b: u32, bias: u32, c: u32, relu: bool) -> u32 {
+    let run = || -> Result<(), String> {
+        let a_ = arg("gemm_reference: A", a, mul(m, k))?;
+        let b_ = arg("gemm_reference: B", b, mul(k, n))?;
+        let c_ = arg("gemm_reference: C", c, mul(m, n))?;
+        let bias_ = if bias == 0 { None } else { Some(arg("gemm_reference: bias", bias, Some(n as usize))?) };
+        distinct(&c_, &[&a_, &b_])?;
+        if let Some(bb) = &bias_ {
+            distinct(&c_, &[bb])?;
+        }
+        let ep = gemm::Epilogue { bias: bias_.as_ref().map(|b| unsafe { slice(b) }), relu };
+        let (m, n, k) = (m as usize, n as usize, k as usize);
+        gemm::gemm_reference(m, n, k, unsafe { slice(&a_) }, k, unsafe { slice(&b_) }, n, ep, unsafe {
+            slice_mut(&c_)
+        }, n);
+        Ok(())
+    };
+    run().map_or_else(fail, |()| OK)
+}
+
+/// The multiply + add peak kernel ([`crate::peak`]).
+#[wasm_bindgen]
+pub fn peak(iters: u32, seed: f32) -> f32 {
+    peak_kernel::peak(iters, seed)
+}
+
+/// FLOPs of one [`peak`] call.
+#[wasm_bindgen]
+pub fn peak_flops(iters: u32) -> f64 {
+    peak_kernel::peak_flops(iters)
+}
+
+/// Deliberately traps (a Rust panic, which aborts): lets tests prove that the facade turns a
+/// trap into a typed error and that the instance stays usable afterwards.
+#[wasm_bindgen]
+pub fn trap_for_test(depth: u32) -> u32 {
+    // Recurse first so the trap happens with stack frames in use, as a real one would.
+    if depth > 0 {
+        let mut frame = [depth; 64];
+        frame[0] = trap_for_test(depth - 1);
+        return frame.iter().copied().fold(0, u32::wrapping_add);
+    }
+    panic!("trap_for_test: deliberate trap");
+}

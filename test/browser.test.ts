@@ -1,0 +1,43 @@
+// init() in headless Chromium: in a page, in a module Web Worker loading the .wasm itself, and
+// in one given the compiled module; the bytes must equal Node's.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
+import { chromium, type Browser } from 'playwright-core';
+import * as eq from '../dist/index.js';
+import { smoke } from './support/smoke.js';
+import { serve } from '../tools/serve.mjs';
+
+const CHROMIUM = '/usr/bin/chromium';
+export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+let server: { url: string; close: () => Promise<void> };
+let browser: Browser;
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run \`npm test\` (its set-up installs Debian's chromium) or apt-get install -y chromium`);
+  server = await serve(new URL('..', import.meta.url).pathname);
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+});
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+describe('init in a browser', () => {
+  it('works in a page and in Web Workers, bit-identical to Node', async () => {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    await page.goto(`${server.url}/test/support/browser.html`);
+    await page.waitForFunction(() => (window as unknown as { result?: unknown }).result !== undefined, null, { timeout: 30_000 });
+    const result = await page.evaluate(() => (window as unknown as { result: Record<string, unknown> }).result);
+    expect(errors).toEqual([]);
+    expect(result.error).toBeUndefined();
+    const node = await smoke(eq);
+    expect(result.simd).toBe(true);
+    expect(result.page).toEqual(node);
+    expect(result.worker).toEqual(node);
+    expect(result.workerWithModule).toEqual(node);
+  });
+});

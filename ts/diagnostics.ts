@@ -1,0 +1,40 @@
+/**
+ * Measurements and self-checks that are not part of the numerical API: the machine's SIMD peak
+ * (benchmarks report against it), the scalar reference GEMM, and a deliberate trap.
+ */
+import { expectTensor, zeros, type Tensor } from './tensor.js';
+import { ShapeError } from './errors.js';
+import { call, guard } from './wasm.js';
+
+/** Runs the SIMD128 multiply+add peak kernel; returns the FLOPs it performed. */
+export function peak(iterations: number): number {
+  guard('peak', (k) => k.peak(iterations, 1.5));
+  return guard('peak', (k) => k.peak_flops(iterations));
+}
+
+/** The plain-loop GEMM (in wasm, same summation order as `matmul`) on an unpacked `b`. */
+export function matmulReference(a: Tensor, b: Tensor, options: { bias?: Tensor; relu?: boolean } = {}): Tensor {
+  expectTensor(a, 'matmulReference: a', 2);
+  expectTensor(b, 'matmulReference: b', 2);
+  const [m, k] = a.shape as [number, number];
+  const [bk, n] = b.shape as [number, number];
+  if (bk !== k) throw new ShapeError(`matmulReference: a is [${m}, ${k}] so b must have ${k} rows, got [${bk}, ${n}]`);
+  if (options.bias) {
+    expectTensor(options.bias, 'matmulReference: bias', 1);
+    if (options.bias.shape[0] !== n) throw new ShapeError(`matmulReference: bias must be [${n}], got [${options.bias.shape.join(', ')}]`);
+  }
+  const out = zeros([m, n]);
+  try {
+    call('matmulReference', (kn) => kn.gemm_reference(m, n, k, a.ptr, b.ptr, options.bias?.ptr ?? 0, out.ptr, options.relu ?? false));
+  } catch (e) {
+    out.dispose();
+    throw e;
+  }
+  return out;
+}
+
+/** Makes the wasm module trap on purpose (a Rust panic `depth` frames deep). Always throws. */
+export function trap(depth = 3): never {
+  guard('diagnostics.trap', (k) => k.trap_for_test(depth));
+  throw new Error('unreachable: trap_for_test returned');
+}

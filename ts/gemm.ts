@@ -1,0 +1,81 @@
+/**
+ * The matrix product, the kernel every layer lowers to: `C = relu?(A B + bias)`.
+ *
+ * B is packed once into the kernel's 8-column panels (`packMatrix`), so weights that are used
+ * again and again are laid out once, at load time; `matmul` also takes an unpacked B and packs
+ * it for that one call. Each output element is summed in a fixed order (k = 0..K-1, then bias,
+ * then ReLU), whatever the shapes, so results are identical on every platform and split.
+ */
+import { ArgumentError, DisposedError, ShapeError } from './errors.js';
+import { Tensor, WasmBuffer, expectTensor, zeros } from './tensor.js';
+import { call, kernels } from './wasm.js';
+
+/** A `k x n` matrix packed for the GEMM kernel. Create with `packMatrix`. */
+export class PackedMatrix extends WasmBuffer {
+  constructor(
+    readonly k: number,
+    readonly n: number,
+  ) {
+    super(kernels().packed_b_len(k, n) * 4, `packed matrix [${k}, ${n}]`);
+  }
+
+  describe(): string {
+    return `packed matrix [${this.k}, ${this.n}]`;
+  }
+}
+
+/** Packs a `[k, n]` tensor for repeated use as the right operand of `matmul`. */
+export function packMatrix(b: Tensor): PackedMatrix {
+  expectTensor(b, 'packMatrix', 2);
+  const [k, n] = b.shape as [number, number];
+  const packed = new PackedMatrix(k, n);
+  try {
+    call('packMatrix', (kn) => kn.pack_b(b.ptr, k, n, packed.ptr));
+  } catch (e) {
+    packed.dispose();
+    throw e;
+  }
+  return packed;
+}
+
+export interface MatmulOptions {
+  /** Added to every row (`[n]`). */
+  bias?: Tensor;
+  /** Apply ReLU (`x > 0 || isNaN(x) ? x : 0`) after the bias. */
+  relu?: boolean;
+}
+
+/** `relu?(a b + bias)` for `a: [m, k]` and `b: [k, n]` (a tensor, or packed once by `packMatrix`). */
+export function matmul(a: Tensor, b: Tensor | PackedMatrix, options: MatmulOptions = {}): Tensor {
+  expectTensor(a, 'matmul: a', 2);
+  const [m, k] = a.shape as [number, number];
+  let bk: number, n: number;
+  if (b instanceof PackedMatrix) {
+    if (b.disposed) throw new DisposedError(`matmul: b, ${b.describe()}, was used after dispose()`);
+    [bk, n] = [b.k, b.n];
+  } else {
+    [bk, n] = expectTensor(b, 'matmul: b', 2).shape as [number, number];
+  }
+  if (bk !== k) throw new ShapeError(`matmul: a is [${m}, ${k}] so b must have ${k} rows, but b is [${bk}, ${n}]`);
+  if (options === null || typeof options !== 'object') throw new ArgumentError(`matmul: options must be an object, got ${options === null ? 'null' : typeof options}`);
+  const { bias, relu = false } = options;
+  if (typeof relu !== 'boolean') throw new ArgumentError(`matmul: options.relu must be a boolean, got ${typeof relu}`);
+  if (bias !== undefined) {
+    expectTensor(bias, 'matmul: options.bias', 1);
+    if (bias.shape[0] !== n) throw new ShapeError(`matmul: bias must be [${n}] (one per column of the result), got [${bias.shape.join(', ')}]`);
+  }
+  const temp = b instanceof PackedMatrix ? undefined : packMatrix(b);
+  const packed = temp ?? (b as PackedMatrix);
+  let out: Tensor | undefined;
+  try {
+    out = zeros([m, n]);
+    const c = out;
+    call('matmul', (kn) => kn.gemm(m, n, k, a.ptr, packed.ptr, bias ? bias.ptr : 0, c.ptr, relu));
+  } catch (e) {
+    out?.dispose();
+    throw e;
+  } finally {
+    temp?.dispose();
+  }
+  return out;
+}

@@ -1,0 +1,22 @@
+/**
+ * equivariant: equivariant neural networks in WebAssembly SIMD, for Node and browsers.
+ *
+ * Every layer is a configuration of one operator, `[Phi f](g) = sum over g' of omega(f, g, g')`
+ * (Nyholm, Carlsson, Weiler, Persson 2025); see docs/framework.md. This module is the package
+ * root: `import * as eq from 'equivariant'`.
+ */
+export { init, initialized, simdSupported, wasmModule, type InitOptions, type WasmSource } from './wasm.js';
+export { Tensor, tensor, zeros, tidy, keep, memory, type MemoryInfo } from './tensor.js';
+export { matmul, packMatrix, PackedMatrix, type MatmulOptions } from './gemm.js';
+export {
+  EquivariantError,
+  ShapeError,
+  ArgumentError,
+  DisposedError,
+  OutOfMemoryError,
+  UnsupportedError,
+  NotInitializedError,
+  WasmTrapError,
+  KernelError,
+} from './errors.js';
+export * as diagnostics from './diagnostics.js';

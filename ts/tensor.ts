@@ -1,0 +1,205 @@
+/**
+ * Tensors: f32, row-major, living in the wasm module's memory so kernels read them in place.
+ *
+ * A tensor owns one checked allocation (see crate/src/memory.rs) and frees it on `dispose()` (or
+ * at the end of a `using` block, or of a `tidy()` scope). JavaScript never holds a view of wasm
+ * memory across calls: memory can grow, which detaches every old view, so each access derives a
+ * fresh one from the current buffer.
+ */
+import { DisposedError, OutOfMemoryError, ShapeError, ArgumentError } from './errors.js';
+import { call, guard, kernels, memoryBuffer } from './wasm.js';
+
+/** The largest buffer wasm32 memory can hold (4 GiB minus the pages already in use). */
+const MAX_BYTES = 2 ** 32 - 2 ** 16;
+
+const live = new Set<WasmBuffer>();
+const scopes: Set<WasmBuffer>[] = [];
+
+/** Something that owns an allocation in wasm memory: a tensor, or a packed weight matrix. */
+export abstract class WasmBuffer {
+  #ptr: number;
+  readonly bytes: number;
+
+  protected constructor(bytes: number, what: string) {
+    if (!Number.isSafeInteger(bytes) || bytes > MAX_BYTES) {
+      throw new OutOfMemoryError(`${what}: needs ${bytes} bytes, but WebAssembly (wasm32) memory holds at most 4 GiB`);
+    }
+    const ptr = guard(what, (k) => k.tensor_alloc(bytes));
+    if (ptr === 0) {
+      throw new OutOfMemoryError(`${what}: could not allocate ${bytes} bytes (wasm memory is ${memoryBuffer().byteLength} bytes and cannot grow that far; at most 4 GiB in all). Dispose tensors you no longer need.`);
+    }
+    this.#ptr = ptr;
+    this.bytes = bytes;
+    live.add(this);
+    scopes.at(-1)?.add(this);
+  }
+
+  /** Byte address in wasm memory; throws once disposed. */
+  get ptr(): number {
+    if (this.#ptr === 0) throw new DisposedError(`${this.describe()} was used after dispose()`);
+    return this.#ptr;
+  }
+
+  get disposed(): boolean {
+    return this.#ptr === 0;
+  }
+
+  /** Frees the memory. Idempotent. */
+  dispose(): void {
+    if (this.#ptr === 0) return;
+    const ptr = this.#ptr;
+    this.#ptr = 0;
+    live.delete(this);
+    for (const s of scopes) s.delete(this);
+    call('dispose', (k) => k.tensor_free(ptr));
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  abstract describe(): string;
+}
+
+/** Checks a shape: a list of non-negative integers; returns the element count. */
+export function shapeSize(shape: readonly number[], what = 'tensor'): number {
+  if (!Array.isArray(shape)) throw new ShapeError(`${what}: shape must be an array of integers, got ${typeof shape}`);
+  let n = 1;
+  for (const d of shape) {
+    if (!Number.isSafeInteger(d) || d < 0) throw new ShapeError(`${what}: shape must hold non-negative integers, got [${shape.join(', ')}]`);
+    n *= d;
+  }
+  return n;
+}
+
+const fmt = (shape: readonly number[]) => `[${shape.join(', ')}]`;
+
+/** An f32 tensor in wasm memory. */
+export class Tensor extends WasmBuffer {
+  readonly shape: readonly number[];
+  readonly size: number;
+
+  /** Use `tensor()` or `zeros()`. */
+  constructor(shape: readonly number[]) {
+    const size = shapeSize(shape);
+    super(size * 4, `tensor ${fmt(shape)}`);
+    this.shape = Object.freeze([...shape]);
+    this.size = size;
+  }
+
+  get rank(): number {
+    return this.shape.length;
+  }
+
+  /** A fresh view of the data; valid only until the next allocation (memory may grow). */
+  view(): Float32Array {
+    return new Float32Array(memoryBuffer(), this.ptr, this.size);
+  }
+
+  /** A copy of the data. */
+  toArray(): Float32Array {
+    return this.view().slice();
+  }
+
+  describe(): string {
+    return `tensor ${fmt(this.shape)}`;
+  }
+
+  toString(): string {
+    return `Tensor${fmt(this.shape)}${this.disposed ? ' (disposed)' : ''}`;
+  }
+}
+
+/** Creates a tensor from data (copied into wasm memory) and a shape. */
+export function tensor(data: Float32Array | ArrayLike<number>, shape?: readonly number[]): Tensor {
+  if (data === null || typeof data !== 'object' || typeof (data as ArrayLike<number>).length !== 'number') {
+    throw new ArgumentError(`tensor: data must be a Float32Array or an array of numbers, got ${data === null ? 'null' : typeof data}`);
+  }
+  const dims = shape ?? [data.length];
+  const size = shapeSize(dims);
+  if (size !== data.length) {
+    throw new ShapeError(`tensor: shape ${fmt(dims)} holds ${size} values, but data has ${data.length}`);
+  }
+  const t = new Tensor(dims);
+  t.view().set(data);
+  return t;
+}
+
+/** A tensor of zeros. */
+export function zeros(shape: readonly number[]): Tensor {
+  return new Tensor(shape);
+}
+
+/** Live wasm-backed objects and bytes, for leak checks. */
+export interface MemoryInfo {
+  /** Bytes held by live tensors and packed matrices. */
+  bytes: number;
+  /** Live tensors. */
+  tensors: number;
+  /** Live allocations of any kind (tensors, packed weights), as the kernels count them. */
+  allocations: number;
+  /** Size of the wasm linear memory (it grows and never shrinks). */
+  wasmBytes: number;
+}
+
+export function memory(): MemoryInfo {
+  const k = kernels();
+  let tensors = 0;
+  for (const b of live) if (b instanceof Tensor) tensors++;
+  return { bytes: k.live_bytes(), tensors, allocations: k.live_allocations(), wasmBytes: memoryBuffer().byteLength };
+}
+
+function collect(value: unknown, into: Set<WasmBuffer>, seen = new Set<unknown>()): void {
+  if (value === null || typeof value !== 'object' || seen.has(value)) return;
+  seen.add(value);
+  if (value instanceof WasmBuffer) into.add(value);
+  else if (Array.isArray(value)) for (const v of value) collect(v, into, seen);
+  else if (value instanceof Map) for (const v of value.values()) collect(v, into, seen);
+  else if (Object.getPrototypeOf(value) === Object.prototype) for (const v of Object.values(value)) collect(v, into, seen);
+}
+
+/**
+ * Runs `fn` and disposes every tensor it created except those it returns (in an array, a Map or
+ * a plain object too) or passed to `keep()`. Scopes nest; kept tensors belong to the outer one.
+ * Synchronous only: an async function's tensors outlive the scope, so it is refused.
+ */
+export function tidy<T>(fn: () => T): T {
+  if (typeof fn !== 'function') throw new ArgumentError(`tidy: expected a function, got ${typeof fn}`);
+  const scope = new Set<WasmBuffer>();
+  scopes.push(scope);
+  let result: T;
+  try {
+    result = fn();
+  } catch (e) {
+    scopes.pop();
+    for (const b of scope) b.dispose();
+    throw e;
+  }
+  scopes.pop();
+  if (result instanceof Promise) {
+    for (const b of scope) b.dispose();
+    throw new ArgumentError('tidy: the function returned a Promise; tidy scopes are synchronous (dispose tensors yourself, or use `using`, in async code)');
+  }
+  const kept = new Set<WasmBuffer>();
+  collect(result, kept);
+  const outer = scopes.at(-1);
+  for (const b of scope) {
+    if (kept.has(b)) outer?.add(b);
+    else b.dispose();
+  }
+  return result;
+}
+
+/** Exempts a tensor from disposal by the enclosing `tidy()` scopes. */
+export function keep<T extends WasmBuffer>(buffer: T): T {
+  for (const s of scopes) s.delete(buffer);
+  return buffer;
+}
+
+/** Checks that `t` is a live tensor of rank `rank`, naming `what` in the error. */
+export function expectTensor(t: unknown, what: string, rank?: number): Tensor {
+  if (!(t instanceof Tensor)) throw new ArgumentError(`${what}: expected a Tensor, got ${t === null ? 'null' : typeof t === 'object' ? t.constructor?.name : typeof t}`);
+  if (t.disposed) throw new DisposedError(`${what}: ${t.describe()} was used after dispose()`);
+  if (rank !== undefined && t.rank !== rank) throw new ShapeError(`${what}: expected a rank-${rank} tensor, got shape ${fmt(t.shape)}`);
+  return t;
+}

@@ -1,0 +1,125 @@
+/**
+ * Loading the WebAssembly kernels, and the one door every kernel call goes through.
+ *
+ * `init()` compiles the module once (per realm: page, worker or Node process) and is idempotent
+ * and safe to call concurrently. `kernels()` returns the wasm-bindgen exports; `call()` runs a
+ * kernel, turns a non-zero status into a `KernelError` and a trap into a `WasmTrapError`, and
+ * after a trap restores the shadow-stack pointer that the aborted frames left behind, so the
+ * next call finds the instance as it was.
+ */
+import wbgInit, * as gen from './gen/equivariant.js';
+import { ArgumentError, KernelError, NotInitializedError, UnsupportedError, WasmTrapError } from './errors.js';
+
+/** What `init` accepts as the module: bytes, a URL or path, a fetch Response, or a compiled module. */
+export type WasmSource = WebAssembly.Module | BufferSource | URL | string | Response | Promise<Response>;
+
+export interface InitOptions {
+  /** Where the `.wasm` comes from; by default the file next to this module. */
+  wasm?: WasmSource;
+}
+
+type Exports = typeof gen;
+interface RawExports {
+  memory: WebAssembly.Memory;
+  __stack_pointer: WebAssembly.Global;
+}
+
+let state: { kernels: Exports; raw: RawExports; module: WebAssembly.Module } | undefined;
+let pending: Promise<void> | undefined;
+
+// The smallest module that uses a SIMD128 instruction (i32.const 0; i8x16.splat).
+const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 0x60, 0, 1, 0x7b, 3, 2, 1, 0, 0x0a, 8, 1, 6, 0, 0x41, 0, 0xfd, 0x0f, 0x0b]);
+
+/** Whether this runtime runs WebAssembly with SIMD128. */
+export function simdSupported(): boolean {
+  return typeof WebAssembly === 'object' && WebAssembly.validate(SIMD_PROBE);
+}
+
+const isNode = () => typeof process === 'object' && typeof process.versions?.node === 'string';
+
+async function compile(source: WasmSource): Promise<WebAssembly.Module> {
+  if (source instanceof WebAssembly.Module) return source;
+  if (ArrayBuffer.isView(source) || source instanceof ArrayBuffer) return WebAssembly.compile(source);
+  if (typeof source === 'string' || source instanceof URL) {
+    const url = source instanceof URL ? source : isNode() && !/^[a-z]+:\/\//i.test(source) ? null : new URL(source, globalThis.location?.href);
+    if (isNode() && (url === null || url.protocol === 'file:')) {
+      const fs = await import('node:fs/promises');
+      return WebAssembly.compile(await fs.readFile(url ?? (source as string)));
+    }
+    return compile(fetch(url as URL));
+  }
+  const response = await source;
+  if (typeof Response === 'function' && response instanceof Response) {
+    if (!response.ok) throw new ArgumentError(`init: fetching the wasm module failed: ${response.status} ${response.statusText} (${response.url})`);
+    if (typeof WebAssembly.compileStreaming === 'function' && response.headers.get('Content-Type') === 'application/wasm') {
+      return WebAssembly.compileStreaming(response);
+    }
+    return WebAssembly.compile(await response.arrayBuffer());
+  }
+  throw new ArgumentError(`init: options.wasm must be a WebAssembly.Module, bytes, a URL, a path or a Response; got ${Object.prototype.toString.call(source)}`);
+}
+
+/**
+ * Loads and instantiates the kernels. Idempotent; concurrent calls share one load; a failed
+ * load can be retried.
+ */
+export function init(options: InitOptions = {}): Promise<void> {
+  if (state) return Promise.resolve();
+  pending ??= (async () => {
+    if (typeof WebAssembly !== 'object') throw new UnsupportedError('init: this runtime has no WebAssembly; equivariant needs WebAssembly with SIMD128 (Node >= 20, current Chrome, Firefox, Safari >= 16.4)');
+    if (!simdSupported()) throw new UnsupportedError('init: this runtime lacks WebAssembly SIMD128, which equivariant needs (Node >= 20, Chrome >= 91, Firefox >= 89, Safari >= 16.4)');
+    const module = await compile(options.wasm ?? new URL('./gen/equivariant_bg.wasm', import.meta.url));
+    const raw = (await wbgInit({ module_or_path: module })) as unknown as RawExports;
+    state = { kernels: gen, raw, module };
+  })().catch((e) => {
+    pending = undefined;
+    throw e;
+  });
+  return pending;
+}
+
+/** Whether `init()` has completed. */
+export function initialized(): boolean {
+  return state !== undefined;
+}
+
+function loaded() {
+  if (!state) throw new NotInitializedError('equivariant: call `await init()` before using tensors or layers');
+  return state;
+}
+
+/** The wasm-bindgen exports (after `init`). */
+export function kernels(): Exports {
+  return loaded().kernels;
+}
+
+/** The compiled module, to hand to workers without compiling again. */
+export function wasmModule(): WebAssembly.Module {
+  return loaded().module;
+}
+
+/** The wasm linear memory's current buffer: re-read it after anything that may allocate. */
+export function memoryBuffer(): ArrayBuffer {
+  return loaded().raw.memory.buffer;
+}
+
+/** Runs a kernel that returns a status code; see the module comment. */
+export function call(op: string, run: (k: Exports) => number): void {
+  const status = guard(op, run);
+  if (status !== 0) throw new KernelError(`${op}: ${loaded().kernels.last_error()}`);
+}
+
+/** Runs any wasm call, converting a trap into a `WasmTrapError` and recovering the instance. */
+export function guard<T>(op: string, run: (k: Exports) => T): T {
+  const s = loaded();
+  const sp = s.raw.__stack_pointer.value as number;
+  try {
+    return run(s.kernels);
+  } catch (e) {
+    if (e instanceof WebAssembly.RuntimeError) {
+      s.raw.__stack_pointer.value = sp;
+      throw new WasmTrapError(op, e);
+    }
+    throw e;
+  }
+}
