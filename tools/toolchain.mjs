@@ -135,7 +135,7 @@ export function findBindgen({ install = true } = {}) {
   if (!cargo) throw new SetupError(`wasm-bindgen ${want} is missing and no cargo was found to build it: install Rust (https://rustup.rs) or apt-get install cargo-web`);
   log(`building wasm-bindgen-cli ${want} from crates.io (a few minutes, once) ...`);
   // Not --locked: the CLI's lock file names a crate version this registry mirror lacks.
-  run(cargo, ['install', 'wasm-bindgen-cli', '--version', want]);
+  run(cargo, ['install', '--force', 'wasm-bindgen-cli', '--version', want]);
   const p = join(homedir(), '.cargo', 'bin', 'wasm-bindgen');
   const v = capture(p, ['--version']);
   if (!v || v.split(/\s+/)[1] !== want) throw new SetupError(`wasm-bindgen ${want} was installed but ${p} reports ${v}`);

@@ -7,7 +7,7 @@
 //! [`last_error`]; nothing is written. The TypeScript facade validates shapes first, so a refusal
 //! here means a bug in the facade, reported rather than trusted.
 
-use crate::{gemm, memory, peak as peak_kernel};
+use crate::{gather as gather_kernel, gemm, memory, peak as peak_kernel};
 use std::cell::RefCell;
 use wasm_bindgen::prelude::*;
 
@@ -175,6 +175,22 @@ pub fn gemm_reference(m: u32, n: u32, k: u32, a: u32, b: u32, bias: u32, c: u32,
             slice_mut(&c_)
         }, n);
         Ok(())
+    };
+    run().map_or_else(fail, |()| OK)
+}
+
+/// `dst[o, i] = src[o, table[i]]` for `o < outer`, `i < len` (`table`: `len` u32 indices).
+#[wasm_bindgen]
+pub fn gather(src: u32, table: u32, dst: u32, outer: u32, len: u32) -> u32 {
+    let run = || -> Result<(), String> {
+        let s = arg("gather: src", src, mul(outer, len))?;
+        let t = arg("gather: table", table, Some(len as usize))?;
+        let d = arg("gather: dst", dst, mul(outer, len))?;
+        distinct(&d, &[&s, &t])?;
+        // SAFETY: checked like an f32 operand; u32 has the same size and alignment.
+        let tab = unsafe { core::slice::from_raw_parts(t.ptr as *const u32, t.len) };
+        gather_kernel::gather(unsafe { slice(&s) }, tab, unsafe { slice_mut(&d) }, outer as usize)
+            .map_err(|(i, v)| format!("gather: table[{i}] = {v} is out of range (block length {len})"))
     };
     run().map_or_else(fail, |()| OK)
 }
