@@ -65,17 +65,27 @@ export function matmul(a: Tensor, b: Tensor | PackedMatrix, options: MatmulOptio
     if (bias.shape[0] !== n) throw new ShapeError(`matmul: bias must be [${n}] (one per column of the result), got [${bias.shape.join(', ')}]`);
   }
   const temp = b instanceof PackedMatrix ? undefined : packMatrix(b);
-  const packed = temp ?? (b as PackedMatrix);
-  let out: Tensor | undefined;
   try {
-    out = zeros([m, n]);
-    const c = out;
-    call('matmul', (kn) => kn.gemm(m, n, k, a.ptr, packed.ptr, bias ? bias.ptr : 0, c.ptr, relu));
-  } catch (e) {
-    out?.dispose();
-    throw e;
+    return matmulRows(a, m, k, temp ?? (b as PackedMatrix), { bias, relu }, [m, n]);
   } finally {
     temp?.dispose();
+  }
+}
+
+/**
+ * The GEMM on `a` read as `m x k` rows (any shape of that size) against a packed matrix;
+ * the result has shape `outShape` (`m * n` values). Shapes are the caller's to validate.
+ */
+export function matmulRows(a: Tensor, m: number, k: number, packed: PackedMatrix, options: MatmulOptions, outShape: readonly number[]): Tensor {
+  if (a.size !== m * k || packed.k !== k) throw new ShapeError(`matmul: ${a.describe()} is not ${m} rows of ${k}, or the matrix is not [${k}, n]`);
+  const n = packed.n;
+  const { bias, relu = false } = options;
+  const out = zeros(outShape);
+  try {
+    call('matmul', (kn) => kn.gemm(m, n, k, a.ptr, packed.ptr, bias ? bias.ptr : 0, out.ptr, relu));
+  } catch (e) {
+    out.dispose();
+    throw e;
   }
   return out;
 }

@@ -20,3 +20,8 @@ export {
   KernelError,
 } from './errors.js';
 export * as diagnostics from './diagnostics.js';
+export * as groups from './groups.js';
+export * as reps from './reps.js';
+export { Representation } from './reps.js';
+export { field, FieldType, ImageField, GridField, RegularField, InvariantField, RepField, PointsField, clearCaches } from './fields.js';
+export { checkEquivariance, type EquivariantMap, type CheckOptions, type EquivarianceReport, type ElementReport } from './equivariance.js';

@@ -19,8 +19,11 @@ const scopes: Set<WasmBuffer>[] = [];
 export abstract class WasmBuffer {
   #ptr: number;
   readonly bytes: number;
+  /** False for buffers the library owns itself (caches): not counted as the user's memory. */
+  readonly userOwned: boolean;
 
-  protected constructor(bytes: number, what: string) {
+  /** @param scoped whether the enclosing `tidy()` scope owns it (caches opt out). */
+  protected constructor(bytes: number, what: string, scoped = true) {
     if (!Number.isSafeInteger(bytes) || bytes > MAX_BYTES) {
       throw new OutOfMemoryError(`${what}: needs ${bytes} bytes, but WebAssembly (wasm32) memory holds at most 4 GiB`);
     }
@@ -30,8 +33,9 @@ export abstract class WasmBuffer {
     }
     this.#ptr = ptr;
     this.bytes = bytes;
+    this.userOwned = scoped;
     live.add(this);
-    scopes.at(-1)?.add(this);
+    if (scoped) scopes.at(-1)?.add(this);
   }
 
   /** Byte address in wasm memory; throws once disposed. */
@@ -132,11 +136,13 @@ export function zeros(shape: readonly number[]): Tensor {
 
 /** Live wasm-backed objects and bytes, for leak checks. */
 export interface MemoryInfo {
-  /** Bytes held by live tensors and packed matrices. */
+  /** Bytes held by live tensors and packed matrices (not counting caches). */
   bytes: number;
+  /** Bytes held by caches the library manages itself (group-action index tables). */
+  cacheBytes: number;
   /** Live tensors. */
   tensors: number;
-  /** Live allocations of any kind (tensors, packed weights), as the kernels count them. */
+  /** Live allocations of the user's (tensors, packed weights), as the kernels count them. */
   allocations: number;
   /** Size of the wasm linear memory (it grows and never shrinks). */
   wasmBytes: number;
@@ -146,7 +152,9 @@ export function memory(): MemoryInfo {
   const k = kernels();
   let tensors = 0;
   for (const b of live) if (b instanceof Tensor) tensors++;
-  return { bytes: k.live_bytes(), tensors, allocations: k.live_allocations(), wasmBytes: memoryBuffer().byteLength };
+  let cacheBytes = 0, cached = 0;
+  for (const b of live) if (!b.userOwned) { cacheBytes += b.bytes; cached++; }
+  return { bytes: k.live_bytes() - cacheBytes, cacheBytes, tensors, allocations: k.live_allocations() - cached, wasmBytes: memoryBuffer().byteLength };
 }
 
 function collect(value: unknown, into: Set<WasmBuffer>, seen = new Set<unknown>()): void {

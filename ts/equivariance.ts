@@ -1,0 +1,110 @@
+/**
+ * Numerical equivariance checks: `Phi[u . f] = u . Phi[f]` for every `u` (finite groups) or for
+ * sampled `u` (Lie groups), on a given input.
+ *
+ * The error for `u` is `max |Phi[u . f] - u . Phi[f]|`, absolute and relative to
+ * `max |Phi[f]|` (docs/framework.md, "How correctness is shown"). A check passes when every
+ * relative error is at most the tolerance.
+ */
+import { ArgumentError, ShapeError } from './errors.js';
+import type { FieldType } from './fields.js';
+import { LieGroup, seededRng } from './lie.js';
+import { Tensor, expectTensor, tidy } from './tensor.js';
+
+/** Anything with a forward map and declared input and output field types. */
+export interface EquivariantMap {
+  run(x: Tensor): Tensor;
+  readonly inType: FieldType<never> | FieldType<unknown>;
+  readonly outType: FieldType<never> | FieldType<unknown>;
+  readonly name?: string;
+}
+
+export interface CheckOptions<E> {
+  /** The input `f`. */
+  input: Tensor;
+  /** `'all'` (finite groups), a number of random elements (Lie groups), or a list. */
+  elements?: 'all' | number | E[];
+  /** Pass when every relative error is at most this; default 1e-5. */
+  tolerance?: number;
+  /** For a plain function: the field types of its input and output. */
+  inType?: FieldType<E>;
+  outType?: FieldType<E>;
+  /** Seed of the random elements of a Lie group. */
+  seed?: number;
+}
+
+export interface ElementReport<E> {
+  element: E;
+  label: string;
+  absError: number;
+  relError: number;
+  ok: boolean;
+}
+
+export interface EquivarianceReport<E> {
+  ok: boolean;
+  tolerance: number;
+  maxAbsError: number;
+  maxRelError: number;
+  /** `max |Phi[f]|`, the scale relative errors are taken against. */
+  scale: number;
+  perElement: ElementReport<E>[];
+  /** Labels of the elements that failed. */
+  failing: string[];
+  summary: string;
+}
+
+/** Checks `layer` (an object with `run`, `inType`, `outType`, or a function with options' types). */
+export function checkEquivariance<E = unknown>(layer: EquivariantMap | ((x: Tensor) => Tensor), options: CheckOptions<E>): EquivarianceReport<E> {
+  if (options === null || typeof options !== 'object') throw new ArgumentError('checkEquivariance: options { input, elements, tolerance } are required');
+  const run = typeof layer === 'function' ? layer : layer?.run?.bind(layer);
+  if (typeof run !== 'function') throw new ArgumentError('checkEquivariance: expected a layer with run(x) or a function');
+  const inType = (options.inType ?? (layer as EquivariantMap).inType) as FieldType<E> | undefined;
+  const outType = (options.outType ?? (layer as EquivariantMap).outType) as FieldType<E> | undefined;
+  if (!inType || !outType) throw new ArgumentError('checkEquivariance: the input and output field types are unknown: give options.inType and options.outType for a plain function');
+  if (inType.group !== outType.group) throw new ArgumentError(`checkEquivariance: input and output field types belong to different groups (${String(inType.group)}, ${String(outType.group)})`);
+  const input = expectTensor(options.input, 'checkEquivariance: input');
+  inType.check(input, 'checkEquivariance: input');
+  const tolerance = options.tolerance ?? 1e-5;
+  if (!(tolerance >= 0)) throw new ArgumentError(`checkEquivariance: tolerance must be a non-negative number, got ${tolerance}`);
+  const G = inType.group;
+  const spec = options.elements ?? 'all';
+  let elements: E[];
+  if (spec === 'all') elements = inType.elements();
+  else if (typeof spec === 'number') {
+    if (!(G instanceof LieGroup)) throw new ArgumentError(`checkEquivariance: ${String(G)} is finite: use elements: 'all' or a list`);
+    if (!Number.isInteger(spec) || spec < 1) throw new ArgumentError(`checkEquivariance: a number of elements must be a positive integer, got ${spec}`);
+    const rng = seededRng(options.seed ?? 1);
+    elements = Array.from({ length: spec }, () => G.random(rng) as E);
+  } else if (Array.isArray(spec)) elements = spec;
+  else throw new ArgumentError(`checkEquivariance: elements must be 'all', a number or a list, got ${String(spec)}`);
+
+  return tidy(() => {
+    const y = run(input);
+    outType.check(y, 'checkEquivariance: output');
+    const yv = y.toArray();
+    let scale = 0;
+    for (const v of yv) scale = Math.max(scale, Math.abs(v));
+    const perElement: ElementReport<E>[] = elements.map((u) => tidy(() => {
+      const lhs = run(inType.act(u, input)).toArray();
+      const rhs = outType.act(u, y).toArray();
+      if (lhs.length !== rhs.length) throw new ShapeError(`checkEquivariance: the output for ${inType.label(u)} has ${lhs.length} values, expected ${rhs.length}`);
+      let abs = 0;
+      for (let i = 0; i < lhs.length; i++) {
+        const e = Math.abs(lhs[i] - rhs[i]);
+        abs = Number.isNaN(e) ? Infinity : Math.max(abs, e);
+      }
+      const rel = scale > 0 ? abs / scale : abs;
+      return { element: u, label: inType.label(u), absError: abs, relError: rel, ok: rel <= tolerance };
+    }));
+    const maxAbsError = Math.max(0, ...perElement.map((r) => r.absError));
+    const maxRelError = Math.max(0, ...perElement.map((r) => r.relError));
+    const failing = perElement.filter((r) => !r.ok).map((r) => r.label);
+    const ok = failing.length === 0;
+    const name = typeof layer === 'function' ? layer.name || 'function' : layer.name ?? 'layer';
+    const summary = ok
+      ? `${name} is equivariant under ${String(G)} over ${elements.length} elements: max relative error ${maxRelError.toExponential(2)} <= ${tolerance}`
+      : `${name} is NOT equivariant under ${String(G)}: ${failing.length} of ${elements.length} elements exceed ${tolerance} (${failing.join(', ')}); max relative error ${maxRelError.toExponential(2)}`;
+    return { ok, tolerance, maxAbsError, maxRelError, scale, perElement, failing, summary };
+  });
+}

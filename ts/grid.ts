@@ -1,0 +1,134 @@
+/**
+ * The wallpaper groups `p4 = Z^2 x| C4` and `p4m = Z^2 x| D4` of Cohen & Welling, acting on
+ * square pixel grids.
+ *
+ * An element is `{ point, tx, ty }`: the point-group element (an index of `C4` or `D4`, see
+ * group.ts: `m*4 + r` is rotation by `r * 90` degrees counter-clockwise after `m` mirrors
+ * `x -> -x`), followed by the integer translation `(tx, ty)`. Coordinates are `x` to the right
+ * and `y` up, so on an image `[.., H, W]` the rotation `r = 1` is `torch.rot90(img, 1, (-2, -1))`
+ * and the mirror is `torch.flip(img, [-1])`. On a finite grid the point group acts about the
+ * grid's centre, exactly: that is what `act` and the equivariance checks use.
+ */
+import { ArgumentError } from './errors.js';
+import { defaultField } from './fields.js';
+import type { Tensor } from './tensor.js';
+import { cyclic, dihedral, type FiniteGroup, type Group } from './group.js';
+
+export interface GridElement {
+  readonly point: number;
+  readonly tx: number;
+  readonly ty: number;
+}
+
+export class GridGroup implements Group<GridElement> {
+  readonly identity: GridElement = { point: 0, tx: 0, ty: 0 };
+  /** Rotations (and mirrors) about the origin: `C4` for p4, `D4` for p4m. */
+  readonly pointGroup: FiniteGroup;
+
+  constructor(readonly name: 'p4' | 'p4m') {
+    this.pointGroup = name === 'p4' ? cyclic(4) : dihedral(4);
+  }
+
+  /** Size of the point group (4 or 8): the length of the group axis of a feature map. */
+  get pointOrder(): number {
+    return this.pointGroup.order;
+  }
+
+  /** The point group's elements: what `act` and `checkEquivariance` range over. */
+  elements(): number[] {
+    return this.pointGroup.elements();
+  }
+
+  /** The integer 2x2 matrix `[a, b, c, d]` of a point-group element on `(x, y)`. */
+  matrix(point: number): [number, number, number, number] {
+    this.pointGroup.check(point, 'point-group element');
+    const r = point % 4, m = point >= 4 ? 1 : 0;
+    // R^r with R = [[0,-1],[1,0]] (counter-clockwise), after M^m with M = [[-1,0],[0,1]].
+    const rot: [number, number, number, number][] = [[1, 0, 0, 1], [0, -1, 1, 0], [-1, 0, 0, -1], [0, 1, -1, 0]];
+    const [a, b, c, d] = rot[r];
+    return m ? [-a, b, -c, d] : [a, b, c, d];
+  }
+
+  check(g: unknown): GridElement {
+    const e = g as GridElement;
+    if (e === null || typeof e !== 'object' || !Number.isInteger(e.tx) || !Number.isInteger(e.ty)) {
+      throw new ArgumentError(`${this.name}: an element is { point, tx, ty } with integer translations, got ${JSON.stringify(g)}`);
+    }
+    this.pointGroup.check(e.point, 'point');
+    return e;
+  }
+
+  compose(g: GridElement, h: GridElement): GridElement {
+    this.check(g);
+    this.check(h);
+    const [a, b, c, d] = this.matrix(g.point);
+    return { point: this.pointGroup.compose(g.point, h.point), tx: g.tx + a * h.tx + b * h.ty, ty: g.ty + c * h.tx + d * h.ty };
+  }
+
+  inverse(g: GridElement): GridElement {
+    this.check(g);
+    const inv = this.pointGroup.inverse(g.point);
+    const [a, b, c, d] = this.matrix(inv);
+    return { point: inv, tx: -(a * g.tx + b * g.ty), ty: -(c * g.tx + d * g.ty) };
+  }
+
+  /**
+   * `u . x` for a point-group element `u` (rotation/mirror about the grid centre): an image
+   * `[N, C, H, W]` is transformed in space; a field on the group `[N, C, |P|, H, W]` is also
+   * permuted along its group axis (see fields.ts).
+   */
+  act(u: number, x: Tensor): Tensor {
+    return defaultField(this, x).act(u, x);
+  }
+
+  /** Where `g` sends the lattice point `(x, y)`. */
+  apply(g: GridElement, x: number, y: number): [number, number] {
+    this.check(g);
+    const [a, b, c, d] = this.matrix(g.point);
+    return [a * x + b * y + g.tx, c * x + d * y + g.ty];
+  }
+
+  label(g: GridElement | number): string {
+    if (typeof g === 'number') return this.pointGroup.label(g);
+    this.check(g);
+    const p = this.pointGroup.label(g.point);
+    return g.tx || g.ty ? `${p}, t=(${g.tx}, ${g.ty})` : p;
+  }
+
+  /**
+   * The source index of every pixel of an `h x w` grid under point element `u`:
+   * `out[i, j] = in[src]` with `(u . f)(p) = f(u^-1 p)`, about the grid centre.
+   */
+  pixelTable(u: number, h: number, w: number): Int32Array {
+    const inv = this.pointGroup.inverse(u);
+    const [a, b, c, d] = this.matrix(inv);
+    const out = new Int32Array(h * w);
+    // Doubled coordinates keep the centre on the lattice for odd and even sizes.
+    for (let i = 0; i < h; i++) {
+      for (let j = 0; j < w; j++) {
+        const X = 2 * j - (w - 1), Y = h - 1 - 2 * i;
+        const X2 = a * X + b * Y, Y2 = c * X + d * Y;
+        const jj = (X2 + (w - 1)) / 2, ii = (h - 1 - Y2) / 2;
+        out[i * w + j] = ii * w + jj;
+      }
+    }
+    return out;
+  }
+
+  toString(): string {
+    return `${this.name} (Z^2 x| ${this.pointGroup.name})`;
+  }
+}
+
+let p4Group: GridGroup | undefined;
+let p4mGroup: GridGroup | undefined;
+
+/** `p4`: translations and rotations by multiples of 90 degrees. */
+export function p4(): GridGroup {
+  return (p4Group ??= new GridGroup('p4'));
+}
+
+/** `p4m`: translations, rotations by multiples of 90 degrees, and mirrors. */
+export function p4m(): GridGroup {
+  return (p4mGroup ??= new GridGroup('p4m'));
+}
