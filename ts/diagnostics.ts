@@ -6,10 +6,13 @@ import { expectTensor, zeros, type Tensor } from './tensor.js';
 import { ShapeError } from './errors.js';
 import { call, guard } from './wasm.js';
 
-/** Runs the SIMD128 multiply+add peak kernel; returns the FLOPs it performed. */
-export function peak(iterations: number): number {
-  guard('peak', (k) => k.peak(iterations, 1.5));
-  return guard('peak', (k) => k.peak_flops(iterations));
+/** Accumulator chain counts the peak kernel can run. */
+export const PEAK_CHAINS = [8, 10, 12, 13, 14, 16] as const;
+
+/** Runs the SIMD128 multiply+add peak kernel on `chains` chains; returns the FLOPs performed. */
+export function peak(iterations: number, chains: (typeof PEAK_CHAINS)[number] = 12): number {
+  guard('peak', (k) => k.peak(iterations, 1.5, chains));
+  return guard('peak', (k) => k.peak_flops(iterations, chains));
 }
 
 /** The plain-loop GEMM (in wasm, same summation order as `matmul`) on an unpacked `b`. */

@@ -195,16 +195,16 @@ pub fn gather(src: u32, table: u32, dst: u32, outer: u32, len: u32) -> u32 {
     run().map_or_else(fail, |()| OK)
 }
 
-/// The multiply + add peak kernel ([`crate::peak`]).
+/// The multiply + add peak kernel ([`crate::peak`]) on `chains` accumulator chains.
 #[wasm_bindgen]
-pub fn peak(iters: u32, seed: f32) -> f32 {
-    peak_kernel::peak(iters, seed)
+pub fn peak(iters: u32, seed: f32, chains: u32) -> f32 {
+    peak_kernel::peak(iters, seed, chains)
 }
 
 /// FLOPs of one [`peak`] call.
 #[wasm_bindgen]
-pub fn peak_flops(iters: u32) -> f64 {
-    peak_kernel::peak_flops(iters)
+pub fn peak_flops(iters: u32, chains: u32) -> f64 {
+    peak_kernel::peak_flops(iters, chains)
 }
 
 /// Deliberately traps (a Rust panic, which aborts): lets tests prove that the facade turns a
