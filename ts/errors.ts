@@ -44,3 +44,9 @@ export class WasmTrapError extends EquivariantError {
 
 /** A kernel refused its arguments at the wasm boundary (a facade bug, reported not trusted). */
 export class KernelError extends EquivariantError {}
+
+/** A model configuration is malformed: unknown layer, missing option, inconsistent channels. */
+export class ConfigError extends EquivariantError {}
+
+/** A weights file or object is malformed or does not match the model: names the tensor. */
+export class WeightsError extends EquivariantError {}

@@ -12,20 +12,9 @@ import { FiniteGroup } from './group.js';
 import { GridGroup } from './grid.js';
 import { LieGroup, type LieElement } from './lie.js';
 import type { Representation } from './reps.js';
-import { Tensor, WasmBuffer, expectTensor, zeros, tensor } from './tensor.js';
+import { Tensor, expectTensor, tensor } from './tensor.js';
+import { IndexTable, gather } from './ops.js';
 import { matmulRows, packMatrix } from './gemm.js';
-import { call, memoryBuffer } from './wasm.js';
-
-/** A permutation of `length` entries, in wasm memory, applied by the gather kernel. */
-class IndexTable extends WasmBuffer {
-  constructor(readonly indices: Int32Array) {
-    super(indices.length * 4, `index table [${indices.length}]`, false);
-    new Int32Array(memoryBuffer(), this.ptr, indices.length).set(indices);
-  }
-  describe(): string {
-    return `index table [${this.indices.length}]`;
-  }
-}
 
 const cache = new Map<string, IndexTable>();
 const MAX_CACHED_BYTES = 64 * 1024 * 1024;
@@ -39,7 +28,7 @@ function table(key: string, build: () => Int32Array): IndexTable {
     return t;
   }
   const idx = build();
-  t = new IndexTable(idx);
+  t = new IndexTable(idx, false);
   // Not owned by any tidy scope: the cache owns it.
   for (const [k, old] of cache) {
     if (cachedBytes + t.bytes <= MAX_CACHED_BYTES) break;
@@ -62,18 +51,6 @@ export function clearCaches(): void {
 /** Bytes held by cached index tables. */
 export function cacheBytes(): number {
   return cachedBytes;
-}
-
-/** `out[o, i] = x[o, table[i]]` over all outer indices. */
-function gather(x: Tensor, t: IndexTable, outer: number): Tensor {
-  const out = zeros(x.shape);
-  try {
-    call('act', (k) => k.gather(x.ptr, t.ptr, out.ptr, outer, t.indices.length));
-  } catch (e) {
-    out.dispose();
-    throw e;
-  }
-  return out;
 }
 
 const fmt = (s: readonly number[]) => `[${s.join(', ')}]`;
@@ -205,17 +182,25 @@ export class RegularField extends FieldType<number> {
   }
 }
 
-/** Invariant features, `[N, C, ...]`: the group acts trivially. */
+/** Invariant features, `[N, C, ...]`: the group acts trivially. `channels = 0`: any number. */
 export class InvariantField extends FieldType<unknown> {
+  constructor(group: AnyGroup, channels: number) {
+    super(group, channels === 0 ? 1 : channels);
+    this.anyChannels = channels === 0;
+  }
+  private readonly anyChannels: boolean;
+  get width(): number {
+    return this.anyChannels ? 0 : this.channels;
+  }
   layout() {
-    return `[N, ${this.channels}, ...]`;
+    return `[N, ${this.anyChannels ? 'C' : this.channels}, ...]`;
   }
   protected kind() {
-    return `${this.channels} invariant features`;
+    return `${this.anyChannels ? '' : `${this.channels} `}invariant features`;
   }
   check(x: Tensor, what: string) {
     expectTensor(x, what);
-    if (x.rank < 2 || x.shape[1] !== this.channels) throw new ShapeError(`${what}: expected ${this.layout()} (${this.kind()}), got ${fmt(x.shape)}`);
+    if (x.rank < 2 || (!this.anyChannels && x.shape[1] !== this.channels)) throw new ShapeError(`${what}: expected ${this.layout()} (${this.kind()}), got ${fmt(x.shape)}`);
   }
   act(u: unknown, x: Tensor): Tensor {
     this.check(x, 'act');

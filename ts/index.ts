@@ -18,9 +18,15 @@ export {
   NotInitializedError,
   WasmTrapError,
   KernelError,
+  ConfigError,
+  WeightsError,
 } from './errors.js';
 export * as diagnostics from './diagnostics.js';
 export * as groups from './groups.js';
+export * as nn from './nn/index.js';
+export { loadModel, Model, FORMAT as MODEL_FORMAT, type ModelConfig, type InputSpec } from './model.js';
+export { parseSafetensors, encodeSafetensors, type NamedArray } from './safetensors.js';
+export { omega, KernelOmega, type KernelOmegaOptions, type Omega } from './omega.js';
 export * as reps from './reps.js';
 export { Representation } from './reps.js';
 export { field, FieldType, ImageField, GridField, RegularField, InvariantField, RepField, PointsField, clearCaches } from './fields.js';

@@ -7,6 +7,8 @@
 //! [`last_error`]; nothing is written. The TypeScript facade validates shapes first, so a refusal
 //! here means a bug in the facade, reported rather than trusted.
 
+use crate::conv::{self, ConvShape};
+use crate::pointwise::{self, Reduce};
 use crate::{gather as gather_kernel, gemm, memory, peak as peak_kernel};
 use std::cell::RefCell;
 use wasm_bindgen::prelude::*;
@@ -146,7 +148,7 @@ pub fn gemm(m: u32, n: u32, k: u32, a: u32, b_packed: u32, bias: u32, c: u32, re
         if let Some(bb) = &bias_ {
             distinct(&c_, &[bb])?;
         }
-        let ep = gemm::Epilogue { bias: bias_.as_ref().map(|b| unsafe { slice(b) }), relu };
+        let ep = gemm::Epilogue::columns(bias_.as_ref().map(|b| unsafe { slice(b) }), relu);
         let (m, n, k) = (m as usize, n as usize, k as usize);
         gemm::gemm(m, n, k, unsafe { slice(&a_) }, k, unsafe { slice(&b_) }, ep, unsafe {
             slice_mut(&c_)
@@ -169,7 +171,7 @@ pub fn gemm_reference(m: u32, n: u32, k: u32, a: u32, b: u32, bias: u32, c: u32,
         if let Some(bb) = &bias_ {
             distinct(&c_, &[bb])?;
         }
-        let ep = gemm::Epilogue { bias: bias_.as_ref().map(|b| unsafe { slice(b) }), relu };
+        let ep = gemm::Epilogue::columns(bias_.as_ref().map(|b| unsafe { slice(b) }), relu);
         let (m, n, k) = (m as usize, n as usize, k as usize);
         gemm::gemm_reference(m, n, k, unsafe { slice(&a_) }, k, unsafe { slice(&b_) }, n, ep, unsafe {
             slice_mut(&c_)
@@ -179,18 +181,153 @@ pub fn gemm_reference(m: u32, n: u32, k: u32, a: u32, b: u32, bias: u32, c: u32,
     run().map_or_else(fail, |()| OK)
 }
 
-/// `dst[o, i] = src[o, table[i]]` for `o < outer`, `i < len` (`table`: `len` u32 indices).
+/// `dst[o, i] = src[o, table[i]]` for `o < outer`, `i < len` (`table`: `len` u32 indices into
+/// source blocks of `src_block` values).
 #[wasm_bindgen]
-pub fn gather(src: u32, table: u32, dst: u32, outer: u32, len: u32) -> u32 {
+pub fn gather(src: u32, src_block: u32, table: u32, dst: u32, outer: u32, len: u32) -> u32 {
     let run = || -> Result<(), String> {
-        let s = arg("gather: src", src, mul(outer, len))?;
+        let s = arg("gather: src", src, mul(outer, src_block))?;
         let t = arg("gather: table", table, Some(len as usize))?;
         let d = arg("gather: dst", dst, mul(outer, len))?;
         distinct(&d, &[&s, &t])?;
         // SAFETY: checked like an f32 operand; u32 has the same size and alignment.
         let tab = unsafe { core::slice::from_raw_parts(t.ptr as *const u32, t.len) };
-        gather_kernel::gather(unsafe { slice(&s) }, tab, unsafe { slice_mut(&d) }, outer as usize)
-            .map_err(|(i, v)| format!("gather: table[{i}] = {v} is out of range (block length {len})"))
+        gather_kernel::gather(unsafe { slice(&s) }, src_block as usize, tab, unsafe { slice_mut(&d) }, outer as usize)
+            .map_err(|(i, v)| format!("gather: table[{i}] = {v} is out of range (source block {src_block})"))
+    };
+    run().map_or_else(fail, |()| OK)
+}
+
+fn opt_arg(name: &str, ptr: u32, len: usize) -> Result<Option<Arg>, String> {
+    if ptr == 0 {
+        Ok(None)
+    } else {
+        arg(name, ptr, Some(len)).map(Some)
+    }
+}
+
+/// 2-D convolution, NCHW (see [`crate::conv`]): `w` is `cout x (cin*kh*kw)`, `bias` (0 for none)
+/// per output channel; `out` is `n x cout x ho x wo`.
+#[wasm_bindgen]
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d(
+    x: u32, w: u32, bias: u32, out: u32, n: u32, cin: u32, h: u32, width: u32, cout: u32, kh: u32, kw: u32,
+    stride: u32, pad_top: u32, pad_left: u32, ho: u32, wo: u32, relu: bool,
+) -> u32 {
+    let run = || -> Result<(), String> {
+        let u = |v: u32| v as usize;
+        let s = ConvShape {
+            n: u(n), cin: u(cin), h: u(h), w: u(width), cout: u(cout), kh: u(kh), kw: u(kw),
+            stride: u(stride), pad_top: u(pad_top), pad_left: u(pad_left), ho: u(ho), wo: u(wo),
+        };
+        s.valid().map_err(|e| format!("conv2d: {e}"))?;
+        let big = |a: usize, b: usize| a.checked_mul(b);
+        let xin = arg("conv2d: x", x, big(s.n * s.cin, s.h * s.w))?;
+        let wt = arg("conv2d: weights", w, big(s.cout, s.k()))?;
+        let o = arg("conv2d: out", out, big(s.n * s.cout, s.ho * s.wo))?;
+        let b = opt_arg("conv2d: bias", bias, s.cout)?;
+        distinct(&o, &[&xin, &wt])?;
+        if let Some(b) = &b {
+            distinct(&o, &[b])?;
+        }
+        conv::conv2d(&s, unsafe { slice(&xin) }, unsafe { slice(&wt) }, b.as_ref().map(|b| unsafe { slice(b) }), relu, unsafe { slice_mut(&o) });
+        Ok(())
+    };
+    run().map_or_else(fail, |()| OK)
+}
+
+/// The plain-loop reference of [`conv2d`] (same arguments).
+#[wasm_bindgen]
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_reference(
+    x: u32, w: u32, bias: u32, out: u32, n: u32, cin: u32, h: u32, width: u32, cout: u32, kh: u32, kw: u32,
+    stride: u32, pad_top: u32, pad_left: u32, ho: u32, wo: u32, relu: bool,
+) -> u32 {
+    let run = || -> Result<(), String> {
+        let u = |v: u32| v as usize;
+        let s = ConvShape {
+            n: u(n), cin: u(cin), h: u(h), w: u(width), cout: u(cout), kh: u(kh), kw: u(kw),
+            stride: u(stride), pad_top: u(pad_top), pad_left: u(pad_left), ho: u(ho), wo: u(wo),
+        };
+        s.valid().map_err(|e| format!("conv2d_reference: {e}"))?;
+        let xin = arg("conv2d_reference: x", x, Some(s.input_len()))?;
+        let wt = arg("conv2d_reference: weights", w, Some(s.weight_len()))?;
+        let o = arg("conv2d_reference: out", out, Some(s.output_len()))?;
+        let b = opt_arg("conv2d_reference: bias", bias, s.cout)?;
+        distinct(&o, &[&xin, &wt])?;
+        conv::conv2d_reference(&s, unsafe { slice(&xin) }, unsafe { slice(&wt) }, b.as_ref().map(|b| unsafe { slice(b) }), relu, unsafe { slice_mut(&o) });
+        Ok(())
+    };
+    run().map_or_else(fail, |()| OK)
+}
+
+fn reduce_op(code: u32) -> Result<Reduce, String> {
+    Reduce::from_code(code).ok_or_else(|| format!("unknown reduction {code} (0 = max, 1 = mean)"))
+}
+
+/// `x` as `[outer, len, inner]` reduced over the middle axis into `out` `[outer, inner]`;
+/// `op`: 0 max, 1 mean.
+#[wasm_bindgen]
+pub fn reduce_axis(x: u32, out: u32, outer: u32, len: u32, inner: u32, op: u32) -> u32 {
+    let run = || -> Result<(), String> {
+        let op = reduce_op(op)?;
+        if len == 0 {
+            return Err("reduce_axis: cannot reduce an empty axis".into());
+        }
+        let xin = arg("reduce_axis: x", x, mul(outer, len).and_then(|v| v.checked_mul(inner as usize)))?;
+        let o = arg("reduce_axis: out", out, mul(outer, inner))?;
+        distinct(&o, &[&xin])?;
+        pointwise::reduce_axis(unsafe { slice(&xin) }, outer as usize, len as usize, inner as usize, op, unsafe { slice_mut(&o) });
+        Ok(())
+    };
+    run().map_or_else(fail, |()| OK)
+}
+
+/// Pooling of `planes` planes `h x w` with window `k` and stride `s`; `op`: 0 max, 1 mean.
+#[wasm_bindgen]
+#[allow(clippy::too_many_arguments)]
+pub fn pool2d(x: u32, out: u32, planes: u32, h: u32, w: u32, k: u32, s: u32, op: u32) -> u32 {
+    let run = || -> Result<(), String> {
+        let op = reduce_op(op)?;
+        if k == 0 || s == 0 || k > h || k > w {
+            return Err(format!("pool2d: window {k} with stride {s} does not fit a {h}x{w} plane"));
+        }
+        let (ho, wo) = ((h - k) / s + 1, (w - k) / s + 1);
+        let xin = arg("pool2d: x", x, mul(planes, h).and_then(|v| v.checked_mul(w as usize)))?;
+        let o = arg("pool2d: out", out, mul(planes, ho).and_then(|v| v.checked_mul(wo as usize)))?;
+        distinct(&o, &[&xin])?;
+        pointwise::pool2d(unsafe { slice(&xin) }, planes as usize, h as usize, w as usize, k as usize, s as usize, op, unsafe { slice_mut(&o) });
+        Ok(())
+    };
+    run().map_or_else(fail, |()| OK)
+}
+
+/// `out[b, c, i] = relu?(x[b, c, i] * scale[c] + shift[c])` over `[n, c, inner]`.
+#[wasm_bindgen]
+#[allow(clippy::too_many_arguments)]
+pub fn channel_affine(x: u32, scale: u32, shift: u32, out: u32, n: u32, c: u32, inner: u32, relu: bool) -> u32 {
+    let run = || -> Result<(), String> {
+        let len = mul(n, c).and_then(|v| v.checked_mul(inner as usize));
+        let xin = arg("channel_affine: x", x, len)?;
+        let sc = arg("channel_affine: scale", scale, Some(c as usize))?;
+        let sh = arg("channel_affine: shift", shift, Some(c as usize))?;
+        let o = arg("channel_affine: out", out, len)?;
+        distinct(&o, &[&xin, &sc, &sh])?;
+        pointwise::channel_affine(unsafe { slice(&xin) }, n as usize, c as usize, inner as usize, unsafe { slice(&sc) }, unsafe { slice(&sh) }, relu, unsafe { slice_mut(&o) });
+        Ok(())
+    };
+    run().map_or_else(fail, |()| OK)
+}
+
+/// `out = relu(x)` over `len` values.
+#[wasm_bindgen]
+pub fn relu(x: u32, out: u32, len: u32) -> u32 {
+    let run = || -> Result<(), String> {
+        let xin = arg("relu: x", x, Some(len as usize))?;
+        let o = arg("relu: out", out, Some(len as usize))?;
+        distinct(&o, &[&xin])?;
+        pointwise::relu_all(unsafe { slice(&xin) }, unsafe { slice_mut(&o) });
+        Ok(())
     };
     run().map_or_else(fail, |()| OK)
 }

@@ -37,12 +37,27 @@ pub fn pack_b(b: &[f32], k: usize, n: usize, ldb: usize, out: &mut [f32]) {
     }
 }
 
+/// A bias added to every sum, per column of C (a linear layer) or per row (a convolution,
+/// whose rows are output channels).
+#[derive(Clone, Copy)]
+pub enum Bias<'a> {
+    None,
+    Columns(&'a [f32]),
+    Rows(&'a [f32]),
+}
+
 /// What happens to each sum before it is stored.
 #[derive(Clone, Copy)]
 pub struct Epilogue<'a> {
-    /// Added per column (length `n`).
-    pub bias: Option<&'a [f32]>,
+    pub bias: Bias<'a>,
     pub relu: bool,
+}
+
+impl<'a> Epilogue<'a> {
+    /// Column bias (or none), as a linear layer uses.
+    pub fn columns(bias: Option<&'a [f32]>, relu: bool) -> Self {
+        Epilogue { bias: bias.map_or(Bias::None, Bias::Columns), relu }
+    }
 }
 
 /// `C[m x n] (row stride ldc) = epilogue(A[m x k] (row stride lda) . B)`, B packed by [`pack_b`].
@@ -64,8 +79,10 @@ pub fn gemm(
     assert!(a.len() >= (m - 1) * lda + k, "A too short");
     assert!(bp.len() >= packed_len(k, n), "packed B too short");
     assert!(c.len() >= (m - 1) * ldc + n, "C too short");
-    if let Some(b) = ep.bias {
-        assert!(b.len() >= n, "bias too short");
+    match ep.bias {
+        Bias::Columns(b) => assert!(b.len() >= n, "bias too short"),
+        Bias::Rows(b) => assert!(b.len() >= m, "bias too short"),
+        Bias::None => {}
     }
     let panels = n.div_ceil(NR);
     let block = (B_BLOCK_BYTES / (4 * NR * k.max(1))).max(1);
@@ -90,10 +107,11 @@ pub fn gemm(
     }
 }
 
-/// One `R x 8` block of C: rows `i..i+R`, panel `p`.
+/// One `R x 8` block of C: rows `i..i+R` of A, panel `p` of packed B (columns `8p..8p+8`,
+/// clipped to `n`).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn tile<const R: usize>(
+pub(crate) unsafe fn tile<const R: usize>(
     i: usize,
     p: usize,
     n: usize,
@@ -126,16 +144,24 @@ unsafe fn tile<const R: usize>(
     let col = p * NR;
     let width = (n - col).min(NR);
     let mut bias = [0.0f32; NR];
-    if let Some(bv) = ep.bias {
+    if let Bias::Columns(bv) = ep.bias {
         bias[..width].copy_from_slice(&bv[col..col + width]);
     }
     let (b0, b1) = (F4::load(bias.as_ptr()), F4::load(bias.as_ptr().add(4)));
     for (r, row) in acc.iter().enumerate() {
         let mut v0 = row[0];
         let mut v1 = row[1];
-        if ep.bias.is_some() {
-            v0 = v0.add(b0);
-            v1 = v1.add(b1);
+        match ep.bias {
+            Bias::Columns(_) => {
+                v0 = v0.add(b0);
+                v1 = v1.add(b1);
+            }
+            Bias::Rows(bv) => {
+                let b = F4::splat(*bv.get_unchecked(i + r));
+                v0 = v0.add(b);
+                v1 = v1.add(b);
+            }
+            Bias::None => {}
         }
         if ep.relu {
             v0 = v0.relu();
@@ -186,8 +212,10 @@ pub fn gemm_reference(
             for kk in 0..k {
                 s += a[i * lda + kk] * b[kk * ldb + j];
             }
-            if let Some(bias) = ep.bias {
-                s += bias[j];
+            match ep.bias {
+                Bias::Columns(b) => s += b[j],
+                Bias::Rows(b) => s += b[i],
+                Bias::None => {}
             }
             c[i * ldc + j] = if ep.relu { relu(s) } else { s };
         }
@@ -195,7 +223,7 @@ pub fn gemm_reference(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// Deterministic pseudo-random values in [-1, 1) (xorshift; no dependency needed).
@@ -215,7 +243,7 @@ mod tests {
         let a = random(m * k, seed);
         let b = random(k * n, seed + 1);
         let bias_v = random(n, seed + 2);
-        let ep = Epilogue { bias: bias.then_some(&bias_v[..]), relu };
+        let ep = Epilogue::columns(bias.then_some(&bias_v[..]), relu);
         let mut packed = vec![f32::NAN; packed_len(k, n)];
         pack_b(&b, k, n, n, &mut packed);
         let mut c = vec![f32::NAN; m * n];
@@ -242,6 +270,22 @@ mod tests {
     }
 
     #[test]
+    fn row_bias() {
+        let (m, n, k) = (7, 13, 9);
+        let a = random(m * k, 31);
+        let b = random(k * n, 32);
+        let bias = random(m, 33);
+        let ep = Epilogue { bias: Bias::Rows(&bias), relu: true };
+        let mut packed = vec![0.0; packed_len(k, n)];
+        pack_b(&b, k, n, n, &mut packed);
+        let mut c = vec![0.0; m * n];
+        gemm(m, n, k, &a, k, &packed, ep, &mut c, n);
+        let mut r = vec![0.0; m * n];
+        gemm_reference(m, n, k, &a, k, &b, n, ep, &mut r, n);
+        assert_eq!(c, r);
+    }
+
+    #[test]
     fn zero_k_gives_bias_only() {
         check(5, 9, 0, true, false, 7);
         check(5, 9, 0, false, true, 8);
@@ -254,7 +298,7 @@ mod tests {
         let b = random(k * n, 4);
         let mut packed = vec![0.0; packed_len(k, n)];
         pack_b(&b, k, n, n, &mut packed);
-        let ep = Epilogue { bias: None, relu: false };
+        let ep = Epilogue::columns(None, false);
         let mut c = vec![-7.0; m * ldc];
         gemm(m, n, k, &a, lda, &packed, ep, &mut c, ldc);
         let mut r = vec![-7.0; m * ldc];

@@ -12,8 +12,10 @@
 //! splits a reduction, so results never depend on how a caller tiles or batches the work.
 
 pub mod bindings;
+pub mod conv;
 pub mod gather;
 pub mod gemm;
 pub mod memory;
 pub mod peak;
+pub mod pointwise;
 pub mod simd;

@@ -1,0 +1,168 @@
+//! Pooling, reductions and pointwise kernels: the small layers between convolutions.
+//!
+//! Every reduction visits its elements in index order, so results never depend on how a caller
+//! batches. Max propagates NaN (as PyTorch does); means sum in order and divide once.
+
+use crate::simd::{relu, F4};
+
+/// How a reduction combines its elements.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Reduce {
+    Max,
+    Mean,
+}
+
+impl Reduce {
+    pub fn from_code(code: u32) -> Option<Reduce> {
+        match code {
+            0 => Some(Reduce::Max),
+            1 => Some(Reduce::Mean),
+            _ => None,
+        }
+    }
+}
+
+#[inline(always)]
+fn max_nan(m: f32, v: f32) -> f32 {
+    if m.is_nan() || v > m || v.is_nan() {
+        if m.is_nan() {
+            m
+        } else {
+            v
+        }
+    } else {
+        m
+    }
+}
+
+/// `x` viewed as `[outer, len, inner]` reduced over the middle axis into `[outer, inner]`
+/// (group pooling: `len` = the group axis; global pooling: `inner` = 1).
+pub fn reduce_axis(x: &[f32], outer: usize, len: usize, inner: usize, op: Reduce, out: &mut [f32]) {
+    assert!(x.len() >= outer * len * inner && out.len() >= outer * inner && len > 0);
+    for o in 0..outer {
+        let src = &x[o * len * inner..(o + 1) * len * inner];
+        let dst = &mut out[o * inner..(o + 1) * inner];
+        dst.copy_from_slice(&src[..inner]);
+        for t in 1..len {
+            let row = &src[t * inner..(t + 1) * inner];
+            match op {
+                Reduce::Max => dst.iter_mut().zip(row).for_each(|(d, &v)| *d = max_nan(*d, v)),
+                Reduce::Mean => dst.iter_mut().zip(row).for_each(|(d, &v)| *d += v),
+            }
+        }
+        if op == Reduce::Mean {
+            let n = len as f32;
+            dst.iter_mut().for_each(|d| *d /= n);
+        }
+    }
+}
+
+/// 2-D pooling over `planes` planes of `h x w`: window `k`, stride `s`, no padding, output
+/// `floor((h - k) / s) + 1` (as PyTorch's `max_pool2d` / `avg_pool2d` defaults).
+pub fn pool2d(x: &[f32], planes: usize, h: usize, w: usize, k: usize, s: usize, op: Reduce, out: &mut [f32]) {
+    assert!(k >= 1 && s >= 1 && k <= h && k <= w);
+    let (ho, wo) = ((h - k) / s + 1, (w - k) / s + 1);
+    assert!(x.len() >= planes * h * w && out.len() >= planes * ho * wo);
+    let area = (k * k) as f32;
+    for p in 0..planes {
+        let src = &x[p * h * w..(p + 1) * h * w];
+        for oh in 0..ho {
+            for ow in 0..wo {
+                let mut acc = src[oh * s * w + ow * s];
+                let mut first = true;
+                for i in 0..k {
+                    for j in 0..k {
+                        let v = src[(oh * s + i) * w + ow * s + j];
+                        if first {
+                            first = false;
+                            continue;
+                        }
+                        acc = match op {
+                            Reduce::Max => max_nan(acc, v),
+                            Reduce::Mean => acc + v,
+                        };
+                    }
+                }
+                out[(p * ho + oh) * wo + ow] = if op == Reduce::Mean { acc / area } else { acc };
+            }
+        }
+    }
+}
+
+/// `out[n, c, i] = relu?(x[n, c, i] * scale[c] + shift[c])` over `[n, c, inner]`: inference
+/// batch norm (one statistic per channel, shared across the group axis and space).
+pub fn channel_affine(x: &[f32], n: usize, c: usize, inner: usize, scale: &[f32], shift: &[f32], relu_on: bool, out: &mut [f32]) {
+    assert!(x.len() >= n * c * inner && out.len() >= n * c * inner && scale.len() >= c && shift.len() >= c);
+    for b in 0..n {
+        for ch in 0..c {
+            let base = (b * c + ch) * inner;
+            let (sc, sh) = (F4::splat(scale[ch]), F4::splat(shift[ch]));
+            let src = &x[base..base + inner];
+            let dst = &mut out[base..base + inner];
+            let mut i = 0;
+            while i + 4 <= inner {
+                // SAFETY: i + 4 <= inner bounds both slices.
+                unsafe {
+                    let mut v = F4::load(src.as_ptr().add(i)).mul(sc).add(sh);
+                    if relu_on {
+                        v = v.relu();
+                    }
+                    v.store(dst.as_mut_ptr().add(i));
+                }
+                i += 4;
+            }
+            while i < inner {
+                let v = src[i] * scale[ch] + shift[ch];
+                dst[i] = if relu_on { relu(v) } else { v };
+                i += 1;
+            }
+        }
+    }
+}
+
+/// `out = relu(x)`.
+pub fn relu_all(x: &[f32], out: &mut [f32]) {
+    assert!(out.len() >= x.len());
+    out.iter_mut().zip(x).for_each(|(o, &v)| *o = relu(v));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reduce_axis_max_and_mean() {
+        // [outer=1, len=3, inner=2]
+        let x = [1.0, 5.0, 3.0, -1.0, 2.0, 7.0];
+        let mut out = [0.0; 2];
+        reduce_axis(&x, 1, 3, 2, Reduce::Max, &mut out);
+        assert_eq!(out, [3.0, 7.0]);
+        reduce_axis(&x, 1, 3, 2, Reduce::Mean, &mut out);
+        assert_eq!(out, [2.0, 11.0 / 3.0]);
+        let nan = [1.0, f32::NAN, 3.0];
+        let mut o = [0.0];
+        reduce_axis(&nan, 1, 3, 1, Reduce::Max, &mut o);
+        assert!(o[0].is_nan());
+    }
+
+    #[test]
+    fn pool2d_windows() {
+        let x: Vec<f32> = (0..16).map(|v| v as f32).collect();
+        let mut out = [0.0; 4];
+        pool2d(&x, 1, 4, 4, 2, 2, Reduce::Max, &mut out);
+        assert_eq!(out, [5.0, 7.0, 13.0, 15.0]);
+        pool2d(&x, 1, 4, 4, 2, 2, Reduce::Mean, &mut out);
+        assert_eq!(out, [2.5, 4.5, 10.5, 12.5]);
+        let mut odd = [0.0; 1];
+        pool2d(&x[..9], 1, 3, 3, 2, 2, Reduce::Max, &mut odd); // floor: one window
+        assert_eq!(odd, [4.0]);
+    }
+
+    #[test]
+    fn affine_per_channel() {
+        let x = [1.0, 2.0, 3.0, 4.0, 5.0, -6.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0];
+        let mut out = [0.0; 12];
+        channel_affine(&x, 2, 2, 3, &[2.0, 1.0], &[0.0, -1.0], true, &mut out);
+        assert_eq!(out, [2.0, 4.0, 6.0, 3.0, 4.0, 0.0, 2.0, 2.0, 2.0, 0.0, 0.0, 0.0]);
+    }
+}

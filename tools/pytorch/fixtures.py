@@ -1,0 +1,78 @@
+"""Writes the golden fixtures under test/fixtures/ from the PyTorch reference.
+
+Each case is a model in the library's format (a one-layer model for each layer type, and the
+full P4CNN and a p4m variant): NAME.json (the config), NAME.safetensors (the weights) and
+NAME.io.safetensors (an input and PyTorch's output for it).
+
+    /usr/bin/python3 tools/pytorch/fixtures.py
+"""
+import json
+import os
+
+import torch
+
+import reference as R
+
+OUT = os.path.join(os.path.dirname(__file__), '..', '..', 'test', 'fixtures')
+
+
+def model(group, field, channels, layers, size=None, name=None):
+    for i, l in enumerate(layers):
+        l.setdefault('name', f'layers.{i}')
+    cfg = {'format': 'equivariant.model', 'version': 1, 'name': name or layers[0]['type'], 'group': group,
+           'input': {'field': field, 'channels': channels}, 'layers': layers}
+    if size:
+        cfg['input']['size'] = size
+    return cfg
+
+
+def write(name, config, input_shape, seed, positive=False):
+    g = torch.Generator().manual_seed(seed)
+    params = R.init_params(config, seed)
+    x = torch.randn(input_shape, generator=g)
+    if positive:
+        x = x.abs()
+    with torch.no_grad():
+        y = R.model_forward(config, x, params)
+    with open(os.path.join(OUT, f'{name}.json'), 'w') as f:
+        json.dump(config, f, indent=1)
+    R.write_safetensors(os.path.join(OUT, f'{name}.safetensors'), params)
+    R.write_safetensors(os.path.join(OUT, f'{name}.io.safetensors'), {'input': x, 'output': y})
+    print(f'{name}: input {list(x.shape)} -> output {list(y.shape)}')
+
+
+def main():
+    torch.set_num_threads(1)
+    os.makedirs(OUT, exist_ok=True)
+    conv = lambda t, **kw: {'type': t, **kw}
+    cases = [
+        ('lifting_p4_same', model('p4', 'image', 2, [conv('liftingConv', **{'in': 2, 'out': 3, 'kernel': 3, 'padding': 'same', 'bias': True})]), [2, 2, 9, 9]),
+        ('lifting_p4m_valid', model('p4m', 'image', 2, [conv('liftingConv', **{'in': 2, 'out': 3, 'kernel': 3, 'padding': 'valid', 'bias': True})]), [2, 2, 8, 8]),
+        ('lifting_p4_k4_stride2', model('p4', 'image', 1, [conv('liftingConv', **{'in': 1, 'out': 2, 'kernel': 4, 'padding': 1, 'stride': 2, 'bias': False})]), [2, 1, 10, 10]),
+        ('gconv_p4_valid', model('p4', 'grid', 2, [conv('groupConv', **{'in': 2, 'out': 3, 'kernel': 3, 'padding': 'valid', 'bias': True})]), [2, 2, 4, 8, 8]),
+        ('gconv_p4_same', model('p4', 'grid', 3, [conv('groupConv', **{'in': 3, 'out': 2, 'kernel': 3, 'padding': 'same', 'bias': True})]), [1, 3, 4, 7, 7]),
+        ('gconv_p4m_k4', model('p4m', 'grid', 2, [conv('groupConv', **{'in': 2, 'out': 3, 'kernel': 4, 'padding': 'valid', 'bias': False})]), [1, 2, 8, 6, 6]),
+        ('gconv_p4m_stride2', model('p4m', 'grid', 2, [conv('groupConv', **{'in': 2, 'out': 2, 'kernel': 3, 'padding': 1, 'stride': 2, 'bias': True})]), [2, 2, 8, 9, 9]),
+        ('gconv_D4', model('D4', 'regular', 2, [conv('groupConv', **{'in': 2, 'out': 3, 'bias': True})]), [3, 2, 8]),
+        ('gconv_S3', model('S3', 'regular', 3, [conv('groupConv', **{'in': 3, 'out': 2, 'bias': True})]), [4, 3, 6]),
+        ('gconv_C5', model('C5', 'regular', 1, [conv('groupConv', **{'in': 1, 'out': 4, 'bias': False})]), [2, 1, 5]),
+        ('group_pool_max', model('p4', 'grid', 3, [conv('groupPool', reduce='max')]), [2, 3, 4, 5, 5]),
+        ('group_pool_mean', model('p4m', 'grid', 2, [conv('groupPool', reduce='mean')]), [2, 2, 8, 4, 4]),
+        ('group_pool_regular', model('D4', 'regular', 3, [conv('groupPool', reduce='max')]), [2, 3, 8]),
+        ('max_pool', model('p4', 'grid', 2, [conv('maxPool2d', size=2, stride=2)]), [2, 2, 4, 8, 8]),
+        ('avg_pool_odd', model('p4', 'grid', 2, [conv('avgPool2d', size=3, stride=2)]), [1, 2, 4, 9, 9]),
+        ('global_pool_mean', model('p4', 'grid', 2, [conv('globalPool', reduce='mean')]), [2, 2, 4, 5, 5]),
+        ('global_pool_max', model('p4', 'image', 3, [conv('globalPool', reduce='max')]), [2, 3, 6, 6]),
+        ('relu', model('p4m', 'grid', 2, [conv('relu')]), [2, 2, 8, 3, 3]),
+        ('batch_norm', model('p4', 'grid', 3, [conv('batchNorm', channels=3, eps=1e-3)]), [2, 3, 4, 5, 5]),
+        ('linear', model('p4', 'invariant', 6, [conv('linear', **{'in': 6, 'out': 4, 'bias': True})]), [5, 6]),
+        ('flatten_linear', model('p4', 'image', 2, [conv('globalPool', reduce='mean'), conv('flatten'), conv('linear', **{'in': 2, 'out': 3})]), [2, 2, 4, 4]),
+        ('p4cnn', R.p4cnn_config('p4'), [4, 1, 28, 28]),
+        ('p4mcnn', R.p4cnn_config('p4m', channels=7, name='P4MCNN'), [3, 1, 28, 28]),
+    ]
+    for i, (name, cfg, shape) in enumerate(cases):
+        write(name, cfg, shape, seed=1000 + i)
+
+
+if __name__ == '__main__':
+    main()

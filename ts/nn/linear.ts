@@ -1,0 +1,86 @@
+/** `linear` (a dense layer on invariant features) and `flatten`. */
+import { ArgumentError, ShapeError } from '../errors.js';
+import { FieldType, InvariantField } from '../fields.js';
+import { PackedMatrix, matmulRows, packMatrix } from '../gemm.js';
+import { permute, reshape } from '../ops.js';
+import { Tensor, expectTensor, keep, tidy } from '../tensor.js';
+import { Layer, type LayerConfig } from './layer.js';
+import { seededRng } from '../lie.js';
+
+/** `y = x W^T + b` on `[N, in]`, with `W` `[out, in]` as PyTorch stores it (packed once). */
+export class Linear extends Layer {
+  readonly type = 'linear';
+  readonly in: number;
+  readonly out: number;
+  readonly bias: boolean;
+  #packed?: PackedMatrix;
+
+  constructor(options: { in: number; out: number; bias?: boolean; name?: string; seed?: number }) {
+    super(options?.name);
+    for (const k of ['in', 'out'] as const) {
+      if (!Number.isInteger(options?.[k]) || options[k] < 1) throw new ArgumentError(`linear: ${k} must be a positive integer, got ${String(options?.[k])}`);
+    }
+    this.in = options.in;
+    this.out = options.out;
+    this.bias = options.bias ?? true;
+    const rng = seededRng(options.seed ?? 1);
+    const bound = 1 / Math.sqrt(this.in);
+    const w = Float32Array.from({ length: this.in * this.out }, () => (rng() * 2 - 1) * bound);
+    this.setParameters(this.bias ? { weight: w, bias: new Float32Array(this.out) } : { weight: w });
+  }
+
+  parameterShapes(): Record<string, number[]> {
+    return this.bias ? { weight: [this.out, this.in], bias: [this.out] } : { weight: [this.out, this.in] };
+  }
+
+  protected prepare(): void {
+    if (!this.store.has('weight')) return;
+    this.#packed?.dispose();
+    const [o, i] = [this.out, this.in];
+    const t = new Int32Array(i * o);
+    for (let r = 0; r < i; r++) for (let c = 0; c < o; c++) t[r * o + c] = c * i + r;
+    this.#packed = tidy(() => keep(packMatrix(permute(this.store.get('weight')!, t, [i, o]))));
+  }
+
+  outputType(t: FieldType<unknown>): FieldType<unknown> {
+    if (!(t instanceof InvariantField)) throw new ShapeError(`${this.label()}: a dense layer is equivariant only on invariant features; its input is ${t.describe()} (pool over the group first)`);
+    if ((t as InvariantField).width !== this.in && (t as InvariantField).width !== 0) throw new ShapeError(`${this.label()}: expects ${this.in} features, its input has ${t.channels}`);
+    return new InvariantField(t.group, this.out);
+  }
+
+  run(x: Tensor): Tensor {
+    expectTensor(x, this.label());
+    if (x.rank !== 2 || x.shape[1] !== this.in) throw new ShapeError(`${this.label()}: expected [N, ${this.in}], got [${x.shape.join(', ')}]`);
+    return matmulRows(x, x.shape[0], this.in, this.#packed!, { bias: this.store.get('bias') }, [x.shape[0], this.out]);
+  }
+
+  config(): LayerConfig {
+    return { type: this.type, in: this.in, out: this.out, bias: this.bias, ...(this.name ? { name: this.name } : {}) };
+  }
+
+  dispose(): void {
+    this.#packed?.dispose();
+    this.#packed = undefined;
+    super.dispose();
+  }
+}
+
+/** `[N, ...] -> [N, prod(...)]`. */
+export class Flatten extends Layer {
+  readonly type = 'flatten';
+  constructor(options: { name?: string } = {}) {
+    super(options.name);
+  }
+  outputType(t: FieldType<unknown>): FieldType<unknown> {
+    if (!(t instanceof InvariantField)) throw new ShapeError(`${this.label()}: flattening is equivariant only on invariant features; its input is ${t.describe()}`);
+    return new InvariantField(t.group, 0);
+  }
+  run(x: Tensor): Tensor {
+    expectTensor(x, this.label());
+    if (x.rank < 1) throw new ShapeError(`${this.label()}: expected [N, ...], got a scalar`);
+    return reshape(x, [x.shape[0], x.size / (x.shape[0] || 1)]);
+  }
+  config(): LayerConfig {
+    return { type: this.type, ...(this.name ? { name: this.name } : {}) };
+  }
+}

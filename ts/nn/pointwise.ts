@@ -1,0 +1,99 @@
+/**
+ * ReLU, and inference batch norm with one statistic per channel shared across the group axis
+ * and space (so it commutes with the group action: the same affine map is applied to every
+ * entry a group element can move a value to).
+ */
+import { ArgumentError, ShapeError } from '../errors.js';
+import type { FieldType } from '../fields.js';
+import { channelAffine, relu as reluOp } from '../ops.js';
+import { Tensor, expectTensor, keep, tensor } from '../tensor.js';
+import { Layer, inner, type LayerConfig } from './layer.js';
+
+export class Relu extends Layer {
+  readonly type = 'relu';
+  constructor(options: { name?: string } = {}) {
+    super(options.name);
+  }
+  outputType(t: FieldType<unknown>): FieldType<unknown> {
+    return t;
+  }
+  run(x: Tensor): Tensor {
+    expectTensor(x, this.label());
+    return reluOp(x);
+  }
+  config(): LayerConfig {
+    return { type: this.type, ...(this.name ? { name: this.name } : {}) };
+  }
+}
+
+export class BatchNorm extends Layer {
+  readonly type = 'batchNorm';
+  readonly channels: number;
+  readonly eps: number;
+  #scale?: Tensor;
+  #shift?: Tensor;
+
+  constructor(options: { channels: number; eps?: number; name?: string }) {
+    super(options?.name);
+    if (!Number.isInteger(options?.channels) || options.channels < 1) throw new ArgumentError(`batchNorm: channels must be a positive integer, got ${String(options?.channels)}`);
+    this.channels = options.channels;
+    this.eps = options.eps ?? 1e-5;
+    if (!(this.eps > 0)) throw new ArgumentError(`batchNorm: eps must be positive, got ${this.eps}`);
+    const c = this.channels;
+    this.setParameters({ weight: new Float32Array(c).fill(1), bias: new Float32Array(c), running_mean: new Float32Array(c), running_var: new Float32Array(c).fill(1) });
+  }
+
+  parameterShapes(): Record<string, number[]> {
+    const c = [this.channels];
+    return { weight: c, bias: c, running_mean: c, running_var: c };
+  }
+
+  /** `y = x * scale + shift` per channel: `scale = weight / sqrt(var + eps)`, `shift = bias - mean * scale`. */
+  affine(): { scale: Float32Array; shift: Float32Array } {
+    const [w, b, m, v] = ['weight', 'bias', 'running_mean', 'running_var'].map((k) => this.store.get(k)!.toArray());
+    const scale = new Float32Array(this.channels), shift = new Float32Array(this.channels);
+    for (let c = 0; c < this.channels; c++) {
+      scale[c] = w[c] / Math.sqrt(v[c] + this.eps);
+      shift[c] = b[c] - m[c] * scale[c];
+    }
+    return { scale, shift };
+  }
+
+  protected prepare(): void {
+    if (this.store.size < 4) return;
+    const { scale, shift } = this.affine();
+    if (Array.from(this.store.get('running_var')!.toArray()).some((v) => !(v >= 0))) {
+      throw new ArgumentError(`${this.label()}: running_var must be non-negative`);
+    }
+    this.#scale?.dispose();
+    this.#shift?.dispose();
+    this.#scale = keep(tensor(scale, [this.channels]));
+    this.#shift = keep(tensor(shift, [this.channels]));
+  }
+
+  outputType(t: FieldType<unknown>): FieldType<unknown> {
+    if (t.channels !== this.channels) throw new ShapeError(`${this.label()}: normalises ${this.channels} channels, but its input has ${t.channels} (${t.describe()})`);
+    return t;
+  }
+
+  run(x: Tensor): Tensor {
+    return this.runWith(x, false);
+  }
+
+  /** Batch norm with ReLU fused. */
+  runWith(x: Tensor, relu: boolean): Tensor {
+    expectTensor(x, this.label());
+    if (x.rank < 2 || x.shape[1] !== this.channels) throw new ShapeError(`${this.label()}: expected [N, ${this.channels}, ...], got [${x.shape.join(', ')}]`);
+    return channelAffine(x, this.#scale!, this.#shift!, x.shape[0], this.channels, inner(x), relu);
+  }
+
+  config(): LayerConfig {
+    return { type: this.type, channels: this.channels, eps: this.eps, ...(this.name ? { name: this.name } : {}) };
+  }
+
+  dispose(): void {
+    this.#scale?.dispose();
+    this.#shift?.dispose();
+    super.dispose();
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * Pooling: over the group axis (`groupPool`, which makes features invariant to the point group),
+ * over space in windows (`maxPool2d`, `avgPool2d`), and over all of space (`globalPool`).
+ *
+ * `omega` for these is constant over the pooled set (docs/framework.md, "invariant pooling").
+ * Spatial pooling keeps exact equivariance under rotations about the centre when the windows
+ * tile the grid symmetrically: `size = stride` and `H, W` divisible by it.
+ */
+import { ArgumentError, ShapeError } from '../errors.js';
+import { FieldType, GridField, ImageField, InvariantField, RegularField } from '../fields.js';
+import { FiniteGroup } from '../group.js';
+import { GridGroup } from '../grid.js';
+import { pool2d, reduceAxis, type Reduction } from '../ops.js';
+import { Tensor, expectTensor } from '../tensor.js';
+import { Layer, type LayerConfig } from './layer.js';
+
+function reduction(r: unknown, what: string): Reduction {
+  if (r !== 'max' && r !== 'mean') throw new ArgumentError(`${what}: reduce must be 'max' or 'mean', got ${String(r)}`);
+  return r;
+}
+
+/** Max or mean over the group axis: `[N, C, |P|, H, W] -> [N, C, H, W]`, `[N, C, |G|] -> [N, C]`. */
+export class GroupPool extends Layer {
+  readonly type = 'groupPool';
+  readonly reduce: Reduction;
+  constructor(options: { reduce?: Reduction; name?: string } = {}) {
+    super(options.name);
+    this.reduce = reduction(options.reduce ?? 'max', 'groupPool');
+  }
+  outputType(t: FieldType<unknown>): FieldType<unknown> {
+    if (t instanceof GridField) return new ImageField(t.group, t.channels) as FieldType<unknown>;
+    if (t instanceof RegularField) return new InvariantField(t.group, t.channels);
+    throw new ShapeError(`${this.label()}: pools over a group axis, so its input must be fields on a group ([N, C, |P|, H, W] or [N, C, |G|]); got ${t.describe()}`);
+  }
+  run(x: Tensor): Tensor {
+    expectTensor(x, this.label());
+    if (x.rank === 5) {
+      const [n, c, p, h, w] = x.shape;
+      return reduceAxis(x, n * c, p, h * w, this.reduce, [n, c, h, w]);
+    }
+    if (x.rank === 3) {
+      const [n, c, p] = x.shape;
+      return reduceAxis(x, n * c, p, 1, this.reduce, [n, c]);
+    }
+    throw new ShapeError(`${this.label()}: expected [N, C, |P|, H, W] or [N, C, |G|], got [${x.shape.join(', ')}]`);
+  }
+  config(): LayerConfig {
+    return { type: this.type, reduce: this.reduce, ...(this.name ? { name: this.name } : {}) };
+  }
+}
+
+/** Windowed pooling over the last two axes. */
+export class Pool2d extends Layer {
+  readonly type: 'maxPool2d' | 'avgPool2d';
+  readonly size: number;
+  readonly stride: number;
+  constructor(reduce: Reduction, options: { size?: number; stride?: number; name?: string } = {}) {
+    super(options.name);
+    this.type = reduce === 'max' ? 'maxPool2d' : 'avgPool2d';
+    const size = options.size ?? 2, stride = options.stride ?? size;
+    if (!Number.isInteger(size) || size < 1) throw new ArgumentError(`${this.type}: size must be a positive integer, got ${String(size)}`);
+    if (!Number.isInteger(stride) || stride < 1) throw new ArgumentError(`${this.type}: stride must be a positive integer, got ${String(stride)}`);
+    this.size = size;
+    this.stride = stride;
+  }
+  outputType(t: FieldType<unknown>): FieldType<unknown> {
+    if (t instanceof GridField || t instanceof ImageField || t instanceof InvariantField) return t;
+    throw new ShapeError(`${this.label()}: pools over space, so its input must be features on a grid; got ${t.describe()}`);
+  }
+  run(x: Tensor): Tensor {
+    expectTensor(x, this.label());
+    if (x.rank < 3) throw new ShapeError(`${this.label()}: expected [..., H, W], got [${x.shape.join(', ')}]`);
+    const h = x.shape[x.rank - 2], w = x.shape[x.rank - 1];
+    if (h < this.size || w < this.size) throw new ShapeError(`${this.label()}: a ${this.size}x${this.size} window does not fit a ${h}x${w} input`);
+    const ho = Math.floor((h - this.size) / this.stride) + 1, wo = Math.floor((w - this.size) / this.stride) + 1;
+    const planes = x.size / (h * w);
+    return pool2d(x, planes, h, w, this.size, this.stride, this.type === 'maxPool2d' ? 'max' : 'mean', [...x.shape.slice(0, -2), ho, wo]);
+  }
+  config(): LayerConfig {
+    return { type: this.type, size: this.size, stride: this.stride, ...(this.name ? { name: this.name } : {}) };
+  }
+}
+
+/** Max or mean over all of space: `[N, C, |P|, H, W] -> [N, C, |P|]`, `[N, C, H, W] -> [N, C]`. */
+export class GlobalPool extends Layer {
+  readonly type = 'globalPool';
+  readonly reduce: Reduction;
+  constructor(options: { reduce?: Reduction; name?: string } = {}) {
+    super(options.name);
+    this.reduce = reduction(options.reduce ?? 'mean', 'globalPool');
+  }
+  outputType(t: FieldType<unknown>): FieldType<unknown> {
+    if (t instanceof GridField) return new RegularField((t.group as GridGroup).pointGroup as FiniteGroup, t.channels) as FieldType<unknown>;
+    if (t instanceof ImageField || t instanceof InvariantField) return new InvariantField(t.group, t.channels);
+    throw new ShapeError(`${this.label()}: pools over space, so its input must be features on a grid; got ${t.describe()}`);
+  }
+  run(x: Tensor): Tensor {
+    expectTensor(x, this.label());
+    if (x.rank < 3) throw new ShapeError(`${this.label()}: expected [N, C, ..., H, W], got [${x.shape.join(', ')}]`);
+    const h = x.shape[x.rank - 2], w = x.shape[x.rank - 1];
+    const outShape = x.shape.slice(0, -2);
+    return reduceAxis(x, x.size / (h * w), h * w, 1, this.reduce, outShape);
+  }
+  config(): LayerConfig {
+    return { type: this.type, reduce: this.reduce, ...(this.name ? { name: this.name } : {}) };
+  }
+}

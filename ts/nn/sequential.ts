@@ -1,0 +1,130 @@
+/**
+ * `sequential`: layers in a chain, with field types checked from end to end when it is built.
+ *
+ * `run` executes layer by layer. `compile()` returns the plan a model runs: a convolution
+ * followed by batch norm has the norm folded into its expanded weights and bias, and a ReLU that
+ * follows either is fused into the kernel's epilogue, so `conv -> bn -> relu` is one kernel call.
+ */
+import { ArgumentError, ShapeError } from '../errors.js';
+import type { FieldType } from '../fields.js';
+import { Tensor, expectTensor } from '../tensor.js';
+import { Layer, type LayerConfig } from './layer.js';
+import { Phi } from './phi.js';
+import { BatchNorm, Relu } from './pointwise.js';
+
+export interface Step {
+  /** The layers this step stands for (several when fused). */
+  layers: Layer[];
+  run(x: Tensor): Tensor;
+  dispose(): void;
+}
+
+export class Sequential extends Layer {
+  readonly type = 'sequential';
+  readonly layers: readonly Layer[];
+  /** Field type after each layer (when the input type is known). */
+  readonly types: FieldType<unknown>[] = [];
+
+  constructor(layers: Layer[], options: { inType?: FieldType<unknown>; name?: string } = {}) {
+    super(options.name);
+    if (!Array.isArray(layers) || layers.length === 0) throw new ArgumentError('sequential: expected a non-empty array of layers');
+    layers.forEach((l, i) => {
+      if (!(l instanceof Layer)) throw new ArgumentError(`sequential: element ${i} is not a layer (got ${l === null ? 'null' : typeof l})`);
+      if (!l.name) l.name = `layers.${i}`;
+    });
+    this.layers = layers;
+    const first = options.inType ?? layers[0].inType;
+    if (first) {
+      let t = first;
+      for (const l of layers) {
+        t = l.outputType(t);
+        this.types.push(t);
+      }
+      this.inType = first;
+      this.outType = t;
+    }
+  }
+
+  outputType(t: FieldType<unknown>): FieldType<unknown> {
+    return this.layers.reduce((acc, l) => l.outputType(acc), t);
+  }
+
+  run(x: Tensor): Tensor {
+    this.checkInput(x);
+    return runSteps(this.layers.map((l) => ({ layers: [l], run: (t: Tensor) => l.run(t), dispose() {} })), x);
+  }
+
+  /** The fused execution plan (see the module comment). Dispose it when done. */
+  compile(): Step[] {
+    const steps: Step[] = [];
+    const ls = this.layers;
+    for (let i = 0; i < ls.length; i++) {
+      const l = ls[i];
+      if (l instanceof Phi) {
+        const bn = ls[i + 1] instanceof BatchNorm ? (ls[i + 1] as BatchNorm) : undefined;
+        const reluAt = i + (bn ? 2 : 1);
+        const relu = ls[reluAt] instanceof Relu;
+        if (bn && bn.channels !== l.omega.out) throw new ShapeError(`${bn.label()}: normalises ${bn.channels} channels, but ${l.label()} gives ${l.omega.out}`);
+        const exec = l.fused(bn?.affine(), relu);
+        const used = [l, ...(bn ? [bn] : []), ...(relu ? [ls[reluAt]] : [])];
+        steps.push({ layers: used, run: exec.run, dispose: exec.dispose });
+        i += used.length - 1;
+      } else if (l instanceof BatchNorm && ls[i + 1] instanceof Relu) {
+        steps.push({ layers: [l, ls[i + 1]], run: (x) => l.runWith(x, true), dispose() {} });
+        i++;
+      } else {
+        steps.push({ layers: [l], run: (x) => l.run(x), dispose() {} });
+      }
+    }
+    return steps;
+  }
+
+  parameterShapes(): Record<string, number[]> {
+    const out: Record<string, number[]> = {};
+    for (const l of this.layers) for (const [k, s] of Object.entries(l.parameterShapes())) out[`${l.name}.${k}`] = s;
+    return out;
+  }
+
+  parameters(): Record<string, Tensor> {
+    const out: Record<string, Tensor> = {};
+    for (const l of this.layers) for (const [k, t] of Object.entries(l.parameters())) out[`${l.name}.${k}`] = t;
+    return out;
+  }
+
+  /** Sets parameters by `layerName.param`; all-or-nothing per layer. */
+  setParameters(values: Record<string, Tensor | Float32Array | ArrayLike<number>>): void {
+    const byLayer = new Map<Layer, Record<string, Tensor | Float32Array | ArrayLike<number>>>();
+    const names = new Map(this.layers.map((l) => [l.name, l]));
+    for (const [key, v] of Object.entries(values)) {
+      const dot = key.lastIndexOf('.');
+      const layer = names.get(key.slice(0, dot));
+      if (dot < 0 || !layer) throw new ArgumentError(`sequential: no layer for parameter '${key}' (layers: ${[...names.keys()].join(', ')})`);
+      byLayer.set(layer, { ...(byLayer.get(layer) ?? {}), [key.slice(dot + 1)]: v });
+    }
+    for (const [layer, vals] of byLayer) layer.setParameters(vals);
+  }
+
+  config(): LayerConfig {
+    return { type: this.type, layers: this.layers.map((l) => l.config()), ...(this.name ? { name: this.name } : {}) };
+  }
+
+  dispose(): void {
+    for (const l of this.layers) l.dispose();
+  }
+}
+
+/** Runs steps in order, freeing each intermediate as soon as the next step has consumed it. */
+export function runSteps(steps: readonly Step[], x: Tensor): Tensor {
+  expectTensor(x, 'run');
+  let cur = x;
+  for (const s of steps) {
+    let next: Tensor;
+    try {
+      next = s.run(cur);
+    } finally {
+      if (cur !== x) cur.dispose();
+    }
+    cur = next;
+  }
+  return cur;
+}

@@ -1,0 +1,127 @@
+/**
+ * Typed calls into the layer kernels (convolution, pooling, reductions, per-channel affine,
+ * ReLU). Each validates what it is given, allocates its output, and frees it again if the kernel
+ * refuses; layers compose these and never touch wasm directly.
+ */
+import { ShapeError } from './errors.js';
+import { Tensor, WasmBuffer, zeros } from './tensor.js';
+import { call, memoryBuffer } from './wasm.js';
+
+export const MAX = 0;
+export const MEAN = 1;
+export type Reduction = 'max' | 'mean';
+export const reductionCode = (r: Reduction) => (r === 'max' ? MAX : MEAN);
+
+function into(shape: readonly number[], op: string, run: (out: Tensor) => void): Tensor {
+  const out = zeros(shape);
+  try {
+    run(out);
+  } catch (e) {
+    out.dispose();
+    throw e;
+  }
+  return out;
+}
+
+export interface ConvGeometry {
+  /** Input `[n, cin, h, w]` (any tensor of that size). */
+  n: number;
+  cin: number;
+  h: number;
+  w: number;
+  /** Output channels (rows of the weight matrix). */
+  cout: number;
+  kh: number;
+  kw: number;
+  stride: number;
+  padTop: number;
+  padLeft: number;
+  ho: number;
+  wo: number;
+}
+
+/** Output size and padding for `'valid'`, `'same'` (PyTorch's: the extra pixel bottom/right) or an integer. */
+export function convGeometry(h: number, w: number, k: number, stride: number, padding: 'valid' | 'same' | number) {
+  let padTop: number, padBottom: number;
+  if (padding === 'valid') padTop = padBottom = 0;
+  else if (padding === 'same') {
+    padTop = Math.floor((k - 1) / 2);
+    padBottom = k - 1 - padTop;
+  } else padTop = padBottom = padding;
+  const ho = Math.floor((h + padTop + padBottom - k) / stride) + 1;
+  const wo = Math.floor((w + padTop + padBottom - k) / stride) + 1;
+  return { padTop, padLeft: padTop, ho, wo };
+}
+
+/** `relu?(conv(x, weights) + bias)` with `weights` `[cout, cin*kh*kw]`; output `outShape`. */
+export function conv2d(x: Tensor, weights: Tensor, bias: Tensor | undefined, g: ConvGeometry, relu: boolean, outShape: readonly number[]): Tensor {
+  if (x.size !== g.n * g.cin * g.h * g.w) throw new ShapeError(`conv2d: input ${x.describe()} is not [${g.n}, ${g.cin}, ${g.h}, ${g.w}]`);
+  if (g.ho < 1 || g.wo < 1) throw new ShapeError(`conv2d: a ${g.kh}x${g.kw} kernel does not fit a ${g.h}x${g.w} input with this padding`);
+  return into(outShape, 'conv2d', (out) =>
+    call('conv2d', (k) => k.conv2d(x.ptr, weights.ptr, bias ? bias.ptr : 0, out.ptr, g.n, g.cin, g.h, g.w, g.cout, g.kh, g.kw, g.stride, g.padTop, g.padLeft, g.ho, g.wo, relu)));
+}
+
+/** The plain-loop reference of `conv2d` (same arguments). */
+export function conv2dReference(x: Tensor, weights: Tensor, bias: Tensor | undefined, g: ConvGeometry, relu: boolean, outShape: readonly number[]): Tensor {
+  return into(outShape, 'conv2dReference', (out) =>
+    call('conv2dReference', (k) => k.conv2d_reference(x.ptr, weights.ptr, bias ? bias.ptr : 0, out.ptr, g.n, g.cin, g.h, g.w, g.cout, g.kh, g.kw, g.stride, g.padTop, g.padLeft, g.ho, g.wo, relu)));
+}
+
+/** `x` as `[outer, len, inner]` reduced over the middle axis; output `outShape` (`outer*inner`). */
+export function reduceAxis(x: Tensor, outer: number, len: number, inner: number, op: Reduction, outShape: readonly number[]): Tensor {
+  return into(outShape, 'reduce', (out) => call('reduce', (k) => k.reduce_axis(x.ptr, out.ptr, outer, len, inner, reductionCode(op))));
+}
+
+/** Pools `planes` planes of `h x w` with a `size` window and `stride`. */
+export function pool2d(x: Tensor, planes: number, h: number, w: number, size: number, stride: number, op: Reduction, outShape: readonly number[]): Tensor {
+  return into(outShape, 'pool2d', (out) => call('pool2d', (k) => k.pool2d(x.ptr, out.ptr, planes, h, w, size, stride, reductionCode(op))));
+}
+
+/** `relu?(x * scale[c] + shift[c])` over `x` as `[n, c, inner]`. */
+export function channelAffine(x: Tensor, scale: Tensor, shift: Tensor, n: number, c: number, inner: number, relu: boolean): Tensor {
+  return into(x.shape, 'channelAffine', (out) => call('channelAffine', (k) => k.channel_affine(x.ptr, scale.ptr, shift.ptr, out.ptr, n, c, inner, relu)));
+}
+
+export function relu(x: Tensor): Tensor {
+  return into(x.shape, 'relu', (out) => call('relu', (k) => k.relu(x.ptr, out.ptr, x.size)));
+}
+
+/** A copy of `x` with another shape of the same size. */
+export function reshape(x: Tensor, shape: readonly number[]): Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  if (n !== x.size) throw new ShapeError(`reshape: ${x.describe()} has ${x.size} values, [${shape.join(', ')}] holds ${n}`);
+  const out = zeros(shape);
+  out.view().set(x.view());
+  return out;
+}
+
+/** Indices in wasm memory, applied by the gather kernel (group actions, filter-bank expansion). */
+export class IndexTable extends WasmBuffer {
+  /** @param scoped false for tables a cache owns. */
+  constructor(readonly indices: Int32Array, scoped = true) {
+    super(indices.length * 4, `index table [${indices.length}]`, scoped);
+    new Int32Array(memoryBuffer(), this.ptr, indices.length).set(indices);
+  }
+  describe(): string {
+    return `index table [${this.indices.length}]`;
+  }
+}
+
+/**
+ * `out[o, i] = x[o, table[i]]` for each of `outer` blocks: source blocks hold `x.size / outer`
+ * values, output blocks `table.length`. The output has `outShape` (default: `x`'s shape).
+ */
+export function gather(x: Tensor, table: IndexTable, outer: number, outShape: readonly number[] = x.shape): Tensor {
+  const srcBlock = outer === 0 ? 0 : x.size / outer;
+  return into(outShape, 'gather', (out) => call('gather', (k) => k.gather(x.ptr, srcBlock, table.ptr, out.ptr, outer, table.indices.length)));
+}
+
+/** `x` re-indexed once: `out.flat[i] = x.flat[indices[i]]`, shape `outShape`. */
+export function permute(x: Tensor, indices: Int32Array, outShape: readonly number[]): Tensor {
+  const t = new IndexTable(indices);
+  try {
+    return gather(x, t, 1, outShape);
+  } finally {
+    t.dispose();
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * safetensors, strictly: an 8-byte little-endian header length, a JSON header mapping names to
+ * `{ dtype, shape, data_offsets: [begin, end] }` (offsets relative to the data that follows),
+ * and the data. Everything is checked before anything is used: the header length and JSON, the
+ * dtype (F32; F16, BF16 and F64 are converted), the shape, offsets that lie inside the data and
+ * match the shape, no two tensors overlapping, and no byte of data left unreferenced.
+ */
+import { WeightsError } from './errors.js';
+
+export interface NamedArray {
+  shape: number[];
+  data: Float32Array;
+}
+
+const SIZES: Record<string, number> = { F32: 4, F16: 2, BF16: 2, F64: 8 };
+const MAX_HEADER = 100 * 1024 * 1024;
+
+function halfToFloat(h: number): number {
+  const s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 0x1f, f = h & 0x3ff;
+  if (e === 0) return s * 2 ** -14 * (f / 1024);
+  if (e === 31) return f ? NaN : s * Infinity;
+  return s * 2 ** (e - 15) * (1 + f / 1024);
+}
+
+/** Parses safetensors bytes into named f32 arrays (and the `__metadata__`, if any). */
+export function parseSafetensors(bytes: Uint8Array | ArrayBuffer): { tensors: Map<string, NamedArray>; metadata: Record<string, string> } {
+  const buf = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+  if (buf.length < 8) throw new WeightsError(`safetensors: the file has ${buf.length} bytes; it must start with an 8-byte header length`);
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const headerLen = Number(view.getBigUint64(0, true));
+  if (headerLen > MAX_HEADER) throw new WeightsError(`safetensors: header length ${headerLen} is implausible (at most ${MAX_HEADER})`);
+  if (8 + headerLen > buf.length) throw new WeightsError(`safetensors: the header claims ${headerLen} bytes but the file has only ${buf.length - 8} after the length (truncated?)`);
+  let header: unknown;
+  try {
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(buf.subarray(8, 8 + headerLen)));
+  } catch (e) {
+    throw new WeightsError(`safetensors: the header is not valid UTF-8 JSON (${(e as Error).message})`);
+  }
+  if (header === null || typeof header !== 'object' || Array.isArray(header)) throw new WeightsError('safetensors: the header must be a JSON object');
+  const data = buf.subarray(8 + headerLen);
+  const tensors = new Map<string, NamedArray>();
+  let metadata: Record<string, string> = {};
+  const spans: [number, number, string][] = [];
+  for (const [name, entry] of Object.entries(header as Record<string, unknown>)) {
+    if (name === '__metadata__') {
+      if (entry === null || typeof entry !== 'object' || Object.values(entry).some((v) => typeof v !== 'string')) throw new WeightsError('safetensors: __metadata__ must map strings to strings');
+      metadata = entry as Record<string, string>;
+      continue;
+    }
+    const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    if (e === null || typeof e !== 'object') throw new WeightsError(`safetensors: tensor '${name}': entry must be an object with dtype, shape and data_offsets`);
+    const dtype = e.dtype;
+    if (typeof dtype !== 'string' || !(dtype in SIZES)) throw new WeightsError(`safetensors: tensor '${name}' has dtype ${JSON.stringify(dtype)}; expected F32 (or F16, BF16, F64, converted to f32)`);
+    if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new WeightsError(`safetensors: tensor '${name}' has shape ${JSON.stringify(e.shape)}; expected an array of non-negative integers`);
+    const off = e.data_offsets;
+    if (!Array.isArray(off) || off.length !== 2 || !off.every((d) => Number.isSafeInteger(d) && d >= 0) || off[0] > off[1]) {
+      throw new WeightsError(`safetensors: tensor '${name}' has data_offsets ${JSON.stringify(off)}; expected [begin, end] with 0 <= begin <= end`);
+    }
+    const [begin, end] = off as [number, number];
+    if (end > data.length) throw new WeightsError(`safetensors: tensor '${name}' ends at byte ${end} of the data, which has only ${data.length} bytes (truncated file?)`);
+    const count = (e.shape as number[]).reduce((a, b) => a * b, 1);
+    const size = SIZES[dtype];
+    if (end - begin !== count * size) throw new WeightsError(`safetensors: tensor '${name}' of shape [${(e.shape as number[]).join(', ')}] and dtype ${dtype} needs ${count * size} bytes, its offsets span ${end - begin}`);
+    spans.push([begin, end, name]);
+    const dv = new DataView(data.buffer, data.byteOffset + begin, end - begin);
+    const out = new Float32Array(count);
+    for (let i = 0; i < count; i++) {
+      out[i] = dtype === 'F32' ? dv.getFloat32(i * 4, true)
+        : dtype === 'F64' ? dv.getFloat64(i * 8, true)
+          : dtype === 'F16' ? halfToFloat(dv.getUint16(i * 2, true))
+            : new Float32Array(new Uint32Array([dv.getUint16(i * 2, true) << 16]).buffer)[0];
+    }
+    tensors.set(name, { shape: [...(e.shape as number[])], data: out });
+  }
+  spans.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let covered = 0;
+  for (const [begin, end, name] of spans) {
+    if (begin < covered) throw new WeightsError(`safetensors: tensor '${name}' (bytes ${begin}..${end}) overlaps the tensor before it`);
+    if (begin > covered) throw new WeightsError(`safetensors: bytes ${covered}..${begin} of the data belong to no tensor (a hole before '${name}')`);
+    covered = end;
+  }
+  if (covered !== data.length) throw new WeightsError(`safetensors: ${data.length - covered} bytes after the last tensor belong to no tensor`);
+  return { tensors, metadata };
+}
+
+/** Encodes named f32 arrays as safetensors (tensors in name order, header padded to 8 bytes). */
+export function encodeSafetensors(tensors: Record<string, NamedArray>, metadata?: Record<string, string>): Uint8Array {
+  const names = Object.keys(tensors).sort();
+  const header: Record<string, unknown> = {};
+  if (metadata) header.__metadata__ = metadata;
+  let offset = 0;
+  for (const n of names) {
+    const t = tensors[n];
+    const count = t.shape.reduce((a, b) => a * b, 1);
+    if (count !== t.data.length) throw new WeightsError(`encodeSafetensors: '${n}' has shape [${t.shape.join(', ')}] but ${t.data.length} values`);
+    header[n] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + 4 * count] };
+    offset += 4 * count;
+  }
+  let json = JSON.stringify(header);
+  while ((8 + json.length) % 8) json += ' ';
+  const head = new TextEncoder().encode(json);
+  const out = new Uint8Array(8 + head.length + offset);
+  const dv = new DataView(out.buffer);
+  dv.setBigUint64(0, BigInt(head.length), true);
+  out.set(head, 8);
+  let at = 8 + head.length;
+  for (const n of names) {
+    const d = tensors[n].data;
+    for (let i = 0; i < d.length; i++) dv.setFloat32(at + 4 * i, d[i], true);
+    at += 4 * d.length;
+  }
+  return out;
+}
