@@ -8,6 +8,7 @@
  */
 import { ArgumentError, ShapeError } from './errors.js';
 import type { FieldType } from './fields.js';
+import { GridGroup } from './grid.js';
 import { LieGroup, seededRng } from './lie.js';
 import { Tensor, expectTensor, tidy } from './tensor.js';
 
@@ -62,7 +63,8 @@ export function checkEquivariance<E = unknown>(layer: EquivariantMap | ((x: Tens
   const inType = (options.inType ?? (layer as EquivariantMap).inType) as FieldType<E> | undefined;
   const outType = (options.outType ?? (layer as EquivariantMap).outType) as FieldType<E> | undefined;
   if (!inType || !outType) throw new ArgumentError('checkEquivariance: the input and output field types are unknown: give options.inType and options.outType for a plain function');
-  if (inType.group !== outType.group) throw new ArgumentError(`checkEquivariance: input and output field types belong to different groups (${String(inType.group)}, ${String(outType.group)})`);
+  const pointOf = (g: unknown) => (g instanceof GridGroup ? g.pointGroup : g);
+  if (inType.group !== outType.group && pointOf(inType.group) !== pointOf(outType.group)) throw new ArgumentError(`checkEquivariance: input and output field types belong to different groups (${String(inType.group)}, ${String(outType.group)})`);
   const input = expectTensor(options.input, 'checkEquivariance: input');
   inType.check(input, 'checkEquivariance: input');
   const tolerance = options.tolerance ?? 1e-5;

@@ -73,9 +73,12 @@ export function parseSafetensors(bytes: Uint8Array | ArrayBuffer): { tensors: Ma
     tensors.set(name, { shape: [...(e.shape as number[])], data: out });
   }
   spans.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  for (let i = 1; i < spans.length; i++) {
+    const [begin, end, name] = spans[i];
+    if (begin < spans[i - 1][1]) throw new WeightsError(`safetensors: tensor '${name}' (bytes ${begin}..${end}) overlaps '${spans[i - 1][2]}'`);
+  }
   let covered = 0;
   for (const [begin, end, name] of spans) {
-    if (begin < covered) throw new WeightsError(`safetensors: tensor '${name}' (bytes ${begin}..${end}) overlaps the tensor before it`);
     if (begin > covered) throw new WeightsError(`safetensors: bytes ${covered}..${begin} of the data belong to no tensor (a hole before '${name}')`);
     covered = end;
   }
