@@ -7,7 +7,7 @@
  * then ReLU), whatever the shapes, so results are identical on every platform and split.
  */
 import { ArgumentError, DisposedError, ShapeError } from './errors.js';
-import { Tensor, WasmBuffer, expectTensor, zeros } from './tensor.js';
+import { Tensor, WasmBuffer, empty, expectTensor } from './tensor.js';
 import { call, kernels } from './wasm.js';
 
 /** A `k x n` matrix packed for the GEMM kernel. Create with `packMatrix`. */
@@ -80,7 +80,7 @@ export function matmulRows(a: Tensor, m: number, k: number, packed: PackedMatrix
   if (a.size !== m * k || packed.k !== k) throw new ShapeError(`matmul: ${a.describe()} is not ${m} rows of ${k}, or the matrix is not [${k}, n]`);
   const n = packed.n;
   const { bias, relu = false } = options;
-  const out = zeros(outShape);
+  const out = empty(outShape);
   try {
     call('matmul', (kn) => kn.gemm(m, n, k, a.ptr, packed.ptr, bias ? bias.ptr : 0, out.ptr, relu));
   } catch (e) {

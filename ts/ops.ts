@@ -4,7 +4,7 @@
  * refuses; layers compose these and never touch wasm directly.
  */
 import { ShapeError } from './errors.js';
-import { Tensor, WasmBuffer, zeros } from './tensor.js';
+import { Tensor, WasmBuffer, empty } from './tensor.js';
 import { call, memoryBuffer } from './wasm.js';
 
 export const MAX = 0;
@@ -13,7 +13,7 @@ export type Reduction = 'max' | 'mean';
 export const reductionCode = (r: Reduction) => (r === 'max' ? MAX : MEAN);
 
 function into(shape: readonly number[], op: string, run: (out: Tensor) => void): Tensor {
-  const out = zeros(shape);
+  const out = empty(shape);
   try {
     run(out);
   } catch (e) {
@@ -61,6 +61,24 @@ export function conv2d(x: Tensor, weights: Tensor, bias: Tensor | undefined, g: 
     call('conv2d', (k) => k.conv2d(x.ptr, weights.ptr, bias ? bias.ptr : 0, out.ptr, g.n, g.cin, g.h, g.w, g.cout, g.kh, g.kw, g.stride, g.padTop, g.padLeft, g.ho, g.wo, relu)));
 }
 
+/** Winograd F(2x2, 3x3) transform of 3x3 filters `[cout, cin*9]` into `[16, cout, cin]`. */
+export function winogradWeights(weights: Tensor, cout: number, cin: number): Tensor {
+  if (weights.size !== cout * cin * 9) throw new ShapeError(`winogradWeights: ${weights.describe()} is not [${cout}, ${cin}, 3, 3]`);
+  return into([16, cout, cin], 'winogradWeights', (out) => call('winogradWeights', (k) => k.winograd_weights(weights.ptr, cout, cin, out.ptr)));
+}
+
+/** 3x3 stride-1 convolution with padding 0 or 1 by Winograd F(2x2, 3x3); `u` from `winogradWeights`. */
+export function conv3x3Winograd(x: Tensor, u: Tensor, bias: Tensor | undefined, g: ConvGeometry, relu: boolean, outShape: readonly number[]): Tensor {
+  if (x.size !== g.n * g.cin * g.h * g.w) throw new ShapeError(`conv3x3Winograd: input ${x.describe()} is not [${g.n}, ${g.cin}, ${g.h}, ${g.w}]`);
+  return into(outShape, 'conv3x3Winograd', (out) =>
+    call('conv3x3Winograd', (k) => k.conv3x3_winograd(x.ptr, u.ptr, bias ? bias.ptr : 0, out.ptr, g.n, g.cin, g.h, g.w, g.cout, g.padTop, relu)));
+}
+
+/** Whether a convolution can run as Winograd F(2x2, 3x3): 3x3, stride 1, padding 0 or 1 on all sides. */
+export function winogradApplies(k: number, stride: number, padding: 'valid' | 'same' | number): boolean {
+  return k === 3 && stride === 1 && (padding === 'valid' || padding === 'same' || padding === 0 || padding === 1);
+}
+
 /** The plain-loop reference of `conv2d` (same arguments). */
 export function conv2dReference(x: Tensor, weights: Tensor, bias: Tensor | undefined, g: ConvGeometry, relu: boolean, outShape: readonly number[]): Tensor {
   return into(outShape, 'conv2dReference', (out) =>
@@ -90,7 +108,7 @@ export function relu(x: Tensor): Tensor {
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
   if (n !== x.size) throw new ShapeError(`reshape: ${x.describe()} has ${x.size} values, [${shape.join(', ')}] holds ${n}`);
-  const out = zeros(shape);
+  const out = empty(shape);
   out.view().set(x.view());
   return out;
 }

@@ -23,11 +23,11 @@ export abstract class WasmBuffer {
   readonly userOwned: boolean;
 
   /** @param scoped whether the enclosing `tidy()` scope owns it (caches opt out). */
-  protected constructor(bytes: number, what: string, scoped = true) {
+  protected constructor(bytes: number, what: string, scoped = true, zeroed = true) {
     if (!Number.isSafeInteger(bytes) || bytes > MAX_BYTES) {
       throw new OutOfMemoryError(`${what}: needs ${bytes} bytes, but WebAssembly (wasm32) memory holds at most 4 GiB`);
     }
-    const ptr = guard(what, (k) => k.tensor_alloc(bytes));
+    const ptr = guard(what, (k) => k.tensor_alloc(bytes, zeroed));
     if (ptr === 0) {
       throw new OutOfMemoryError(`${what}: could not allocate ${bytes} bytes (wasm memory is ${memoryBuffer().byteLength} bytes and cannot grow that far; at most 4 GiB in all). Dispose tensors you no longer need.`);
     }
@@ -84,9 +84,9 @@ export class Tensor extends WasmBuffer {
   readonly size: number;
 
   /** Use `tensor()` or `zeros()`. */
-  constructor(shape: readonly number[]) {
+  constructor(shape: readonly number[], zeroed = true) {
     const size = shapeSize(shape);
-    super(size * 4, `tensor ${fmt(shape)}`);
+    super(size * 4, `tensor ${fmt(shape)}`, true, zeroed);
     this.shape = Object.freeze([...shape]);
     this.size = size;
   }
@@ -124,9 +124,17 @@ export function tensor(data: Float32Array | ArrayLike<number>, shape?: readonly 
   if (size !== data.length) {
     throw new ShapeError(`tensor: shape ${fmt(dims)} holds ${size} values, but data has ${data.length}`);
   }
-  const t = new Tensor(dims);
+  const t = new Tensor(dims, false);
   t.view().set(data);
   return t;
+}
+
+/**
+ * A tensor whose contents are unspecified: for outputs a kernel overwrites whole (internal;
+ * skipping the zero fill saves a pass over memory per layer).
+ */
+export function empty(shape: readonly number[]): Tensor {
+  return new Tensor(shape, false);
 }
 
 /** A tensor of zeros. */

@@ -9,6 +9,7 @@
 
 use crate::conv::{self, ConvShape};
 use crate::pointwise::{self, Reduce};
+use crate::winograd;
 use crate::{gather as gather_kernel, gemm, memory, peak as peak_kernel};
 use std::cell::RefCell;
 use wasm_bindgen::prelude::*;
@@ -84,10 +85,11 @@ fn mul(a: u32, b: u32) -> Option<usize> {
     (a as usize).checked_mul(b as usize)
 }
 
-/// Allocates `bytes` zeroed bytes, 16-byte aligned; returns 0 when memory cannot grow.
+/// Allocates `bytes` bytes, 16-byte aligned, zero-filled when `zeroed`; returns 0 when memory
+/// cannot grow.
 #[wasm_bindgen]
-pub fn tensor_alloc(bytes: u32) -> u32 {
-    memory::allocate(bytes as usize).map_or(0, |p| p as usize as u32)
+pub fn tensor_alloc(bytes: u32, zeroed: bool) -> u32 {
+    memory::allocate_with(bytes as usize, zeroed).map_or(0, |p| p as usize as u32)
 }
 
 /// Frees an allocation made by [`tensor_alloc`].
@@ -256,6 +258,44 @@ pub fn conv2d_reference(
         let b = opt_arg("conv2d_reference: bias", bias, s.cout)?;
         distinct(&o, &[&xin, &wt])?;
         conv::conv2d_reference(&s, unsafe { slice(&xin) }, unsafe { slice(&wt) }, b.as_ref().map(|b| unsafe { slice(b) }), relu, unsafe { slice_mut(&o) });
+        Ok(())
+    };
+    run().map_or_else(fail, |()| OK)
+}
+
+/// Winograd F(2x2, 3x3) filter transform: `w` `[cout, cin, 3, 3]` into `u` `[16, cout, cin]`.
+#[wasm_bindgen]
+pub fn winograd_weights(w: u32, cout: u32, cin: u32, u: u32) -> u32 {
+    let run = || -> Result<(), String> {
+        let cc = mul(cout, cin);
+        let wt = arg("winograd_weights: w", w, cc.and_then(|v| v.checked_mul(9)))?;
+        let ut = arg("winograd_weights: u", u, cc.and_then(|v| v.checked_mul(16)))?;
+        distinct(&ut, &[&wt])?;
+        winograd::transform_weights(unsafe { slice(&wt) }, cout as usize, cin as usize, unsafe { slice_mut(&ut) });
+        Ok(())
+    };
+    run().map_or_else(fail, |()| OK)
+}
+
+/// 3x3 stride-1 convolution by Winograd F(2x2, 3x3) with padding `pad` (0 or 1), `u` from
+/// [`winograd_weights`], `bias` (0 for none) per output channel; `out` `[n, cout, ho, wo]`.
+#[wasm_bindgen]
+#[allow(clippy::too_many_arguments)]
+pub fn conv3x3_winograd(x: u32, u: u32, bias: u32, out: u32, n: u32, cin: u32, h: u32, width: u32, cout: u32, pad: u32, relu: bool) -> u32 {
+    let run = || -> Result<(), String> {
+        if pad > 1 {
+            return Err(format!("conv3x3_winograd: padding must be 0 or 1, got {pad}"));
+        }
+        let s = winograd::Shape { n: n as usize, cin: cin as usize, h: h as usize, w: width as usize, cout: cout as usize, pad: pad as usize };
+        let xin = arg("conv3x3_winograd: x", x, mul(n, cin).and_then(|v| v.checked_mul(s.h * s.w)))?;
+        let ut = arg("conv3x3_winograd: u", u, mul(cout, cin).and_then(|v| v.checked_mul(16)))?;
+        let o = arg("conv3x3_winograd: out", out, mul(n, cout).and_then(|v| v.checked_mul(s.ho() * s.wo())))?;
+        let b = opt_arg("conv3x3_winograd: bias", bias, s.cout)?;
+        distinct(&o, &[&xin, &ut])?;
+        if let Some(b) = &b {
+            distinct(&o, &[b])?;
+        }
+        winograd::conv3x3(&s, unsafe { slice(&xin) }, unsafe { slice(&ut) }, b.as_ref().map(|b| unsafe { slice(b) }), relu, unsafe { slice_mut(&o) });
         Ok(())
     };
     run().map_or_else(fail, |()| OK)

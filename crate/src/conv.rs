@@ -77,6 +77,9 @@ pub fn conv2d(s: &ConvShape, x: &[f32], w: &[f32], bias: Option<&[f32]>, relu: b
         return;
     }
     let ep = Epilogue { bias: bias.map_or(Bias::None, Bias::Rows), relu };
+    if p < SMALL_OUTPUT {
+        return conv2d_batched(s, x, w, ep, out);
+    }
     let panels = p.div_ceil(NR);
     let block = (BLOCK_BYTES / (4 * NR * k.max(1))).clamp(1, panels);
     let mut packed = vec![0.0f32; block * NR * k.max(1)];
@@ -87,51 +90,100 @@ pub fn conv2d(s: &ConvShape, x: &[f32], w: &[f32], bias: Option<&[f32]>, relu: b
         while p0 < panels {
             let p1 = (p0 + block).min(panels);
             for (b, panel) in (p0..p1).enumerate() {
-                pack_panel(s, xi, panel * NR, &mut packed[b * NR * k..(b + 1) * NR * k]);
+                pack_panel(s, xi, panel * NR, p, &mut packed[b * NR * k..(b + 1) * NR * k]);
             }
             // The packed block stands for columns p0*8.. of this image's output.
             let cols = (p - p0 * NR).min((p1 - p0) * NR);
-            let oblock = &mut oi[p0 * NR..];
-            let mut co = 0;
-            // SAFETY: `tile` reads rows co..co+R of w (checked length cout*K), panels 0..p1-p0 of
-            // `packed`, and writes rows co..co+R, columns < cols of `oblock` with stride p.
-            while co + MR <= s.cout {
-                for b in 0..p1 - p0 {
-                    unsafe { tile::<MR>(co, b, cols, k, w, k, &packed, ep, oblock, p) };
-                }
-                co += MR;
-            }
-            while co < s.cout {
-                for b in 0..p1 - p0 {
-                    unsafe { tile::<1>(co, b, cols, k, w, k, &packed, ep, oblock, p) };
-                }
-                co += 1;
-            }
+            run_tiles(s.cout, p1 - p0, cols, k, w, &packed, ep, &mut oi[p0 * NR..], p);
             p0 = p1;
         }
     }
 }
 
-/// Packs output pixels `q0..q0+8` (clipped) of one image as a `[K][8]` panel.
-fn pack_panel(s: &ConvShape, x: &[f32], q0: usize, panel: &mut [f32]) {
+/// Outputs per image below which columns are packed across images (a panel is 8 wide, so a
+/// small output would leave most lanes empty).
+const SMALL_OUTPUT: usize = 32;
+
+/// `C[cout x cols] (stride ldc) = W . packed` with the 4x8 tile, rows in fours.
+#[allow(clippy::too_many_arguments)]
+fn run_tiles(cout: usize, panels: usize, cols: usize, k: usize, w: &[f32], packed: &[f32], ep: Epilogue, c: &mut [f32], ldc: usize) {
+    let mut co = 0;
+    // SAFETY: `tile` reads rows co..co+R of w (cout x k), panels < `panels` of `packed`, and
+    // writes rows co..co+R, columns < cols of `c` with stride ldc.
+    while co + MR <= cout {
+        for b in 0..panels {
+            unsafe { tile::<MR>(co, b, cols, k, w, k, packed, ep, c, ldc) };
+        }
+        co += MR;
+    }
+    while co < cout {
+        for b in 0..panels {
+            unsafe { tile::<1>(co, b, cols, k, w, k, packed, ep, c, ldc) };
+        }
+        co += 1;
+    }
+}
+
+/// Small outputs: columns run over (image, pixel) of the whole batch; each block is computed
+/// into a scratch matrix and scattered to NCHW. Each output's sum is the same as per image.
+fn conv2d_batched(s: &ConvShape, x: &[f32], w: &[f32], ep: Epilogue, out: &mut [f32]) {
+    let (k, p) = (s.k(), s.ho * s.wo);
+    let total = s.n * p;
+    let panels = total.div_ceil(NR);
+    let block = (BLOCK_BYTES / (4 * NR * k.max(1))).clamp(1, panels);
+    let mut packed = vec![0.0f32; block * NR * k.max(1)];
+    let mut scratch = vec![0.0f32; s.cout * block * NR];
+    let mut p0 = 0;
+    while p0 < panels {
+        let p1 = (p0 + block).min(panels);
+        for (b, panel) in (p0..p1).enumerate() {
+            pack_panel(s, x, panel * NR, total, &mut packed[b * NR * k..(b + 1) * NR * k]);
+        }
+        let c0 = p0 * NR;
+        let cols = (total - c0).min((p1 - p0) * NR);
+        let ldc = block * NR;
+        run_tiles(s.cout, p1 - p0, cols, k, w, &packed, ep, &mut scratch, ldc);
+        for co in 0..s.cout {
+            for j in 0..cols {
+                let (img, q) = ((c0 + j) / p, (c0 + j) % p);
+                out[(img * s.cout + co) * p + q] = scratch[co * ldc + j];
+            }
+        }
+        p0 = p1;
+    }
+}
+
+/// A run of panel lanes whose pixels lie in one output row of one image.
+#[derive(Clone, Copy, Default)]
+struct Run {
+    lane0: usize,
+    len: usize,
+    img: usize,
+    oh: usize,
+    ow0: usize,
+}
+
+/// Packs columns `c0..c0+8` (clipped to `total`) as a `[K][8]` panel, where column `c` is output
+/// pixel `c % p` of image `c / p` (`p = ho * wo`); `x` holds those images.
+fn pack_panel(s: &ConvShape, x: &[f32], c0: usize, total: usize, panel: &mut [f32]) {
     let p = s.ho * s.wo;
-    let lanes = (p - q0).min(NR);
-    // Runs of lanes that lie in one output row: (lane0, len, oh, ow0).
-    let mut runs = [(0usize, 0usize, 0usize, 0usize); NR];
+    let lanes = (total - c0).min(NR);
+    let mut runs = [Run::default(); NR];
     let mut nruns = 0;
     let mut l = 0;
     while l < lanes {
-        let q = q0 + l;
+        let c = c0 + l;
+        let (img, q) = (c / p, c % p);
         let (oh, ow0) = (q / s.wo, q % s.wo);
         let len = (s.wo - ow0).min(lanes - l);
-        runs[nruns] = (l, len, oh, ow0);
+        runs[nruns] = Run { lane0: l, len, img, oh, ow0 };
         nruns += 1;
         l += len;
     }
     let (h, w) = (s.h as isize, s.w as isize);
+    let plane_len = s.h * s.w;
     let mut kidx = 0;
     for ci in 0..s.cin {
-        let plane = &x[ci * s.h * s.w..(ci + 1) * s.h * s.w];
         for i in 0..s.kh {
             for j in 0..s.kw {
                 let dst = &mut panel[kidx * NR..(kidx + 1) * NR];
@@ -139,19 +191,20 @@ fn pack_panel(s: &ConvShape, x: &[f32], q0: usize, panel: &mut [f32]) {
                 if lanes < NR {
                     dst[lanes..].fill(0.0);
                 }
-                for &(l0, len, oh, ow0) in &runs[..nruns] {
-                    let d = &mut dst[l0..l0 + len];
-                    let ih = (oh * s.stride + i) as isize - s.pad_top as isize;
+                for r in &runs[..nruns] {
+                    let d = &mut dst[r.lane0..r.lane0 + r.len];
+                    let ih = (r.oh * s.stride + i) as isize - s.pad_top as isize;
                     if ih < 0 || ih >= h {
                         d.fill(0.0);
                         continue;
                     }
+                    let plane = &x[(r.img * s.cin + ci) * plane_len..(r.img * s.cin + ci + 1) * plane_len];
                     let row = &plane[ih as usize * s.w..(ih as usize + 1) * s.w];
-                    let iw0 = (ow0 * s.stride + j) as isize - s.pad_left as isize;
+                    let iw0 = (r.ow0 * s.stride + j) as isize - s.pad_left as isize;
                     if s.stride == 1 {
                         // Lanes t with 0 <= iw0 + t < w copy a contiguous run of the row.
-                        let lo = (-iw0).clamp(0, len as isize) as usize;
-                        let hi = (w - iw0).clamp(0, len as isize) as usize;
+                        let lo = (-iw0).clamp(0, r.len as isize) as usize;
+                        let hi = (w - iw0).clamp(0, r.len as isize) as usize;
                         d[..lo].fill(0.0);
                         if hi > lo {
                             let start = (iw0 + lo as isize) as usize;
@@ -248,6 +301,14 @@ mod tests {
         }
         // Asymmetric 'same' padding for an even kernel, and a non-square input.
         check(ConvShape { n: 2, cin: 3, h: 6, w: 9, cout: 5, kh: 4, kw: 2, stride: 1, pad_top: 1, pad_left: 0, ho: 6, wo: 9 }, 9);
+    }
+
+    #[test]
+    fn small_outputs_pack_across_images() {
+        // 1x1 and 3x3 outputs: columns of several images share panels.
+        check(shape(5, 6, 4, 7, 4, 1, 0), 41);
+        check(shape(3, 4, 5, 9, 3, 1, 0), 42);
+        check(shape(7, 3, 6, 5, 3, 2, 1), 43);
     }
 
     #[test]

@@ -19,3 +19,4 @@ pub mod memory;
 pub mod peak;
 pub mod pointwise;
 pub mod simd;
+pub mod winograd;

@@ -5,7 +5,7 @@
 //! pointer is the start of a live allocation and that the length a kernel will touch fits inside
 //! it. Data is 16-byte aligned for SIMD loads.
 
-use std::alloc::{alloc_zeroed, dealloc, Layout};
+use std::alloc::{alloc, alloc_zeroed, dealloc, Layout};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 const HEADER: usize = 16;
@@ -46,9 +46,14 @@ fn layout(bytes: usize) -> Option<Layout> {
 
 /// Allocates `bytes` (zero-filled); `None` when memory cannot grow that far.
 pub fn allocate(bytes: usize) -> Option<*mut u8> {
+    allocate_with(bytes, true)
+}
+
+/// Allocates `bytes`, zero-filled or not (kernel outputs, which every kernel overwrites whole).
+pub fn allocate_with(bytes: usize, zeroed: bool) -> Option<*mut u8> {
     let lay = layout(bytes)?;
     // SAFETY: the layout has a non-zero size (it includes the header).
-    let base = unsafe { alloc_zeroed(lay) };
+    let base = unsafe { if zeroed { alloc_zeroed(lay) } else { alloc(lay) } };
     if base.is_null() {
         return None;
     }

@@ -3,7 +3,7 @@
 //! Every reduction visits its elements in index order, so results never depend on how a caller
 //! batches. Max propagates NaN (as PyTorch does); means sum in order and divide once.
 
-use crate::simd::{relu, F4};
+use crate::simd::{max_nan, relu, F4};
 
 /// How a reduction combines its elements.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -19,19 +19,6 @@ impl Reduce {
             1 => Some(Reduce::Mean),
             _ => None,
         }
-    }
-}
-
-#[inline(always)]
-fn max_nan(m: f32, v: f32) -> f32 {
-    if m.is_nan() || v > m || v.is_nan() {
-        if m.is_nan() {
-            m
-        } else {
-            v
-        }
-    } else {
-        m
     }
 }
 
@@ -63,6 +50,9 @@ pub fn pool2d(x: &[f32], planes: usize, h: usize, w: usize, k: usize, s: usize, 
     assert!(k >= 1 && s >= 1 && k <= h && k <= w);
     let (ho, wo) = ((h - k) / s + 1, (w - k) / s + 1);
     assert!(x.len() >= planes * h * w && out.len() >= planes * ho * wo);
+    if k == 2 && s == 2 && op == Reduce::Max {
+        return max_pool_2x2(x, planes, h, w, out);
+    }
     let area = (k * k) as f32;
     for p in 0..planes {
         let src = &x[p * h * w..(p + 1) * h * w];
@@ -84,6 +74,41 @@ pub fn pool2d(x: &[f32], planes: usize, h: usize, w: usize, k: usize, s: usize, 
                     }
                 }
                 out[(p * ho + oh) * wo + ow] = if op == Reduce::Mean { acc / area } else { acc };
+            }
+        }
+    }
+}
+
+/// 2x2 stride-2 max pooling, four outputs at a time: the max of the two rows, then of the
+/// horizontal pairs (for values that are not NaN the order does not change the result).
+fn max_pool_2x2(x: &[f32], planes: usize, h: usize, w: usize, out: &mut [f32]) {
+    let (ho, wo) = (h / 2, w / 2);
+    for p in 0..planes {
+        let src = &x[p * h * w..(p + 1) * h * w];
+        let dst = &mut out[p * ho * wo..(p + 1) * ho * wo];
+        for oh in 0..ho {
+            let r0 = &src[2 * oh * w..2 * oh * w + w];
+            let r1 = &src[(2 * oh + 1) * w..(2 * oh + 1) * w + w];
+            let d = &mut dst[oh * wo..(oh + 1) * wo];
+            let mut ow = 0;
+            while ow + 4 <= wo {
+                // SAFETY: 2 * (ow + 4) <= 2 * wo <= w.
+                unsafe {
+                    let a0 = F4::load(r0.as_ptr().add(2 * ow));
+                    let a1 = F4::load(r0.as_ptr().add(2 * ow + 4));
+                    let b0 = F4::load(r1.as_ptr().add(2 * ow));
+                    let b1 = F4::load(r1.as_ptr().add(2 * ow + 4));
+                    let c0 = a0.max_nan(b0);
+                    let c1 = a1.max_nan(b1);
+                    c0.even(c1).max_nan(c0.odd(c1)).store(d.as_mut_ptr().add(ow));
+                }
+                ow += 4;
+            }
+            while ow < wo {
+                let c0 = max_nan(r0[2 * ow], r1[2 * ow]);
+                let c1 = max_nan(r0[2 * ow + 1], r1[2 * ow + 1]);
+                d[ow] = max_nan(c0, c1);
+                ow += 1;
             }
         }
     }
@@ -151,6 +176,21 @@ mod tests {
         let mut out = [0.0; 4];
         pool2d(&x, 1, 4, 4, 2, 2, Reduce::Max, &mut out);
         assert_eq!(out, [5.0, 7.0, 13.0, 15.0]);
+        // The 2x2 fast path against the general loop, with NaN, on rows of 4+ outputs.
+        let y: Vec<f32> = (0..2 * 10 * 18).map(|v| ((v * 37 % 23) as f32 - 11.0) * 0.5).collect();
+        let mut y2 = y.clone();
+        y2[41] = f32::NAN;
+        for data in [&y, &y2] {
+            let mut fast = vec![0.0; 2 * 5 * 9];
+            pool2d(data, 2, 10, 18, 2, 2, Reduce::Max, &mut fast);
+            for (i, v) in fast.iter().enumerate() {
+                let (p, r) = (i / 45, i % 45);
+                let (oh, ow) = (r / 9, r % 9);
+                let b = p * 180 + 2 * oh * 18 + 2 * ow;
+                let want = [data[b], data[b + 1], data[b + 18], data[b + 19]].into_iter().fold(f32::NEG_INFINITY, |m, v| if m.is_nan() || v.is_nan() { f32::NAN } else { m.max(v) });
+                assert!(v.to_bits() == want.to_bits() || (v.is_nan() && want.is_nan()), "at {i}: {v} vs {want}");
+            }
+        }
         pool2d(&x, 1, 4, 4, 2, 2, Reduce::Mean, &mut out);
         assert_eq!(out, [2.5, 4.5, 10.5, 12.5]);
         let mut odd = [0.0; 1];

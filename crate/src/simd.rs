@@ -41,6 +41,58 @@ mod imp {
         pub fn mul(self, o: Self) -> Self {
             F4(f32x4_mul(self.0, o.0))
         }
+        #[inline(always)]
+        pub fn sub(self, o: Self) -> Self {
+            F4(f32x4_sub(self.0, o.0))
+        }
+        /// `[a0, b0, a1, b1]`.
+        #[inline(always)]
+        pub fn zip_lo(self, b: Self) -> Self {
+            F4(i32x4_shuffle::<0, 4, 1, 5>(self.0, b.0))
+        }
+        /// `[a2, b2, a3, b3]`.
+        #[inline(always)]
+        pub fn zip_hi(self, b: Self) -> Self {
+            F4(i32x4_shuffle::<2, 6, 3, 7>(self.0, b.0))
+        }
+        /// Transposes four rows in place (row `i` lane `j` becomes row `j` lane `i`).
+        #[inline(always)]
+        pub fn transpose(r: &mut [F4; 4]) {
+            let t0 = i32x4_shuffle::<0, 4, 1, 5>(r[0].0, r[1].0);
+            let t1 = i32x4_shuffle::<2, 6, 3, 7>(r[0].0, r[1].0);
+            let t2 = i32x4_shuffle::<0, 4, 1, 5>(r[2].0, r[3].0);
+            let t3 = i32x4_shuffle::<2, 6, 3, 7>(r[2].0, r[3].0);
+            r[0] = F4(i32x4_shuffle::<0, 1, 4, 5>(t0, t2));
+            r[1] = F4(i32x4_shuffle::<2, 3, 6, 7>(t0, t2));
+            r[2] = F4(i32x4_shuffle::<0, 1, 4, 5>(t1, t3));
+            r[3] = F4(i32x4_shuffle::<2, 3, 6, 7>(t1, t3));
+        }
+        /// `[a0, a2, b0, b2]`.
+        #[inline(always)]
+        pub fn even(self, b: Self) -> Self {
+            F4(i32x4_shuffle::<0, 2, 4, 6>(self.0, b.0))
+        }
+        /// `[a1, a3, b1, b3]`.
+        #[inline(always)]
+        pub fn odd(self, b: Self) -> Self {
+            F4(i32x4_shuffle::<1, 3, 5, 7>(self.0, b.0))
+        }
+        /// Lane-wise `max_nan(self, v)`: `v` where `v > self` or `v` is NaN, unless `self` is NaN.
+        #[inline(always)]
+        pub fn max_nan(self, v: Self) -> Self {
+            let take = v128_and(v128_or(f32x4_gt(v.0, self.0), f32x4_ne(v.0, v.0)), f32x4_eq(self.0, self.0));
+            F4(v128_bitselect(v.0, self.0, take))
+        }
+        /// Lane `i`.
+        #[inline(always)]
+        pub fn get(self, i: usize) -> f32 {
+            match i {
+                0 => f32x4_extract_lane::<0>(self.0),
+                1 => f32x4_extract_lane::<1>(self.0),
+                2 => f32x4_extract_lane::<2>(self.0),
+                _ => f32x4_extract_lane::<3>(self.0),
+            }
+        }
         /// Broadcast lane `L` to all four lanes.
         #[inline(always)]
         pub fn lane<const L: usize>(self) -> Self {
@@ -97,6 +149,41 @@ mod imp {
             F4(core::array::from_fn(|i| self.0[i] * o.0[i]))
         }
         #[inline(always)]
+        pub fn sub(self, o: Self) -> Self {
+            F4(core::array::from_fn(|i| self.0[i] - o.0[i]))
+        }
+        #[inline(always)]
+        pub fn zip_lo(self, b: Self) -> Self {
+            F4([self.0[0], b.0[0], self.0[1], b.0[1]])
+        }
+        #[inline(always)]
+        pub fn zip_hi(self, b: Self) -> Self {
+            F4([self.0[2], b.0[2], self.0[3], b.0[3]])
+        }
+        #[inline(always)]
+        pub fn transpose(r: &mut [F4; 4]) {
+            let m = *r;
+            for (i, row) in r.iter_mut().enumerate() {
+                *row = F4(core::array::from_fn(|j| m[j].0[i]));
+            }
+        }
+        #[inline(always)]
+        pub fn even(self, b: Self) -> Self {
+            F4([self.0[0], self.0[2], b.0[0], b.0[2]])
+        }
+        #[inline(always)]
+        pub fn odd(self, b: Self) -> Self {
+            F4([self.0[1], self.0[3], b.0[1], b.0[3]])
+        }
+        #[inline(always)]
+        pub fn max_nan(self, v: Self) -> Self {
+            F4(core::array::from_fn(|i| super::max_nan(self.0[i], v.0[i])))
+        }
+        #[inline(always)]
+        pub fn get(self, i: usize) -> f32 {
+            self.0[i]
+        }
+        #[inline(always)]
         pub fn lane<const L: usize>(self) -> Self {
             F4([self.0[L]; 4])
         }
@@ -109,6 +196,17 @@ mod imp {
 
 pub use imp::F4;
 
+/// `v` where `v > m` or `v` is NaN, unless `m` is already NaN: a max that keeps the first NaN
+/// (as PyTorch's max propagates NaN) and the earlier of equal values.
+#[inline(always)]
+pub fn max_nan(m: f32, v: f32) -> f32 {
+    if !m.is_nan() && (v > m || v.is_nan()) {
+        v
+    } else {
+        m
+    }
+}
+
 /// Scalar ReLU with the same bits as [`F4::relu`]: keeps positive values and NaN, else `+0`.
 #[inline(always)]
 pub fn relu(x: f32) -> f32 {
@@ -116,5 +214,27 @@ pub fn relu(x: f32) -> f32 {
         x
     } else {
         0.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::F4;
+
+    fn lanes(v: F4) -> [f32; 4] {
+        [v.get(0), v.get(1), v.get(2), v.get(3)]
+    }
+
+    #[test]
+    fn shuffles() {
+        let a = unsafe { F4::load([0.0, 1.0, 2.0, 3.0].as_ptr()) };
+        let b = unsafe { F4::load([4.0, 5.0, 6.0, 7.0].as_ptr()) };
+        assert_eq!(lanes(a.zip_lo(b)), [0.0, 4.0, 1.0, 5.0]);
+        assert_eq!(lanes(a.zip_hi(b)), [2.0, 6.0, 3.0, 7.0]);
+        assert_eq!(lanes(b.sub(a)), [4.0; 4]);
+        let mut m = [0, 4, 8, 12].map(|o| unsafe { F4::load([o as f32, o as f32 + 1.0, o as f32 + 2.0, o as f32 + 3.0].as_ptr()) });
+        F4::transpose(&mut m);
+        assert_eq!(lanes(m[0]), [0.0, 4.0, 8.0, 12.0]);
+        assert_eq!(lanes(m[3]), [3.0, 7.0, 11.0, 15.0]);
     }
 }

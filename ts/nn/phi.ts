@@ -17,7 +17,7 @@ import { GridGroup } from '../grid.js';
 import { byName } from '../groups.js';
 import { seededRng } from '../lie.js';
 import { KernelOmega, type Omega } from '../omega.js';
-import { conv2d, convGeometry, permute } from '../ops.js';
+import { conv2d, conv3x3Winograd, convGeometry, permute, winogradApplies, winogradWeights } from '../ops.js';
 import { matmulRows, packMatrix, PackedMatrix } from '../gemm.js';
 import { Tensor, keep, tensor, tidy } from '../tensor.js';
 import { Layer, type LayerConfig } from './layer.js';
@@ -39,6 +39,8 @@ export interface Affine {
 /** Weights prepared for the kernels: an expanded filter bank (grids) or a packed matrix (finite groups). */
 interface Prepared {
   weights?: Tensor;
+  /** Winograd-transformed filters, when the layer is 3x3, stride 1, padding 0 or 1. */
+  winograd?: Tensor;
   packed?: PackedMatrix;
   bias?: Tensor;
   dispose(): void;
@@ -102,7 +104,7 @@ export class Phi extends Layer {
   }
 
   /** Expands and packs the weights, with an optional folded affine (per output field). */
-  private build(affine?: Affine): Prepared {
+  private build(affine?: Affine, plain = false): Prepared {
     return tidy(() => {
       const o = this.omega, P = this.groupAxis;
       const psi = this.store.get('weight')!;
@@ -136,14 +138,35 @@ export class Phi extends Layer {
         bias: hasBias ? keep(tensor(rowBias, [rows])) : undefined,
         dispose() {
           this.weights?.dispose();
+          this.winograd?.dispose();
           this.packed?.dispose();
           this.bias?.dispose();
         },
       };
-      if (this.group instanceof GridGroup) prepared.weights = keep(weights);
-      else prepared.packed = keep(packMatrix(weights));
+      if (!(this.group instanceof GridGroup)) prepared.packed = keep(packMatrix(weights));
+      else if (!plain && winogradApplies(o.size, o.stride, o.padding) && this.expandedK() / 9 >= 4) prepared.winograd = keep(winogradWeights(weights, rows, this.expandedK() / 9));
+      else prepared.weights = keep(weights);
       return prepared;
     });
+  }
+
+  /**
+   * The layer as an ordinary convolution (or matrix), for export to other engines: on p4/p4m
+   * `weight` is `[out*|P|, in*|P|? , size, size]` (OIHW, as PyTorch/ONNX take it), on a finite
+   * group `[in*|G|, out*|G|]` (`y = x weight + bias`); `affine` folds a batch norm in.
+   */
+  expandedFilters(affine?: Affine): { weight: Float32Array; shape: number[]; bias?: Float32Array } {
+    const p = this.build(affine, true);
+    try {
+      const o = this.omega;
+      const shape = this.group instanceof GridGroup
+        ? [o.out * this.groupAxis, o.in * (o.lift ? 1 : this.groupAxis), o.size, o.size]
+        : [o.in * this.groupAxis, o.out * this.groupAxis];
+      const weight = this.group instanceof GridGroup ? p.weights!.toArray() : permuteBack(this.store.get('weight')!, this.finiteMatrix(), affine, this.groupAxis, o.out * this.groupAxis);
+      return { weight, shape, bias: p.bias?.toArray() };
+    } finally {
+      p.dispose();
+    }
   }
 
   /** Columns of the expanded filter bank: `in * |P|? * size * size`. */
@@ -214,6 +237,9 @@ export class Phi extends Layer {
       const { padTop, padLeft, ho, wo } = convGeometry(h, w, o.size, o.stride, o.padding);
       if (ho < 1 || wo < 1) throw new ShapeError(`${this.label()}: a ${o.size}x${o.size} kernel with padding ${o.padding} does not fit a ${h}x${w} input`);
       const cin = o.in * (o.lift ? 1 : P);
+      if (prepared.winograd) {
+        return conv3x3Winograd(x, prepared.winograd, prepared.bias, { n, cin, h, w, cout: o.out * P, kh: 3, kw: 3, stride: 1, padTop, padLeft, ho, wo }, relu, [n, o.out, P, ho, wo]);
+      }
       return conv2d(x, prepared.weights!, prepared.bias, { n, cin, h, w, cout: o.out * P, kh: o.size, kw: o.size, stride: o.stride, padTop, padLeft, ho, wo }, relu, [n, o.out, P, ho, wo]);
     }
     const n = x.shape[0];
@@ -283,6 +309,14 @@ export class Phi extends Layer {
     this.#prepared = undefined;
     super.dispose();
   }
+}
+
+/** The finite-group matrix as plain numbers (the packed form is kernel-private). */
+function permuteBack(kappa: Tensor, table: Int32Array, affine: Affine | undefined, n: number, cols: number): Float32Array {
+  const k = kappa.toArray();
+  const out = Float32Array.from(table, (i) => k[i]);
+  if (affine) for (let i = 0; i < out.length; i++) out[i] *= affine.scale[Math.floor((i % cols) / n)];
+  return out;
 }
 
 export function phi(options: PhiOptions): Phi {
