@@ -49,8 +49,12 @@ for (const wl of workloads) {
   wl.flops = convFlops(wl.ops, wl.shape[0], wl.shape[2], wl.shape[3]);
   wl.input = rand(wl.shape.reduce((a, b) => a * b), 42);
   wl.x = eq.tensor(wl.input, wl.modelShape);
+  const version = JSON.parse(readFileSync(new URL('../package.json', import.meta.url))).version;
+  const runOf = (m) => () => { const y = m.run(wl.x); const d = y.toArray(); y.dispose(); return d; };
+  wl.direct = await eq.loadModel({ config: wl.model.config, weights: wl.model.parameters(), algorithm: 'direct' });
   wl.engines = [
-    { name: `equivariant ${JSON.parse(readFileSync(new URL('../package.json', import.meta.url))).version}`, run: () => { const y = wl.model.run(wl.x); const d = y.toArray(); y.dispose(); return d; } },
+    { name: `equivariant ${version}`, run: runOf(wl.model) },
+    { name: `equivariant ${version}, direct conv`, run: runOf(wl.direct), dispose: () => wl.direct.dispose() },
     await tfjsRunner(wl.ops, wl.input, wl.shape),
     await ortRunner(wl.ops, wl.input, wl.shape, 1),
   ];
@@ -89,7 +93,6 @@ console.log(`node ${process.version}, one thread, ${passes} passes; SIMD128 mul+
 const rows = [];
 const results = [];
 for (const wl of workloads) {
-  const ours = median(wl.times[0]);
   wl.engines.forEach((e, i) => {
     const t = median(wl.times[i]);
     const gflops = wl.flops / t / 1e9;
@@ -97,7 +100,6 @@ for (const wl of workloads) {
     rows.push([wl.name, e.name, (t * 1e3).toFixed(1), gflops.toFixed(1), `${((100 * gflops) / peak).toFixed(0)}%`, wl.images ? (wl.images / t).toFixed(0) : '', i === 0 ? '1.00' : speedup.toFixed(2)]);
     results.push({ workload: wl.name, engine: e.name, msMedian: t * 1e3, gflops, ofPeak: gflops / peak, imagesPerSecond: wl.images ? wl.images / t : undefined, oursSpeedup: i === 0 ? 1 : speedup, times: wl.times[i] });
   });
-  void ours;
 }
 console.log(table(['workload', 'engine', 'ms (median)', 'GFLOP/s', 'of peak', 'img/s', 'equivariant is x faster'], rows));
 console.log(`\nGFLOP per call: ${workloads.map((w) => `${w.name} ${(w.flops / 1e9).toFixed(3)}`).join(', ')}; outputs agree across engines to ${Math.max(...workloads.map((w) => w.agreement)).toExponential(1)} relative.`);

@@ -153,3 +153,25 @@ describe('the convolution kernel', () => {
     model.dispose();
   });
 });
+
+describe('convolution algorithms', () => {
+  it("'direct' and 'auto' (Winograd) agree, and the choice is validated", async () => {
+    const conv = eq.nn.groupConv({ group: p4(), in: 4, out: 5, kernel: 3, padding: 'same', seed: 9 });
+    expect(conv.usesWinograd).toBe(true);
+    eq.tidy(() => {
+      const x = eq.tensor(random(2 * 4 * 4 * 9 * 9, 3), [2, 4, 4, 9, 9]);
+      const wino = conv.run(x).toArray();
+      conv.algorithm = 'direct';
+      expect(conv.usesWinograd).toBe(false);
+      const direct = conv.run(x).toArray();
+      let err = 0, scale = 0;
+      for (let i = 0; i < direct.length; i++) { err = Math.max(err, Math.abs(wino[i] - direct[i])); scale = Math.max(scale, Math.abs(direct[i])); }
+      expect(err / scale).toBeLessThan(1e-6);
+    });
+    expect(() => { conv.algorithm = 'fft' as never; }).toThrow("algorithm must be 'auto' or 'direct'");
+    conv.dispose();
+    const m = await eq.loadModel({ config: `${fixtures}p4cnn.json`, weights: `${fixtures}p4cnn.safetensors`, algorithm: 'direct' });
+    expect(m.network.layers.filter((l) => l instanceof eq.nn.Phi).every((l) => !(l as eq.nn.Phi).usesWinograd)).toBe(true);
+    m.dispose();
+  });
+});

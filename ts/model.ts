@@ -11,7 +11,7 @@ import { byName } from './groups.js';
 import { groupConv, liftingConv } from './nn/conv.js';
 import type { Layer, LayerConfig } from './nn/layer.js';
 import { Flatten, Linear } from './nn/linear.js';
-import { Phi } from './nn/phi.js';
+import { Phi, type ConvAlgorithm } from './nn/phi.js';
 import { BatchNorm, Relu } from './nn/pointwise.js';
 import { GlobalPool, GroupPool, Pool2d } from './nn/pool.js';
 import { Sequential, runSteps, type Step } from './nn/sequential.js';
@@ -218,7 +218,7 @@ export class Model {
     this.network.setParameters(values);
   }
 
-  /** The fused plan, compiled on first use. */
+  /** The fused plan, compiled on first use (choose the algorithm at load: `loadModel({ algorithm })`). */
   private steps(): Step[] {
     return (this.#steps ??= this.network.compile());
   }
@@ -264,8 +264,15 @@ export class Model {
   }
 }
 
+export interface LoadOptions {
+  config: ModelConfig | Source;
+  weights: WeightsSource;
+  /** Convolution algorithm for every layer (`'auto'`: Winograd where it applies; `'direct'`). */
+  algorithm?: ConvAlgorithm;
+}
+
 /** Loads a model from its config and weights (objects, bytes, paths in Node, or URLs). */
-export async function loadModel(options: { config: ModelConfig | Source; weights: WeightsSource }): Promise<Model> {
+export async function loadModel(options: LoadOptions): Promise<Model> {
   if (options === null || typeof options !== 'object') throw new ArgumentError('loadModel: expected { config, weights }');
   const config = await readConfig(options.config);
   const w = options.weights;
@@ -280,5 +287,14 @@ export async function loadModel(options: { config: ModelConfig | Source; weights
       else throw new WeightsError(`weights: '${k}' must be a Tensor or { shape, data: Float32Array }`);
     }
   } else throw new ArgumentError('loadModel: weights must be safetensors bytes, a path, a URL, or an object of tensors');
-  return new Model(config, weights);
+  const model = new Model(config, weights);
+  if (options.algorithm !== undefined) {
+    try {
+      for (const l of model.network.layers) if (l instanceof Phi) l.algorithm = options.algorithm;
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
+  }
+  return model;
 }

@@ -11,7 +11,7 @@
 //! however the work is split.
 
 use crate::gemm::{tile, Bias, Epilogue, MR, NR};
-use crate::simd::relu;
+use crate::simd::{relu, F4};
 
 /// The geometry of one convolution call. Padding may be asymmetric (top/left given; bottom and
 /// right follow from the output size).
@@ -63,7 +63,7 @@ impl ConvShape {
 }
 
 /// Bytes of packed panels a block aims for.
-const BLOCK_BYTES: usize = 96 * 1024;
+const BLOCK_BYTES: usize = 128 * 1024;
 
 /// `out = relu?(conv(x, w) + bias)`; `bias` (length `cout`) per output channel.
 pub fn conv2d(s: &ConvShape, x: &[f32], w: &[f32], bias: Option<&[f32]>, relu: bool, out: &mut [f32]) {
@@ -185,32 +185,43 @@ fn pack_panel(s: &ConvShape, x: &[f32], c0: usize, total: usize, panel: &mut [f3
     let mut kidx = 0;
     for ci in 0..s.cin {
         for i in 0..s.kh {
+            // The input row each run reads for this (ci, i), or None in the padding.
+            let rows: [Option<usize>; NR] = core::array::from_fn(|r| {
+                let run = &runs[r.min(nruns.max(1) - 1)];
+                let ih = (run.oh * s.stride + i) as isize - s.pad_top as isize;
+                (r < nruns && ih >= 0 && ih < h).then(|| (run.img * s.cin + ci) * plane_len + ih as usize * s.w)
+            });
             for j in 0..s.kw {
                 let dst = &mut panel[kidx * NR..(kidx + 1) * NR];
                 kidx += 1;
                 if lanes < NR {
                     dst[lanes..].fill(0.0);
                 }
-                for r in &runs[..nruns] {
-                    let d = &mut dst[r.lane0..r.lane0 + r.len];
-                    let ih = (r.oh * s.stride + i) as isize - s.pad_top as isize;
-                    if ih < 0 || ih >= h {
+                for (r, run) in runs[..nruns].iter().enumerate() {
+                    let d = &mut dst[run.lane0..run.lane0 + run.len];
+                    let Some(row_at) = rows[r] else {
                         d.fill(0.0);
                         continue;
-                    }
-                    let plane = &x[(r.img * s.cin + ci) * plane_len..(r.img * s.cin + ci + 1) * plane_len];
-                    let row = &plane[ih as usize * s.w..(ih as usize + 1) * s.w];
-                    let iw0 = (r.ow0 * s.stride + j) as isize - s.pad_left as isize;
+                    };
+                    let row = &x[row_at..row_at + s.w];
+                    let iw0 = (run.ow0 * s.stride + j) as isize - s.pad_left as isize;
                     if s.stride == 1 {
                         // Lanes t with 0 <= iw0 + t < w copy a contiguous run of the row.
-                        let lo = (-iw0).clamp(0, r.len as isize) as usize;
-                        let hi = (w - iw0).clamp(0, r.len as isize) as usize;
-                        d[..lo].fill(0.0);
-                        if hi > lo {
-                            let start = (iw0 + lo as isize) as usize;
-                            d[lo..hi].copy_from_slice(&row[start..start + (hi - lo)]);
+                        let lo = (-iw0).clamp(0, run.len as isize) as usize;
+                        let hi = (w - iw0).clamp(0, run.len as isize) as usize;
+                        if lo == 0 && hi == NR {
+                            // The common case: a full panel inside the row, two vector moves.
+                            // SAFETY: iw0 >= 0 and iw0 + 8 <= w; d has 8 lanes.
+                            unsafe {
+                                let src = row.as_ptr().add(iw0 as usize);
+                                F4::load(src).store(d.as_mut_ptr());
+                                F4::load(src.add(4)).store(d.as_mut_ptr().add(4));
+                            }
+                            continue;
                         }
-                        d[hi.max(lo)..].fill(0.0);
+                        for (t, v) in d.iter_mut().enumerate() {
+                            *v = if t >= lo && t < hi { row[(iw0 + t as isize) as usize] } else { 0.0 };
+                        }
                     } else {
                         for (t, v) in d.iter_mut().enumerate() {
                             let iw = iw0 + (t * s.stride) as isize;
