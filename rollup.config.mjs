@@ -1,5 +1,7 @@
-// Bundles ts/ into dist/index.js (ESM, with .d.ts), the .wasm beside it.
+// Bundles ts/ into dist/index.js and dist/worker.js (ESM, with .d.ts; comlink bundled in, so the
+// same files load in Node and in a browser page without a bundler), the .wasm beside them.
 import typescript from '@rollup/plugin-typescript';
+import { nodeResolve } from '@rollup/plugin-node-resolve';
 import { readFileSync, mkdirSync, copyFileSync } from 'node:fs';
 
 /** The source loads './gen/equivariant_bg.wasm'; the bundle loads the copy next to itself. */
@@ -23,8 +25,9 @@ function wasmBeside() {
 }
 
 export default {
-  input: 'ts/index.ts',
-  output: { dir: 'dist', format: 'es', sourcemap: true, entryFileNames: 'index.js' },
+  input: { index: 'ts/index.ts', worker: 'ts/worker.ts' },
+  // Chunks stay in dist/ so `new URL('./equivariant_bg.wasm', import.meta.url)` finds the module.
+  output: { dir: 'dist', format: 'es', sourcemap: true, entryFileNames: '[name].js', chunkFileNames: '[name]-[hash].js' },
   external: [/^node:/],
-  plugins: [wasmBeside(), typescript({ tsconfig: './tsconfig.json' })],
+  plugins: [wasmBeside(), nodeResolve({ browser: false, preferBuiltins: true }), typescript({ tsconfig: './tsconfig.json' })],
 };

@@ -2,6 +2,7 @@
 // in one given the compiled module; the bytes must equal Node's.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { chromium, type Browser } from 'playwright-core';
 import * as eq from '../dist/index.js';
 import { smoke } from './support/smoke.js';
@@ -22,6 +23,32 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await server?.close();
+});
+
+describe('the P4CNN in a browser', () => {
+  it('gives the same SHA-256 in a page and through a Web Worker pool as in Node', async () => {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    await page.goto(`${server.url}/test/support/p4cnn.html`);
+    await page.waitForFunction(() => (window as unknown as { result?: unknown }).result !== undefined, null, { timeout: 60_000 });
+    const result = await page.evaluate(() => (window as unknown as { result: Record<string, unknown> }).result);
+    expect(errors).toEqual([]);
+    expect(result.error).toBeUndefined();
+    await eq.init();
+    const fx = new URL('./fixtures/', import.meta.url).pathname;
+    const model = await eq.loadModel({ config: `${fx}p4cnn.json`, weights: `${fx}p4cnn.safetensors` });
+    const n = 13;
+    const x = eq.tensor(Float32Array.from({ length: n * 784 }, (_, i) => Math.sin(i * 0.013 + 1)), [n, 1, 28, 28]);
+    const y = model.run(x);
+    const node = createHash('sha256').update(new Uint8Array(y.toArray().buffer)).digest('hex');
+    y.dispose();
+    x.dispose();
+    expect(result.page).toBe(node);
+    expect(result.pooled).toBe(node);
+    expect(result.workers).toBe(3);
+    model.dispose();
+  });
 });
 
 describe('init in a browser', () => {

@@ -24,6 +24,7 @@ export {
 export * as diagnostics from './diagnostics.js';
 export * as groups from './groups.js';
 export * as nn from './nn/index.js';
+export { createPool, Pool, WorkerCrashedError, PoolClosedError, AbortError, type PoolOptions } from './pool.js';
 export { loadModel, Model, FORMAT as MODEL_FORMAT, type ModelConfig, type InputSpec, type LoadOptions } from './model.js';
 export { parseSafetensors, encodeSafetensors, type NamedArray } from './safetensors.js';
 export { omega, KernelOmega, type KernelOmegaOptions, type Omega } from './omega.js';

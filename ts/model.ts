@@ -3,7 +3,7 @@
  * safetensors, loaded into a `Sequential` and compiled once into the fused plan that `run`
  * executes. See docs/model-format.md.
  */
-import { ArgumentError, ConfigError, EquivariantError, ShapeError, WeightsError } from './errors.js';
+import { ArgumentError, ConfigError, ShapeError, WeightsError } from './errors.js';
 import { FieldType, GridField, ImageField, InvariantField, RegularField } from './fields.js';
 import { FiniteGroup } from './group.js';
 import { GridGroup } from './grid.js';
@@ -16,7 +16,7 @@ import { BatchNorm, Relu } from './nn/pointwise.js';
 import { GlobalPool, GroupPool, Pool2d } from './nn/pool.js';
 import { Sequential, runSteps, type Step } from './nn/sequential.js';
 import { KernelOmega } from './omega.js';
-import { parseSafetensors, type NamedArray } from './safetensors.js';
+import { encodeSafetensors, parseSafetensors, type NamedArray } from './safetensors.js';
 import { Tensor, expectTensor } from './tensor.js';
 
 export const FORMAT = 'equivariant.model';
@@ -148,10 +148,52 @@ function buildLayer(cfg: LayerConfig, group: GridGroup | FiniteGroup, where: str
         throw new ConfigError(`model config: ${where} has unknown type '${cfg.type}' (known: liftingConv, groupConv, phi, groupPool, maxPool2d, avgPool2d, globalPool, relu, batchNorm, linear, flatten)`);
     }
   } catch (e) {
-    if (e instanceof ConfigError) throw e;
-    if (e instanceof EquivariantError) throw new ConfigError(`model config: ${where} (${cfg.type}): ${e.message}`);
+    if (e instanceof ArgumentError || e instanceof ShapeError) throw new ConfigError(`model config: ${where} (${cfg.type}): ${e.message}`);
     throw e;
   }
+}
+
+/**
+ * A check of inputs against a config's `input` (field type and size), without building the
+ * model: what a pool runs on the main thread before sending a batch to workers.
+ */
+export function inputChecker(config: ModelConfig): (x: Tensor) => void {
+  if (config === null || typeof config !== 'object') throw new ConfigError('model config: expected an object');
+  let group: GridGroup | FiniteGroup;
+  try {
+    group = byName(config.group);
+  } catch (e) {
+    throw new ConfigError(`model config: ${(e as Error).message}`);
+  }
+  const type = inputType(group, config.input);
+  const name = config.name ?? 'model';
+  return (x) => checkModelInput(x, type, config.input.size, name);
+}
+
+function checkModelInput(x: Tensor, type: FieldType<unknown>, size: [number, number] | undefined, name: string): void {
+  expectTensor(x, `${name}.run`);
+  type.check(x, `${name}.run: input`);
+  if (size && (x.shape[x.rank - 2] !== size[0] || x.shape[x.rank - 1] !== size[1])) {
+    throw new ShapeError(`${name}.run: input must be ${size[0]} x ${size[1]}, got [${x.shape.join(', ')}]`);
+  }
+}
+
+/** A config from any source, as an object (for pools: sent to workers as JSON). */
+export async function readConfigSource(src: ModelConfig | Source): Promise<ModelConfig> {
+  return readConfig(src);
+}
+
+/** Weights from any source as safetensors bytes (encoding tensors and arrays given as objects). */
+export async function readWeightsBytes(w: WeightsSource): Promise<Uint8Array> {
+  if (w instanceof Uint8Array) return w;
+  if (w instanceof ArrayBuffer) return new Uint8Array(w);
+  if (typeof w === 'string' || w instanceof URL) return readBytes(w, 'weights');
+  if (w !== null && typeof w === 'object') {
+    const named: Record<string, NamedArray> = {};
+    for (const [k, v] of Object.entries(w)) named[k] = v instanceof Tensor ? { shape: [...v.shape], data: v.toArray() } : v;
+    return encodeSafetensors(named);
+  }
+  throw new ArgumentError('weights must be safetensors bytes, a path, a URL, or an object of tensors');
 }
 
 /** A loaded model: `run` is synchronous on this thread. */
@@ -225,12 +267,7 @@ export class Model {
 
   /** Checks the input's field type and size (when the config gives one). */
   checkInput(x: Tensor): void {
-    expectTensor(x, `${this.name}.run`);
-    this.inType.check(x, `${this.name}.run: input`);
-    const size = this.config.input.size;
-    if (size && (x.shape[x.rank - 2] !== size[0] || x.shape[x.rank - 1] !== size[1])) {
-      throw new ShapeError(`${this.name}.run: input must be ${size[0]} x ${size[1]}, got [${x.shape.join(', ')}]`);
-    }
+    checkModelInput(x, this.inType, this.config.input.size, this.name);
   }
 
   /** The model's output for a batch, a new tensor. */

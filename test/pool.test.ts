@@ -1,0 +1,106 @@
+// Worker pools (Node worker_threads): bit-identical to model.run for any worker count and odd
+// batch sizes; crash recovery; backpressure; cancellation; close.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
+import * as eq from '../dist/index.js';
+
+const fx = new URL('./fixtures/', import.meta.url).pathname;
+const src = (name: string) => ({ config: `${fx}${name}.json`, weights: `${fx}${name}.safetensors` });
+const sha = (t: eq.Tensor) => createHash('sha256').update(new Uint8Array(t.toArray().buffer)).digest('hex');
+const images = (n: number, seed = 1) => eq.tensor(Float32Array.from({ length: n * 784 }, (_, i) => Math.sin(i * 0.013 + seed)), [n, 1, 28, 28]);
+
+beforeAll(() => eq.init());
+
+describe('createPool', () => {
+  it('gives the same bytes as model.run with 1, 2, 3 and 4 workers, for both models and odd batch sizes', async () => {
+    for (const name of ['p4cnn', 'p4mcnn']) {
+      const model = await eq.loadModel(src(name));
+      const pools = await Promise.all([1, 2, 3, 4].map((w) => eq.createPool({ workers: w })));
+      await Promise.all(pools.map((p) => p.load(src(name))));
+      for (const n of [1, 5, 37]) {
+        const x = images(n, n);
+        const ref = model.run(x);
+        const want = sha(ref);
+        for (const pool of pools) {
+          const y = await pool.run(x);
+          expect(y.shape).toEqual(ref.shape);
+          expect(sha(y), `${name}, batch ${n}, ${pool.size} workers`).toBe(want);
+          y.dispose();
+        }
+        ref.dispose();
+        x.dispose();
+      }
+      await Promise.all(pools.map((p) => p.close()));
+      model.dispose();
+    }
+    expect(eq.memory().tensors).toBe(0);
+  }, 120_000);
+
+  it('replaces a worker killed mid-run: that run rejects, the others go on, nothing hangs', async () => {
+    const pool = await eq.createPool({ workers: 2 });
+    await pool.load(src('p4cnn'));
+    const model = await eq.loadModel(src('p4cnn'));
+    const x = images(256);
+    const want = sha(model.run(x));
+    const doomed = pool.run(x);
+    const other = pool.run(images(8, 3));
+    await new Promise((r) => setTimeout(r, 30));
+    pool.killWorker(0);
+    await expect(doomed).rejects.toThrow(eq.WorkerCrashedError);
+    await expect(doomed).rejects.toThrow('worker 0 died');
+    // The other run completes (its chunk on worker 0 may also have been lost, in which case it
+    // rejects the same way; it must not hang).
+    await Promise.race([other.then((t) => t.dispose(), (e) => expect(e).toBeInstanceOf(eq.WorkerCrashedError)), new Promise((_, reject) => setTimeout(() => reject(new Error('hung')), 20_000))]);
+    const y = await pool.run(x);
+    expect(sha(y)).toBe(want);
+    expect(pool.status()).toMatchObject({ workers: 2, replaced: 1, admitted: 0, queued: 0 });
+    y.dispose();
+    await pool.close();
+    model.dispose();
+  }, 60_000);
+
+  it('applies backpressure: at most maxQueue runs admitted, the rest wait, all finish', async () => {
+    const pool = await eq.createPool({ workers: 2, maxQueue: 1 });
+    await pool.load(src('p4cnn'));
+    const xs = [1, 2, 3, 4].map((s) => images(6, s));
+    const runs = xs.map((x) => pool.run(x));
+    await new Promise((r) => setTimeout(r, 0));
+    expect(pool.status().admitted).toBeLessThanOrEqual(1);
+    const outs = await Promise.all(runs);
+    const model = await eq.loadModel(src('p4cnn'));
+    outs.forEach((y, i) => expect(sha(y)).toBe(sha(model.run(xs[i]))));
+    await pool.close();
+    model.dispose();
+  }, 60_000);
+
+  it('cancels through an AbortSignal before or during a run, and stays usable', async () => {
+    const pool = await eq.createPool({ workers: 2 });
+    await pool.load(src('p4cnn'));
+    const x = images(64);
+    const before = new AbortController();
+    before.abort('not needed');
+    await expect(pool.run(x, { signal: before.signal })).rejects.toThrow(eq.AbortError);
+    const during = new AbortController();
+    const p = pool.run(x, { signal: during.signal });
+    during.abort();
+    await expect(p).rejects.toThrow('aborted');
+    const y = await pool.run(images(3));
+    expect(y.shape).toEqual([3, 10]);
+    expect(pool.status()).toMatchObject({ admitted: 0, queued: 0 });
+    await pool.close();
+  }, 60_000);
+
+  it('close rejects unfinished runs; bad use gives typed errors', async () => {
+    await expect(eq.createPool({ workers: 0 })).rejects.toThrow('workers must be an integer in 1..256, got 0');
+    const pool = await eq.createPool({ workers: 1 });
+    await expect(pool.run(images(1))).rejects.toThrow('no model loaded');
+    await pool.load(src('p4cnn'));
+    await expect(pool.run(eq.zeros([2, 3, 28, 28]))).rejects.toThrow(eq.ShapeError);
+    await expect(pool.run(eq.zeros([2, 1, 32, 32]))).rejects.toThrow('input must be 28 x 28');
+    expect((await pool.run(images(2))).shape).toEqual([2, 10]);
+    const pending = pool.run(images(128));
+    await pool.close();
+    await expect(pending).rejects.toThrow(eq.PoolClosedError);
+    await expect(pool.run(images(1))).rejects.toThrow(eq.PoolClosedError);
+  }, 60_000);
+});
