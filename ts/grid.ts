@@ -1,6 +1,6 @@
 /**
- * The wallpaper groups `p4 = Z^2 x| C4` and `p4m = Z^2 x| D4` of Cohen & Welling, acting on
- * square pixel grids.
+ * The wallpaper groups `p4 = Z^2 x| C4` and `p4m = Z^2 x| D4` of Cohen & Welling (and `z2`, the
+ * translations alone), acting on square pixel grids.
  *
  * An element is `{ point, tx, ty }`: the point-group element (an index of `C4` or `D4`, see
  * group.ts: `m*4 + r` is rotation by `r * 90` degrees counter-clockwise after `m` mirrors
@@ -25,8 +25,8 @@ export class GridGroup implements Group<GridElement> {
   /** Rotations (and mirrors) about the origin: `C4` for p4, `D4` for p4m. */
   readonly pointGroup: FiniteGroup;
 
-  constructor(readonly name: 'p4' | 'p4m') {
-    this.pointGroup = name === 'p4' ? cyclic(4) : dihedral(4);
+  constructor(readonly name: 'z2' | 'p4' | 'p4m') {
+    this.pointGroup = name === 'z2' ? cyclic(1) : name === 'p4' ? cyclic(4) : dihedral(4);
   }
 
   /** Size of the point group (4 or 8): the length of the group axis of a feature map. */
@@ -120,8 +120,17 @@ export class GridGroup implements Group<GridElement> {
   }
 }
 
+let z2Group: GridGroup | undefined;
 let p4Group: GridGroup | undefined;
 let p4mGroup: GridGroup | undefined;
+
+/**
+ * `z2`: translations only (the point group is trivial). A G-CNN over z2 is an ordinary CNN, so a
+ * plain CNN is one more configuration of the same layers (features `[N, C, 1, H, W]`).
+ */
+export function z2(): GridGroup {
+  return (z2Group ??= new GridGroup('z2'));
+}
 
 /** `p4`: translations and rotations by multiples of 90 degrees. */
 export function p4(): GridGroup {

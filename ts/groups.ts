@@ -1,18 +1,19 @@
 /** The groups, as `eq.groups.*`: finite (exact), wallpaper (on grids), and Lie (sampled). */
 export { cyclic, dihedral, symmetric, product, permutations, FiniteGroup, SymmetricGroup, type Group } from './group.js';
-export { p4, p4m, GridGroup, type GridElement } from './grid.js';
+export { z2, p4, p4m, GridGroup, type GridElement } from './grid.js';
 export { so2, se2, so3, se3, seededRng, LieGroup, type LieElement, type Lifted, type Rng } from './lie.js';
 
 import { ArgumentError } from './errors.js';
 import { cyclic as C, dihedral as D, symmetric as S, type FiniteGroup as FG } from './group.js';
-import { p4 as P4, p4m as P4M, type GridGroup as GG } from './grid.js';
+import { p4 as P4, p4m as P4M, z2 as Z2, type GridGroup as GG } from './grid.js';
 
-/** A group from its name in a model config: `p4`, `p4m`, `C<n>`, `D<n>`, `S<n>`. */
+/** A group from its name in a model config: `z2`, `p4`, `p4m`, `C<n>`, `D<n>`, `S<n>`. */
 export function byName(name: string): FG | GG {
+  if (name === 'z2') return Z2();
   if (name === 'p4') return P4();
   if (name === 'p4m') return P4M();
   const m = typeof name === 'string' ? /^([CDS])(\d+)$/.exec(name) : null;
-  if (!m) throw new ArgumentError(`unknown group '${String(name)}': expected p4, p4m, C<n>, D<n> or S<n>`);
+  if (!m) throw new ArgumentError(`unknown group '${String(name)}': expected z2, p4, p4m, C<n>, D<n> or S<n>`);
   const n = Number(m[2]);
   return m[1] === 'C' ? C(n) : m[1] === 'D' ? D(n) : S(n);
 }

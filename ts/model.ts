@@ -85,7 +85,7 @@ function inputType(group: GridGroup | FiniteGroup, spec: InputSpec): FieldType<u
   switch (spec.field) {
     case 'image':
     case 'grid':
-      if (!(group instanceof GridGroup)) throw new ConfigError(`model config: input.field '${spec.field}' needs p4 or p4m, the model's group is ${group.name}`);
+      if (!(group instanceof GridGroup)) throw new ConfigError(`model config: input.field '${spec.field}' needs z2, p4 or p4m, the model's group is ${group.name}`);
       return (spec.field === 'image' ? new ImageField(group, c) : new GridField(group, c)) as FieldType<unknown>;
     case 'regular':
       if (!(group instanceof FiniteGroup)) throw new ConfigError(`model config: input.field 'regular' needs a finite group, the model's group is ${group.name}`);

@@ -69,6 +69,7 @@ def main():
         ('flatten_linear', model('p4', 'image', 2, [conv('globalPool', reduce='mean'), conv('flatten'), conv('linear', **{'in': 2, 'out': 3})]), [2, 2, 4, 4]),
         ('p4cnn', R.p4cnn_config('p4'), [4, 1, 28, 28]),
         ('p4mcnn', R.p4cnn_config('p4m', channels=7, name='P4MCNN'), [3, 1, 28, 28]),
+        ('z2cnn', R.p4cnn_config('z2', channels=22, name='Z2CNN'), [3, 1, 28, 28]),
     ]
     for i, (name, cfg, shape) in enumerate(cases):
         write(name, cfg, shape, seed=1000 + i)

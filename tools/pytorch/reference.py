@@ -49,7 +49,11 @@ def inverses(table):
 
 
 def point_group(group):
-    return group_table('C4' if group == 'p4' else 'D4')
+    return group_table({'z2': 'C1', 'p4': 'C4', 'p4m': 'D4'}[group])
+
+
+def point_order(group):
+    return {'z2': 1, 'p4': 4, 'p4m': 8}[group]
 
 
 def transform(x, g):
@@ -63,7 +67,7 @@ def transform(x, g):
 
 def expand_lifting(psi, group):
     """psi [out, in, k, k] -> [out * |P|, in, k, k]: row (co, g) is psi transformed by g."""
-    n = 4 if group == 'p4' else 8
+    n = point_order(group)
     bank = torch.stack([transform(psi, g) for g in range(n)], dim=1)  # [out, n, in, k, k]
     return bank.reshape(psi.shape[0] * n, psi.shape[1], psi.shape[2], psi.shape[3])
 
@@ -75,7 +79,7 @@ def expand_group(psi, group):
     inv = inverses(table)
     n = len(table)
     out, cin, _, k, _ = psi.shape
-    if group == 'p4':
+    if group in ('z2', 'p4'):
         # For a cyclic group g^-1 s = s - g: a roll of the group axis.
         rows = [transform(torch.roll(psi, shifts=g, dims=2), g) for g in range(n)]
     else:
@@ -100,14 +104,14 @@ def conv(x, weight, bias, padding, stride):
 
 
 def lifting_conv(x, psi, bias, group, padding='valid', stride=1):
-    n = 4 if group == 'p4' else 8
+    n = point_order(group)
     b = None if bias is None else bias.repeat_interleave(n)
     y = conv(x, expand_lifting(psi, group), b, padding, stride)
     return y.reshape(y.shape[0], psi.shape[0], n, y.shape[-2], y.shape[-1])
 
 
 def group_conv(x, psi, bias, group, padding='valid', stride=1):
-    n = 4 if group == 'p4' else 8
+    n = point_order(group)
     xs = x.reshape(x.shape[0], x.shape[1] * n, x.shape[-2], x.shape[-1])
     b = None if bias is None else bias.repeat_interleave(n)
     y = conv(xs, expand_group(psi, group), b, padding, stride)
@@ -148,10 +152,10 @@ def global_pool(x, reduce):
 
 def parameter_shapes(layer, group):
     t = layer['type']
-    n = 4 if group == 'p4' else 8 if group == 'p4m' else len(group_table(group))
+    n = point_order(group) if group in ('z2', 'p4', 'p4m') else len(group_table(group))
     if t in ('liftingConv', 'groupConv'):
         k = layer.get('kernel', 3)
-        if group in ('p4', 'p4m'):
+        if group in ('z2', 'p4', 'p4m'):
             w = [layer['out'], layer['in'], k, k] if t == 'liftingConv' else [layer['out'], layer['in'], n, k, k]
         else:
             w = [layer['out'], layer['in'], n]
@@ -169,7 +173,7 @@ def layer_forward(layer, x, params, group):
     if t == 'liftingConv':
         return lifting_conv(x, params['weight'], params.get('bias'), group, layer.get('padding', 'valid'), layer.get('stride', 1))
     if t == 'groupConv':
-        if group in ('p4', 'p4m'):
+        if group in ('z2', 'p4', 'p4m'):
             return group_conv(x, params['weight'], params.get('bias'), group, layer.get('padding', 'valid'), layer.get('stride', 1))
         return finite_group_conv(x, params['weight'], params.get('bias'), group)
     if t == 'batchNorm':
