@@ -12,14 +12,7 @@ import { median, peakGflops, table } from './harness.mjs';
 import { convFlops, plainOps } from './plain.mjs';
 import { ortRunner, tfjsRunner } from './peers.mjs';
 
-const argv = process.argv.slice(2);
-const arg = (name, dflt) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : dflt);
-const passes = Number(arg('--passes', 5));
-const only = arg('--only', 'L1,L2,P4CNN').split(',');
-const jsonOut = arg('--json', null);
-const fixtures = new URL('../test/fixtures/', import.meta.url).pathname;
-
-await eq.init();
+const models = new URL('../models/', import.meta.url).pathname;
 
 async function layerModel(channels) {
   const conv = eq.nn.groupConv({ group: 'p4', in: channels, out: channels, kernel: 3, padding: 'same', seed: 7 });
@@ -36,11 +29,14 @@ const rand = (n, seed) => {
   return Float32Array.from({ length: n }, () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32) * 2 - 1);
 };
 
+/** Runs the workloads; prints the table; returns `{ peaks, results }`. */
+export async function runGcnn({ passes = 5, only = ['L1', 'L2', 'P4CNN'], peers = true } = {}) {
+await eq.init();
 const workloads = [];
 if (only.includes('L1')) workloads.push({ name: 'L1', model: await layerModel(10), shape: [64, 40, 28, 28], modelShape: [64, 10, 4, 28, 28] });
 if (only.includes('L2')) workloads.push({ name: 'L2', model: await layerModel(32), shape: [8, 128, 32, 32], modelShape: [8, 32, 4, 32, 32] });
 if (only.includes('P4CNN')) {
-  const model = await eq.loadModel({ config: `${fixtures}p4cnn.json`, weights: `${fixtures}p4cnn.safetensors` });
+  const model = await eq.loadModel({ config: `${models}p4cnn-fashion.json`, weights: `${models}p4cnn-fashion.safetensors` });
   workloads.push({ name: 'P4CNN', model, shape: [64, 1, 28, 28], modelShape: [64, 1, 28, 28], images: 64 });
 }
 
@@ -55,8 +51,7 @@ for (const wl of workloads) {
   wl.engines = [
     { name: `equivariant ${version}`, run: runOf(wl.model) },
     { name: `equivariant ${version}, direct conv`, run: runOf(wl.direct), dispose: () => wl.direct.dispose() },
-    await tfjsRunner(wl.ops, wl.input, wl.shape),
-    await ortRunner(wl.ops, wl.input, wl.shape, 1),
+    ...(peers ? [await tfjsRunner(wl.ops, wl.input, wl.shape), await ortRunner(wl.ops, wl.input, wl.shape, 1)] : []),
   ];
   // The engines must compute the same thing.
   const ref = wl.engines[0].run();
@@ -104,8 +99,17 @@ for (const wl of workloads) {
 console.log(table(['workload', 'engine', 'ms (median)', 'GFLOP/s', 'of peak', 'img/s', 'equivariant is x faster'], rows));
 console.log(`\nGFLOP per call: ${workloads.map((w) => `${w.name} ${(w.flops / 1e9).toFixed(3)}`).join(', ')}; outputs agree across engines to ${Math.max(...workloads.map((w) => w.agreement)).toExponential(1)} relative.`);
 console.log('"x faster" is the median over passes of (peer time / our time) measured in the same pass.');
-if (jsonOut) {
-  mkdirSync(dirname(jsonOut), { recursive: true });
-  writeFileSync(jsonOut, JSON.stringify({ date: new Date().toISOString(), node: process.version, passes, peaks, results }, null, 2));
-}
 for (const wl of workloads) { wl.x.dispose(); wl.model.dispose(); for (const e of wl.engines) await e.dispose?.(); }
+return { peaks, results };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const argv = process.argv.slice(2);
+  const arg = (name, dflt) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : dflt);
+  const jsonOut = arg('--json', null);
+  const { peaks, results } = await runGcnn({ passes: Number(arg('--passes', 5)), only: arg('--only', 'L1,L2,P4CNN').split(','), peers: !argv.includes('--no-peers') });
+  if (jsonOut) {
+    mkdirSync(dirname(jsonOut), { recursive: true });
+    writeFileSync(jsonOut, JSON.stringify({ date: new Date().toISOString(), node: process.version, peaks, results }, null, 2));
+  }
+}

@@ -10,11 +10,8 @@ import { dirname } from 'node:path';
 import * as eq from '../dist/index.js';
 import { median, peakGflops, table, time } from './harness.mjs';
 
-const argv = process.argv.slice(2);
-const arg = (name, dflt) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : dflt);
-const passes = Number(arg('--passes', 5));
-const jsonOut = arg('--json', null);
-
+/** Runs the GEMM shapes against the peak; prints the table; returns `{ peaks, rows }`. */
+export async function runGemm({ passes = 5 } = {}) {
 await eq.init();
 const SHAPES = [
   { name: 'GEMM 512', m: 512, n: 512, k: 512 },
@@ -46,7 +43,17 @@ const rows = SHAPES.map((s, i) => ({ ...s, gflops: median(results[i].gflops), ra
 console.log(`node ${process.version}; ${passes} passes; SIMD128 mul+add peak (one thread): median ${median(peaks).toFixed(1)} GFLOP/s (range ${Math.min(...peaks).toFixed(1)}-${Math.max(...peaks).toFixed(1)})\n`);
 console.log(table(['workload', 'M x N x K', 'GFLOP/s (median)', 'of peak (median)', 'of peak (range)'],
   rows.map((r) => [r.name, `${r.m} x ${r.n} x ${r.k}`, r.gflops.toFixed(1), `${(100 * r.ratio).toFixed(0)}%`, `${(100 * r.ratioMin).toFixed(0)}-${(100 * r.ratioMax).toFixed(0)}%`])));
-if (jsonOut) {
-  mkdirSync(dirname(jsonOut), { recursive: true });
-  writeFileSync(jsonOut, JSON.stringify({ date: new Date().toISOString(), node: process.version, passes, peakGflops: peaks, rows }, null, 2));
+for (const o of operands) { o.a.dispose(); o.b.dispose(); o.bias.dispose(); }
+return { peaks, rows };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const argv = process.argv.slice(2);
+  const arg = (name, dflt) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : dflt);
+  const jsonOut = arg('--json', null);
+  const { peaks, rows } = await runGemm({ passes: Number(arg('--passes', 5)) });
+  if (jsonOut) {
+    mkdirSync(dirname(jsonOut), { recursive: true });
+    writeFileSync(jsonOut, JSON.stringify({ date: new Date().toISOString(), node: process.version, peakGflops: peaks, rows }, null, 2));
+  }
 }

@@ -16,8 +16,8 @@ const arg = (name, dflt) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] 
 const passes = Number(arg('--passes', 5));
 const batch = Number(arg('--batch', 256));
 const jsonOut = arg('--json', null);
-const fx = new URL('../test/fixtures/', import.meta.url).pathname;
-const src = { config: `${fx}p4cnn.json`, weights: `${fx}p4cnn.safetensors` };
+const fx = new URL('../models/', import.meta.url).pathname;
+const src = { config: `${fx}p4cnn-fashion.json`, weights: `${fx}p4cnn-fashion.safetensors` };
 
 await eq.init();
 const model = await eq.loadModel(src);

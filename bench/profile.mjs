@@ -5,8 +5,8 @@ import * as eq from '../dist/index.js';
 import { median, table } from './harness.mjs';
 
 const argv = process.argv.slice(2);
-const fx = new URL('../test/fixtures/', import.meta.url).pathname;
-const [config = `${fx}p4cnn.json`, weights = `${fx}p4cnn.safetensors`] = argv.filter((a) => !a.startsWith('--') && !/^\d+$/.test(a));
+const fx = new URL('../models/', import.meta.url).pathname;
+const [config = `${fx}p4cnn-fashion.json`, weights = `${fx}p4cnn-fashion.safetensors`] = argv.filter((a) => !a.startsWith('--') && !/^\d+$/.test(a));
 const batch = Number(argv[argv.indexOf('--batch') + 1]) || 64;
 await eq.init();
 const model = await eq.loadModel({ config, weights });

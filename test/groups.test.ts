@@ -189,8 +189,19 @@ describe('Lie groups (sampled)', () => {
     const logs = se2().pairwiseLog(lifted.elements);
     expect(logs.length).toBe(20 * 20 * 3);
     const u = se2().random(rng);
-    const moved = se2().pairwiseLog(lifted.elements.map((g) => se2().compose(u, g)));
+    const movedLift = se2().actLifted(u, lifted);
+    const moved = se2().pairwiseLog(movedLift.elements);
     expect(close(moved, logs, 1e-9)).toBe(true);
+    // Acting on the lifted samples moves the points they stand for: u g . 0 = u . x.
+    movedLift.elements.forEach((g, i) => {
+      const p = lifted.point[i];
+      expect(close(se2().apply(g, [0, 0]), se2().apply(u, pts2.slice(2 * p, 2 * p + 2)))).toBe(true);
+    });
+    // Homomorphism on lifted samples: (u v) . L = u . (v . L).
+    const v = se2().random(rng);
+    const a = se2().actLifted(se2().compose(u, v), lifted).elements, b = se2().actLifted(u, se2().actLifted(v, lifted)).elements;
+    a.forEach((g, i) => expect(close(g, b[i], 1e-12)).toBe(true));
+    expect(() => se2().actLifted(u, { elements: [] } as never)).toThrow('expected the result of lift()');
     // SO(3) orbit lifting: g (|x| e3) = x.
     const x = [0.3, -1.2, 0.5];
     const l3 = so3().lift(x, { samples: 3, rng });

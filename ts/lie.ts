@@ -210,6 +210,18 @@ export abstract class LieGroup implements Group<LieElement> {
     throw new ArgumentError(`${this.name}: no orbit lifting`);
   }
 
+  /**
+   * `u` acting on lifted samples: every element `g` becomes `u g` (the point it stands for moves
+   * by `u`; the stabiliser sample is carried along), so `pairwiseLog` is unchanged.
+   */
+  actLifted(u: LieElement, lifted: Lifted): Lifted {
+    this.check(u, 'u');
+    if (!lifted || !Array.isArray(lifted.elements) || lifted.point?.length !== lifted.elements.length) {
+      throw new ArgumentError(`${this.name}.actLifted: expected the result of lift() ({ elements, point, orbit })`);
+    }
+    return { elements: lifted.elements.map((g) => this.compose(u, g)), point: lifted.point.slice(), orbit: lifted.orbit.slice() };
+  }
+
   /** `log(g_i^-1 g_j)` for every pair: `M x M x algebraDim`, row-major. */
   pairwiseLog(elements: readonly LieElement[]): Float64Array {
     const m = elements.length, k = this.algebraDim;

@@ -137,50 +137,48 @@ pub fn pack_b(b: u32, k: u32, n: u32, out: u32) -> u32 {
     run().map_or_else(fail, |()| OK)
 }
 
+/// The checked operands of a GEMM call: A, B (packed or not), bias, C.
+fn gemm_args(op: &str, m: u32, n: u32, k: u32, a: u32, b: u32, b_len: usize, bias: u32, c: u32) -> Result<(Arg, Arg, Option<Arg>, Arg), String> {
+    let a_ = arg(&format!("{op}: A"), a, mul(m, k))?;
+    let b_ = arg(&format!("{op}: B"), b, Some(b_len))?;
+    let c_ = arg(&format!("{op}: C"), c, mul(m, n))?;
+    let bias_ = opt_arg(&format!("{op}: bias"), bias, n as usize)?;
+    distinct(&c_, &[&a_, &b_])?;
+    if let Some(bb) = &bias_ {
+        distinct(&c_, &[bb])?;
+    }
+    Ok((a_, b_, bias_, c_))
+}
+
 /// `c (m x n) = relu?(a (m x k) . B + bias)` with B packed by [`pack_b`]; `bias` is 0 for none.
 #[wasm_bindgen]
 #[allow(clippy::too_many_arguments)]
 pub fn gemm(m: u32, n: u32, k: u32, a: u32, b_packed: u32, bias: u32, c: u32, relu: bool) -> u32 {
-    let run = || -> Result<(), String> {
-        let a_ = arg("gemm: A", a, mul(m, k))?;
-        let b_ = arg("gemm: packed B", b_packed, Some(gemm::packed_len(k as usize, n as usize)))?;
-        let c_ = arg("gemm: C", c, mul(m, n))?;
-        let bias_ = if bias == 0 { None } else { Some(arg("gemm: bias", bias, Some(n as usize))?) };
-        distinct(&c_, &[&a_, &b_])?;
-        if let Some(bb) = &bias_ {
-            distinct(&c_, &[bb])?;
+    match gemm_args("gemm", m, n, k, a, b_packed, gemm::packed_len(k as usize, n as usize), bias, c) {
+        Ok((a_, b_, bias_, c_)) => {
+            let ep = gemm::Epilogue::columns(bias_.as_ref().map(|b| unsafe { slice(b) }), relu);
+            let (m, n, k) = (m as usize, n as usize, k as usize);
+            gemm::gemm(m, n, k, unsafe { slice(&a_) }, k, unsafe { slice(&b_) }, ep, unsafe { slice_mut(&c_) }, n);
+            OK
         }
-        let ep = gemm::Epilogue::columns(bias_.as_ref().map(|b| unsafe { slice(b) }), relu);
-        let (m, n, k) = (m as usize, n as usize, k as usize);
-        gemm::gemm(m, n, k, unsafe { slice(&a_) }, k, unsafe { slice(&b_) }, ep, unsafe {
-            slice_mut(&c_)
-        }, n);
-        Ok(())
-    };
-    run().map_or_else(fail, |()| OK)
+        Err(e) => fail(e),
+    }
 }
 
 /// The plain-loop reference of [`gemm`], on unpacked row-major `b` (`k x n`).
 #[wasm_bindgen]
 #[allow(clippy::too_many_arguments)]
 pub fn gemm_reference(m: u32, n: u32, k: u32, a: u32, b: u32, bias: u32, c: u32, relu: bool) -> u32 {
-    let run = || -> Result<(), String> {
-        let a_ = arg("gemm_reference: A", a, mul(m, k))?;
-        let b_ = arg("gemm_reference: B", b, mul(k, n))?;
-        let c_ = arg("gemm_reference: C", c, mul(m, n))?;
-        let bias_ = if bias == 0 { None } else { Some(arg("gemm_reference: bias", bias, Some(n as usize))?) };
-        distinct(&c_, &[&a_, &b_])?;
-        if let Some(bb) = &bias_ {
-            distinct(&c_, &[bb])?;
+    let Some(b_len) = mul(k, n) else { return fail("gemm_reference: B: size overflows".into()) };
+    match gemm_args("gemm_reference", m, n, k, a, b, b_len, bias, c) {
+        Ok((a_, b_, bias_, c_)) => {
+            let ep = gemm::Epilogue::columns(bias_.as_ref().map(|b| unsafe { slice(b) }), relu);
+            let (m, n, k) = (m as usize, n as usize, k as usize);
+            gemm::gemm_reference(m, n, k, unsafe { slice(&a_) }, k, unsafe { slice(&b_) }, n, ep, unsafe { slice_mut(&c_) }, n);
+            OK
         }
-        let ep = gemm::Epilogue::columns(bias_.as_ref().map(|b| unsafe { slice(b) }), relu);
-        let (m, n, k) = (m as usize, n as usize, k as usize);
-        gemm::gemm_reference(m, n, k, unsafe { slice(&a_) }, k, unsafe { slice(&b_) }, n, ep, unsafe {
-            slice_mut(&c_)
-        }, n);
-        Ok(())
-    };
-    run().map_or_else(fail, |()| OK)
+        Err(e) => fail(e),
+    }
 }
 
 /// `dst[o, i] = src[o, table[i]]` for `o < outer`, `i < len` (`table`: `len` u32 indices into
@@ -208,6 +206,32 @@ fn opt_arg(name: &str, ptr: u32, len: usize) -> Result<Option<Arg>, String> {
     }
 }
 
+/// The checked operands of a convolution call: shape, input, weights, bias, output.
+type ConvArgs = (ConvShape, Arg, Arg, Option<Arg>, Arg);
+
+#[allow(clippy::too_many_arguments)]
+fn conv_args(
+    op: &str, x: u32, w: u32, bias: u32, out: u32, n: u32, cin: u32, h: u32, width: u32, cout: u32, kh: u32,
+    kw: u32, stride: u32, pad_top: u32, pad_left: u32, ho: u32, wo: u32,
+) -> Result<ConvArgs, String> {
+    let u = |v: u32| v as usize;
+    let s = ConvShape {
+        n: u(n), cin: u(cin), h: u(h), w: u(width), cout: u(cout), kh: u(kh), kw: u(kw),
+        stride: u(stride), pad_top: u(pad_top), pad_left: u(pad_left), ho: u(ho), wo: u(wo),
+    };
+    s.valid().map_err(|e| format!("{op}: {e}"))?;
+    let prod = |v: &[usize]| v.iter().try_fold(1usize, |a, &b| a.checked_mul(b));
+    let xin = arg(&format!("{op}: x"), x, prod(&[s.n, s.cin, s.h, s.w]))?;
+    let wt = arg(&format!("{op}: weights"), w, prod(&[s.cout, s.cin, s.kh, s.kw]))?;
+    let o = arg(&format!("{op}: out"), out, prod(&[s.n, s.cout, s.ho, s.wo]))?;
+    let b = opt_arg(&format!("{op}: bias"), bias, s.cout)?;
+    distinct(&o, &[&xin, &wt])?;
+    if let Some(b) = &b {
+        distinct(&o, &[b])?;
+    }
+    Ok((s, xin, wt, b, o))
+}
+
 /// 2-D convolution, NCHW (see [`crate::conv`]): `w` is `cout x (cin*kh*kw)`, `bias` (0 for none)
 /// per output channel; `out` is `n x cout x ho x wo`.
 #[wasm_bindgen]
@@ -216,26 +240,13 @@ pub fn conv2d(
     x: u32, w: u32, bias: u32, out: u32, n: u32, cin: u32, h: u32, width: u32, cout: u32, kh: u32, kw: u32,
     stride: u32, pad_top: u32, pad_left: u32, ho: u32, wo: u32, relu: bool,
 ) -> u32 {
-    let run = || -> Result<(), String> {
-        let u = |v: u32| v as usize;
-        let s = ConvShape {
-            n: u(n), cin: u(cin), h: u(h), w: u(width), cout: u(cout), kh: u(kh), kw: u(kw),
-            stride: u(stride), pad_top: u(pad_top), pad_left: u(pad_left), ho: u(ho), wo: u(wo),
-        };
-        s.valid().map_err(|e| format!("conv2d: {e}"))?;
-        let big = |a: usize, b: usize| a.checked_mul(b);
-        let xin = arg("conv2d: x", x, big(s.n * s.cin, s.h * s.w))?;
-        let wt = arg("conv2d: weights", w, big(s.cout, s.k()))?;
-        let o = arg("conv2d: out", out, big(s.n * s.cout, s.ho * s.wo))?;
-        let b = opt_arg("conv2d: bias", bias, s.cout)?;
-        distinct(&o, &[&xin, &wt])?;
-        if let Some(b) = &b {
-            distinct(&o, &[b])?;
+    match conv_args("conv2d", x, w, bias, out, n, cin, h, width, cout, kh, kw, stride, pad_top, pad_left, ho, wo) {
+        Ok((s, xin, wt, b, o)) => {
+            conv::conv2d(&s, unsafe { slice(&xin) }, unsafe { slice(&wt) }, b.as_ref().map(|b| unsafe { slice(b) }), relu, unsafe { slice_mut(&o) });
+            OK
         }
-        conv::conv2d(&s, unsafe { slice(&xin) }, unsafe { slice(&wt) }, b.as_ref().map(|b| unsafe { slice(b) }), relu, unsafe { slice_mut(&o) });
-        Ok(())
-    };
-    run().map_or_else(fail, |()| OK)
+        Err(e) => fail(e),
+    }
 }
 
 /// The plain-loop reference of [`conv2d`] (same arguments).
@@ -245,22 +256,13 @@ pub fn conv2d_reference(
     x: u32, w: u32, bias: u32, out: u32, n: u32, cin: u32, h: u32, width: u32, cout: u32, kh: u32, kw: u32,
     stride: u32, pad_top: u32, pad_left: u32, ho: u32, wo: u32, relu: bool,
 ) -> u32 {
-    let run = || -> Result<(), String> {
-        let u = |v: u32| v as usize;
-        let s = ConvShape {
-            n: u(n), cin: u(cin), h: u(h), w: u(width), cout: u(cout), kh: u(kh), kw: u(kw),
-            stride: u(stride), pad_top: u(pad_top), pad_left: u(pad_left), ho: u(ho), wo: u(wo),
-        };
-        s.valid().map_err(|e| format!("conv2d_reference: {e}"))?;
-        let xin = arg("conv2d_reference: x", x, Some(s.input_len()))?;
-        let wt = arg("conv2d_reference: weights", w, Some(s.weight_len()))?;
-        let o = arg("conv2d_reference: out", out, Some(s.output_len()))?;
-        let b = opt_arg("conv2d_reference: bias", bias, s.cout)?;
-        distinct(&o, &[&xin, &wt])?;
-        conv::conv2d_reference(&s, unsafe { slice(&xin) }, unsafe { slice(&wt) }, b.as_ref().map(|b| unsafe { slice(b) }), relu, unsafe { slice_mut(&o) });
-        Ok(())
-    };
-    run().map_or_else(fail, |()| OK)
+    match conv_args("conv2d_reference", x, w, bias, out, n, cin, h, width, cout, kh, kw, stride, pad_top, pad_left, ho, wo) {
+        Ok((s, xin, wt, b, o)) => {
+            conv::conv2d_reference(&s, unsafe { slice(&xin) }, unsafe { slice(&wt) }, b.as_ref().map(|b| unsafe { slice(b) }), relu, unsafe { slice_mut(&o) });
+            OK
+        }
+        Err(e) => fail(e),
+    }
 }
 
 /// Winograd F(2x2, 3x3) filter transform: `w` `[cout, cin, 3, 3]` into `u` `[16, cout, cin]`.
