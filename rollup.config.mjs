@@ -2,13 +2,17 @@
 // same files load in Node and in a browser page without a bundler), the .wasm beside them.
 import typescript from '@rollup/plugin-typescript';
 import { nodeResolve } from '@rollup/plugin-node-resolve';
-import { readFileSync, mkdirSync, copyFileSync } from 'node:fs';
+import { readFileSync, mkdirSync, copyFileSync, rmSync } from 'node:fs';
 
 /** The source loads './gen/equivariant_bg.wasm'; the bundle loads the copy next to itself. */
 function wasmBeside() {
   const from = './gen/equivariant_bg.wasm';
   return {
     name: 'wasm-beside',
+    buildStart() {
+      // Chunk names carry content hashes: start from an empty dist/ so old ones never ship.
+      rmSync('dist', { recursive: true, force: true });
+    },
     transform(code, id) {
       if (!id.endsWith('/ts/wasm.ts') || !code.includes(from)) return null;
       return { code: code.replace(from, './equivariant_bg.wasm'), map: null };

@@ -7,10 +7,8 @@ import { chromium, type Browser } from 'playwright-core';
 import * as eq from '../dist/index.js';
 import { smoke } from './support/smoke.js';
 import { serve } from '../tools/serve.mjs';
+import { CHROMIUM, CHROMIUM_ARGS } from './support/chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 let server: { url: string; close: () => Promise<void> };
 let browser: Browser;

@@ -52,3 +52,12 @@ if (process.argv.includes('--browser') && !existsSync('/usr/bin/chromium')) {
     process.exit(1);
   }
 }
+
+if (process.argv.includes('--data') && !existsSync('/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz')) {
+  try {
+    aptInstall(['dataset-fashion-mnist'], 'the demo on the full Fashion-MNIST test set (without it, the demo uses the 1,000-image sample shipped in models/)');
+  } catch (e) {
+    if (!(e instanceof SetupError)) throw e;
+    log(`${e.message}\n  Going on with the shipped sample.`);
+  }
+}

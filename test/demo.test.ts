@@ -1,0 +1,64 @@
+// The main job's pieces: the shipped models, the data (full set or shipped sample), the exact
+// and bilinear rotations, and agreement with PyTorch's recorded predictions.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, readFileSync } from 'node:fs';
+import * as eq from '../dist/index.js';
+import { DATASET_DIR, loadTestSet, rotateBilinear } from '../bin/data.mjs';
+import { main } from '../bin/demo.mjs';
+
+const models = new URL('../models/', import.meta.url).pathname;
+beforeAll(() => eq.init());
+
+describe('demo data', () => {
+  it('reads the shipped sample when the dataset is absent, and it matches the dataset', () => {
+    const sample = loadTestSet('/nonexistent');
+    expect(sample.n).toBe(1000);
+    expect(sample.images.length).toBe(1000 * 784);
+    expect(sample.source).toContain('sample of 1000');
+    expect(Math.max(...sample.labels)).toBe(9);
+    if (existsSync(`${DATASET_DIR}/t10k-images-idx3-ubyte.gz`)) {
+      const full = loadTestSet();
+      expect(full.n).toBe(10000);
+      expect(full.images.subarray(0, 1000 * 784)).toEqual(sample.images);
+      expect(full.labels.subarray(0, 1000)).toEqual(sample.labels);
+    }
+  });
+
+  it('bilinear rotation by 90 degrees equals the exact rotation, up to rounding of cos and sin', () => {
+    const { images } = loadTestSet('/nonexistent');
+    const five = images.subarray(0, 5 * 784);
+    const bil = rotateBilinear(five, 5, 90);
+    const exact = eq.tidy(() => eq.groups.p4().act(1, eq.tensor(five, [5, 1, 28, 28])).toArray());
+    let err = 0;
+    for (let i = 0; i < bil.length; i++) err = Math.max(err, Math.abs(bil[i] - exact[i]));
+    expect(err).toBeLessThan(1e-6);
+    expect(rotateBilinear(five, 5, 0)).toEqual(five);
+  });
+});
+
+describe('demo models', () => {
+  it('ship with configs, weights, PyTorch predictions and reference accuracies', () => {
+    const reference = JSON.parse(readFileSync(`${models}reference.json`, 'utf8'));
+    for (const k of ['p4cnn', 'z2cnn']) {
+      expect(Object.keys(reference.models[k].accuracy)).toHaveLength(24);
+      expect(existsSync(`${models}${k}-fashion.safetensors`)).toBe(true);
+    }
+    const ratio = reference.models.z2cnn.parameters / reference.models.p4cnn.parameters;
+    expect(ratio).toBeGreaterThan(0.9);
+    expect(ratio).toBeLessThan(1.15);
+    expect(readFileSync(`${models}predictions.bin`).length).toBe(2 * 24 * 10000);
+  });
+
+  it('the demo agrees with PyTorch, keeps the P4CNN exactly invariant at right angles, and writes its plot', async () => {
+    const out = `/tmp/eq-demo-test-${process.pid}`;
+    const results = await main(['--limit', '200', '--workers', '2', '--out', out]);
+    for (const k of ['p4cnn', 'z2cnn']) for (const r of results[k]) expect(r.agreement, `${k} at ${r.angle}`).toBeGreaterThanOrEqual(99.9);
+    const p4 = results.p4cnn;
+    for (const i of [6, 12, 18]) expect(p4[i].preds).toEqual(p4[0].preds);
+    expect(results.p4cnn.equivariance).toBeLessThan(1e-5);
+    expect(results.z2cnn.equivariance).toBeGreaterThan(1e-2);
+    const svg = readFileSync(`${out}/accuracy-vs-angle.svg`, 'utf8');
+    expect(svg).toContain('<svg');
+    expect(svg).toContain('P4CNN (p4)');
+  }, 120_000);
+});

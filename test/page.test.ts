@@ -1,0 +1,60 @@
+// The browser page: renders, shows predictions, keeps the P4CNN's prediction under a 90-degree
+// rotation, and runs the benchmark in the browser.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
+import { chromium, type Browser } from 'playwright-core';
+import { serve } from '../tools/serve.mjs';
+import { CHROMIUM, CHROMIUM_ARGS } from './support/chromium.js';
+
+let server: { url: string; close: () => Promise<void> };
+let browser: Browser;
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run npm test (its set-up installs it)`);
+  server = await serve(new URL('..', import.meta.url).pathname);
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+});
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+describe('the demo page', () => {
+  it('renders, predicts, is invariant at right angles, and benchmarks in the browser', async () => {
+    const page = await browser.newPage({ viewport: { width: 1250, height: 900 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    await page.goto(`${server.url}/page/`);
+    await page.waitForFunction(() => (window as any).ready || (window as any).startError, null, { timeout: 60_000 });
+    expect(await page.evaluate(() => (window as any).startError)).toBeUndefined();
+    const classes = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+    const first = await page.evaluate(() => (window as any).lastPrediction);
+    expect(classes.some((c) => first.p4.startsWith(c))).toBe(true);
+    expect(await page.textContent('#pred-p4')).toBe(first.p4);
+    // Canvases drawn (not blank): the rotated input and the 16 feature maps.
+    const ink = await page.evaluate(() => Array.from(document.querySelectorAll('#rotated, #fmaps canvas')).map((c) => {
+      const d = (c as HTMLCanvasElement).getContext('2d')!.getImageData(0, 0, (c as HTMLCanvasElement).width, (c as HTMLCanvasElement).height).data;
+      let s = 0;
+      for (let i = 0; i < d.length; i += 4) s += d[i];
+      return s;
+    }));
+    expect(ink).toHaveLength(17);
+    expect(ink.filter((s) => s > 0).length).toBeGreaterThan(12);
+    const shot = await page.screenshot();
+    expect(shot.length).toBeGreaterThan(30_000); // a blank page compresses to a few KB
+    for (const angle of [90, 180, 270]) {
+      await page.click('#snap');
+      const p = await page.evaluate(() => (window as any).lastPrediction);
+      expect(p.angle).toBe(angle);
+      expect(p.p4).toBe(first.p4);
+    }
+    await page.click('#run-bench');
+    await page.waitForFunction(() => (window as any).benchResults || (window as any).benchError, null, { timeout: 120_000 });
+    expect(await page.evaluate(() => (window as any).benchError)).toBeUndefined();
+    const rows = await page.evaluate(() => (window as any).benchResults);
+    expect(rows.map((r: string[]) => r[0])).toEqual(['PEAK (SIMD128 mul+add)', 'L1', 'L2', 'P4CNN (batch 64)']);
+    for (const r of rows) expect(Number(r[2])).toBeGreaterThan(0);
+    expect(await page.$$eval('#bench-table tr', (trs) => trs.length)).toBe(5);
+    expect(errors).toEqual([]);
+  }, 180_000);
+});
