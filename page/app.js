@@ -182,4 +182,5 @@ async function start() {
 start().catch((e) => {
   document.body.insertAdjacentHTML('afterbegin', `<pre style="color:#b00">${e.stack ?? e}</pre>`);
   window.startError = String(e.stack ?? e);
+  window.ready = false;
 });

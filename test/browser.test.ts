@@ -1,36 +1,24 @@
 // init() in headless Chromium: in a page, in a module Web Worker loading the .wasm itself, and
 // in one given the compiled module; the bytes must equal Node's.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import * as eq from '../dist/index.js';
 import { smoke } from './support/smoke.js';
-import { serve } from '../tools/serve.mjs';
-import { CHROMIUM, CHROMIUM_ARGS } from './support/chromium.js';
+import { launch, openAndWait } from './support/chromium.js';
 
-
-let server: { url: string; close: () => Promise<void> };
+let env: Awaited<ReturnType<typeof launch>>;
 let browser: Browser;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run \`npm test\` (its set-up installs Debian's chromium) or apt-get install -y chromium`);
-  server = await serve(new URL('..', import.meta.url).pathname);
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  env = await launch();
+  browser = env.browser;
 });
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-});
+afterAll(() => env?.close());
 
 describe('the P4CNN in a browser', () => {
   it('gives the same SHA-256 in a page and through a Web Worker pool as in Node', async () => {
-    const page = await browser.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(String(e)));
-    await page.goto(`${server.url}/test/support/p4cnn.html`);
-    await page.waitForFunction(() => (window as unknown as { result?: unknown }).result !== undefined, null, { timeout: 60_000 });
-    const result = await page.evaluate(() => (window as unknown as { result: Record<string, unknown> }).result);
+    const { value: result, errors } = await openAndWait<Record<string, unknown>>(browser, `${env.url}/test/support/p4cnn.html`, 'result');
     expect(errors).toEqual([]);
     expect(result.error).toBeUndefined();
     await eq.init();
@@ -51,12 +39,7 @@ describe('the P4CNN in a browser', () => {
 
 describe('init in a browser', () => {
   it('works in a page and in Web Workers, bit-identical to Node', async () => {
-    const page = await browser.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(String(e)));
-    await page.goto(`${server.url}/test/support/browser.html`);
-    await page.waitForFunction(() => (window as unknown as { result?: unknown }).result !== undefined, null, { timeout: 30_000 });
-    const result = await page.evaluate(() => (window as unknown as { result: Record<string, unknown> }).result);
+    const { value: result, errors } = await openAndWait<Record<string, unknown>>(browser, `${env.url}/test/support/browser.html`, 'result');
     expect(errors).toEqual([]);
     expect(result.error).toBeUndefined();
     const node = await smoke(eq);

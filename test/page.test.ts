@@ -1,31 +1,18 @@
 // The browser page: renders, shows predictions, keeps the P4CNN's prediction under a 90-degree
 // rotation, and runs the benchmark in the browser.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
-import { serve } from '../tools/serve.mjs';
-import { CHROMIUM, CHROMIUM_ARGS } from './support/chromium.js';
+import { launch, openAndWait } from './support/chromium.js';
 
-let server: { url: string; close: () => Promise<void> };
-let browser: Browser;
+let env: Awaited<ReturnType<typeof launch>>;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run npm test (its set-up installs it)`);
-  server = await serve(new URL('..', import.meta.url).pathname);
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  env = await launch();
 });
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-});
+afterAll(() => env?.close());
 
 describe('the demo page', () => {
   it('renders, predicts, is invariant at right angles, and benchmarks in the browser', async () => {
-    const page = await browser.newPage({ viewport: { width: 1250, height: 900 } });
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(String(e)));
-    await page.goto(`${server.url}/page/`);
-    await page.waitForFunction(() => (window as any).ready || (window as any).startError, null, { timeout: 60_000 });
+    const { page, errors } = await openAndWait(env.browser, `${env.url}/page/`, 'ready');
     expect(await page.evaluate(() => (window as any).startError)).toBeUndefined();
     const classes = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
     const first = await page.evaluate(() => (window as any).lastPrediction);
