@@ -40,11 +40,12 @@ describe('createPool', () => {
     const pool = await eq.createPool({ workers: 2 });
     await pool.load(src('p4cnn'));
     const model = await eq.loadModel(src('p4cnn'));
-    const x = images(256);
+    const x = images(512);
     const want = sha(model.run(x));
     const doomed = pool.run(x);
     const other = pool.run(images(8, 3));
-    await new Promise((r) => setTimeout(r, 30));
+    // Kill worker 0 while it is running a chunk of `doomed` (both workers busy with its chunks).
+    while (pool.status().busy < 2) await new Promise((r) => setTimeout(r, 1));
     pool.killWorker(0);
     await expect(doomed).rejects.toThrow(eq.WorkerCrashedError);
     await expect(doomed).rejects.toThrow('worker 0 died');
