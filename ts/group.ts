@@ -160,15 +160,27 @@ function fromProduct(name: string, order: number, mul: (a: number, b: number) =>
 
 const mod = (a: number, n: number) => ((a % n) + n) % n;
 
+/** One instance per family and `n`, so groups compare by identity (`cyclic(4) === cyclic(4)`). */
+const instances = new Map<string, FiniteGroup>();
+function once<T extends FiniteGroup>(key: string, make: () => T): T {
+  let g = instances.get(key);
+  if (!g) instances.set(key, (g = make()));
+  return g as T;
+}
+
 /** The cyclic group `C_n` of rotations by multiples of `360/n` degrees; element `r`. */
 export function cyclic(n: number): FiniteGroup {
   checkN('cyclic', n, 1, MAX_ORDER);
-  return fromProduct(`C${n}`, n, (a, b) => (a + b) % n, Array.from({ length: n }, (_, r) => (r === 0 ? 'e' : `r${r}`)), n > 1 ? [1] : [], { kind: 'cyclic', n });
+  return once(`C${n}`, () => fromProduct(`C${n}`, n, (a, b) => (a + b) % n, Array.from({ length: n }, (_, r) => (r === 0 ? 'e' : `r${r}`)), n > 1 ? [1] : [], { kind: 'cyclic', n }));
 }
 
 /** The dihedral group `D_n` (order 2n): element `m*n + r` = rotation `r` after `m` mirrors. */
 export function dihedral(n: number): FiniteGroup {
   checkN('dihedral', n, 1, MAX_ORDER / 2);
+  return once(`D${n}`, () => makeDihedral(n));
+}
+
+function makeDihedral(n: number): FiniteGroup {
   const labels = Array.from({ length: 2 * n }, (_, i) => {
     const m = Math.floor(i / n), r = i % n;
     return i === 0 ? 'e' : [r ? `r${r}` : '', m ? 'm' : ''].filter(Boolean).join(' ');
@@ -223,7 +235,7 @@ export class SymmetricGroup extends FiniteGroup {
 /** The symmetric group `S_n` (n <= 6). */
 export function symmetric(n: number): SymmetricGroup {
   checkN('symmetric', n, 1, 6);
-  return new SymmetricGroup(n);
+  return once(`S${n}`, () => new SymmetricGroup(n));
 }
 
 /** The direct product `G x H`: element `g * |H| + h`. */

@@ -29,6 +29,7 @@ export { loadModel, Model, FORMAT as MODEL_FORMAT, type ModelConfig, type InputS
 export { parseSafetensors, encodeSafetensors, type NamedArray } from './safetensors.js';
 export { omega, KernelOmega, type KernelOmegaOptions, type Omega } from './omega.js';
 export * as reps from './reps.js';
+export * as basis from './basis.js';
 export { Representation } from './reps.js';
 export { field, FieldType, ImageField, GridField, RegularField, InvariantField, RepField, PointsField, clearCaches } from './fields.js';
 export { checkEquivariance, type EquivariantMap, type CheckOptions, type EquivarianceReport, type ElementReport } from './equivariance.js';
