@@ -27,7 +27,7 @@ export * as nn from './nn/index.js';
 export { createPool, Pool, WorkerCrashedError, PoolClosedError, AbortError, type PoolOptions } from './pool.js';
 export { loadModel, Model, FORMAT as MODEL_FORMAT, type ModelConfig, type InputSpec, type LoadOptions } from './model.js';
 export { parseSafetensors, encodeSafetensors, type NamedArray } from './safetensors.js';
-export { omega, KernelOmega, type KernelOmegaOptions, type Omega } from './omega.js';
+export { omega, KernelOmega, AttentionOmega, type KernelOmegaOptions, type AttentionOmegaOptions, type Omega } from './omega.js';
 export * as reps from './reps.js';
 export * as basis from './basis.js';
 export { Representation } from './reps.js';

@@ -15,7 +15,8 @@ import { Phi, type ConvAlgorithm } from './nn/phi.js';
 import { BatchNorm, Relu } from './nn/pointwise.js';
 import { GlobalPool, GroupPool, Pool2d } from './nn/pool.js';
 import { Sequential, runSteps, type Step } from './nn/sequential.js';
-import { KernelOmega } from './omega.js';
+import { AttentionOmega, KernelOmega } from './omega.js';
+import { GroupAttention } from './nn/attention.js';
 import { encodeSafetensors, parseSafetensors, type NamedArray } from './safetensors.js';
 import { Tensor, expectTensor } from './tensor.js';
 
@@ -117,11 +118,14 @@ function buildLayer(cfg: LayerConfig, group: GridGroup | FiniteGroup, where: str
       case 'phi': {
         known(['omega']);
         const o = c.omega as Record<string, never>;
-        if (!o || o.kind !== 'kernel') throw new ConfigError(`model config: ${where} (phi) needs omega { kind: 'kernel', ... }`);
-        const { kind: _kind, ...opts } = o;
-        void _kind;
+        if (!o || (o.kind !== 'kernel' && o.kind !== 'attention')) throw new ConfigError(`model config: ${where} (phi) needs omega { kind: 'kernel' | 'attention', ... }`);
+        const { kind, ...opts } = o;
+        if (kind === 'attention') return new GroupAttention({ group: g as FiniteGroup, omega: new AttentionOmega(opts as unknown as ConstructorParameters<typeof AttentionOmega>[0]), name }, 'phi');
         return new Phi({ group: g, omega: new KernelOmega(opts as unknown as ConstructorParameters<typeof KernelOmega>[0]), name });
       }
+      case 'groupAttention':
+        known(['in', 'out', 'heads', 'dim', 'content']);
+        return new GroupAttention({ group: g as FiniteGroup, omega: new AttentionOmega({ in: c.in, out: c.out, heads: c.heads, dim: c.dim, content: c.content }), name });
       case 'groupPool':
         known(['reduce']);
         return new GroupPool({ reduce: c.reduce, name });
@@ -145,7 +149,7 @@ function buildLayer(cfg: LayerConfig, group: GridGroup | FiniteGroup, where: str
         known([]);
         return new Flatten({ name });
       default:
-        throw new ConfigError(`model config: ${where} has unknown type '${cfg.type}' (known: liftingConv, groupConv, phi, groupPool, maxPool2d, avgPool2d, globalPool, relu, batchNorm, linear, flatten)`);
+        throw new ConfigError(`model config: ${where} has unknown type '${cfg.type}' (known: liftingConv, groupConv, groupAttention, phi, groupPool, maxPool2d, avgPool2d, globalPool, relu, batchNorm, linear, flatten)`);
     }
   } catch (e) {
     if (e instanceof ArgumentError || e instanceof ShapeError) throw new ConfigError(`model config: ${where} (${cfg.type}): ${e.message}`);

@@ -8,6 +8,10 @@
  * - `omega.kernel`: `omega(f, g, g') = kappa(g^-1 g') f(g')`, a learned kernel on the group
  *   (group convolution) or, for `lift: true`, on the domain (`kappa(g^-1 x') f(x')`, lifting
  *   convolution). On p4/p4m the kernel has a finite spatial support of `size x size`.
+ * - `omega.attention`: `omega(f, g, g') = softmax over g' of [q(f(g)).k(f(g'))/sqrt(d) +
+ *   b(g^-1 g')] W_V f(g')`, group self-attention with a relative-position table `b` (per head),
+ *   on the regular fields of a finite group. With `content: false` the logits are `b` alone and
+ *   the operator is the group convolution with kernel `softmax(b) W_V` (Conclusion 1).
  */
 import { ArgumentError } from './errors.js';
 
@@ -65,8 +69,51 @@ export class KernelOmega {
   }
 }
 
-export type Omega = KernelOmega;
+export interface AttentionOmegaOptions {
+  /** Input channels (regular fields). */
+  in: number;
+  /** Output channels; split evenly over the heads. */
+  out: number;
+  /** Attention heads (default 1). */
+  heads?: number;
+  /** Query/key dimension per head (default 8). */
+  dim?: number;
+  /** Include the content term `q.k` (default true); without it, attention is a group convolution. */
+  content?: boolean;
+}
+
+/** `omega(f, g, g') = softmax_g'(q(g).k(g')/sqrt(d) + b(g^-1 g')) W_V f(g')`. */
+export class AttentionOmega {
+  readonly kind = 'attention';
+  readonly in: number;
+  readonly out: number;
+  readonly heads: number;
+  readonly dim: number;
+  readonly content: boolean;
+
+  constructor(o: AttentionOmegaOptions) {
+    if (o === null || typeof o !== 'object') throw new ArgumentError('omega.attention: options { in, out, heads, dim, content } are required');
+    const posInt = (v: unknown, what: string) => {
+      if (!Number.isInteger(v) || (v as number) < 1) throw new ArgumentError(`omega.attention: ${what} must be a positive integer, got ${String(v)}`);
+      return v as number;
+    };
+    this.in = posInt(o.in, 'in');
+    this.out = posInt(o.out, 'out');
+    this.heads = posInt(o.heads ?? 1, 'heads');
+    this.dim = posInt(o.dim ?? 8, 'dim');
+    if (this.out % this.heads !== 0) throw new ArgumentError(`omega.attention: out (${this.out}) must be divisible by heads (${this.heads})`);
+    this.content = o.content ?? true;
+    if (typeof this.content !== 'boolean') throw new ArgumentError(`omega.attention: content must be a boolean, got ${String(o.content)}`);
+  }
+
+  config(): Record<string, unknown> {
+    return { kind: this.kind, in: this.in, out: this.out, heads: this.heads, dim: this.dim, content: this.content };
+  }
+}
+
+export type Omega = KernelOmega | AttentionOmega;
 
 export const omega = {
   kernel: (options: KernelOmegaOptions) => new KernelOmega(options),
+  attention: (options: AttentionOmegaOptions) => new AttentionOmega(options),
 };

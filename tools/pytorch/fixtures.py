@@ -70,6 +70,9 @@ def main():
         ('p4cnn', R.p4cnn_config('p4'), [4, 1, 28, 28]),
         ('p4mcnn', R.p4cnn_config('p4m', channels=7, name='P4MCNN'), [3, 1, 28, 28]),
         ('z2cnn', R.p4cnn_config('z2', channels=22, name='Z2CNN'), [3, 1, 28, 28]),
+        ('attention_D4', model('D4', 'regular', 3, [conv('groupAttention', **{'in': 3, 'out': 4, 'heads': 2, 'dim': 5})]), [3, 3, 8]),
+        ('attention_S3_position_only', model('S3', 'regular', 2, [conv('groupAttention', **{'in': 2, 'out': 3, 'heads': 1, 'dim': 4, 'content': False})]), [2, 2, 6]),
+        ('attention_network_C6', model('C6', 'regular', 2, [conv('groupConv', **{'in': 2, 'out': 4}), conv('relu'), conv('groupAttention', **{'in': 4, 'out': 4, 'heads': 2, 'dim': 3}), conv('groupPool', reduce='max'), conv('linear', **{'in': 4, 'out': 3})]), [4, 2, 6]),
     ]
     for i, (name, cfg, shape) in enumerate(cases):
         write(name, cfg, shape, seed=1000 + i)

@@ -128,6 +128,22 @@ def finite_group_conv(x, kappa, bias, group):
     return y if bias is None else y + bias[None, :, None]
 
 
+def group_attention(x, p, group, heads, dim, content):
+    """x [N, in, |G|]: softmax over g' of q(g).k(g')/sqrt(dim) + position[head, g^-1 g'], times W_V f(g')."""
+    table = torch.tensor(group_table(group))
+    rel = table[torch.tensor(inverses(group_table(group)))]  # rel[g, h] = g^-1 h
+    n_img, _, n = x.shape
+    project = lambda w: torch.einsum('oc,ncg->nog', w, x)
+    logits = p['position'][:, rel].unsqueeze(0).expand(n_img, -1, -1, -1)  # [N, heads, g, g']
+    if content:
+        q = project(p['query']).reshape(n_img, heads, dim, n)
+        k = project(p['key']).reshape(n_img, heads, dim, n)
+        logits = logits + torch.einsum('nhdg,nhdk->nhgk', q, k) / math.sqrt(dim)
+    a = torch.softmax(logits, dim=-1)
+    v = project(p['value']).reshape(n_img, heads, -1, n)
+    return torch.einsum('nhgk,nhck->nhcg', a, v).reshape(n_img, -1, n)
+
+
 def batch_norm(x, p, eps):
     return F.batch_norm(x.reshape(x.shape[0], x.shape[1], -1), p['running_mean'], p['running_var'], p['weight'], p['bias'], False, 0.0, eps).reshape(x.shape)
 
@@ -160,6 +176,9 @@ def parameter_shapes(layer, group):
         else:
             w = [layer['out'], layer['in'], n]
         return {'weight': w, **({'bias': [layer['out']]} if layer.get('bias', True) else {})}
+    if t == 'groupAttention':
+        hd = layer.get('heads', 1) * layer.get('dim', 8)
+        return {'query': [hd, layer['in']], 'key': [hd, layer['in']], 'value': [layer['out'], layer['in']], 'position': [layer.get('heads', 1), n]}
     if t == 'batchNorm':
         c = [layer['channels']]
         return {'weight': c, 'bias': c, 'running_mean': c, 'running_var': c}
@@ -176,6 +195,8 @@ def layer_forward(layer, x, params, group):
         if group in ('z2', 'p4', 'p4m'):
             return group_conv(x, params['weight'], params.get('bias'), group, layer.get('padding', 'valid'), layer.get('stride', 1))
         return finite_group_conv(x, params['weight'], params.get('bias'), group)
+    if t == 'groupAttention':
+        return group_attention(x, params, group, layer.get('heads', 1), layer.get('dim', 8), layer.get('content', True))
     if t == 'batchNorm':
         return batch_norm(x, params, layer.get('eps', 1e-5))
     if t == 'relu':
@@ -211,7 +232,9 @@ def init_params(config, seed, bn_stats=True):
     params = {}
     for name, layer in zip(layer_names(config), config['layers']):
         for key, shape in parameter_shapes(layer, config['group']).items():
-            if key == 'weight' and layer['type'] != 'batchNorm':
+            if layer['type'] == 'groupAttention':
+                v = torch.randn(shape, generator=g) * (0.5 if key == 'position' else 1 / math.sqrt(shape[-1]))
+            elif key == 'weight' and layer['type'] != 'batchNorm':
                 fan_in = math.prod(shape[1:])
                 v = torch.randn(shape, generator=g) * math.sqrt(2.0 / fan_in)
             elif key == 'running_var':

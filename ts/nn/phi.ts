@@ -16,7 +16,8 @@ import { FiniteGroup } from '../group.js';
 import { GridGroup } from '../grid.js';
 import { byName } from '../groups.js';
 import { seededRng } from '../lie.js';
-import { KernelOmega, type Omega } from '../omega.js';
+import { AttentionOmega, KernelOmega, type Omega } from '../omega.js';
+import { GroupAttention } from './attention.js';
 import { conv2d, conv3x3Winograd, convGeometry, permute, winogradApplies, winogradWeights } from '../ops.js';
 import { matmulRows, packMatrix, PackedMatrix } from '../gemm.js';
 import { Tensor, keep, tensor, tidy } from '../tensor.js';
@@ -69,7 +70,7 @@ export class Phi extends Layer {
     if (options === null || typeof options !== 'object') throw new ArgumentError(`${type}: options { group, omega } are required`);
     const group = typeof options.group === 'string' ? byName(options.group) : options.group;
     if (!(group instanceof GridGroup) && !(group instanceof FiniteGroup)) throw new ArgumentError(`${type}: group must be p4, p4m or a finite group, got ${String(options.group)}`);
-    if (!(options.omega instanceof KernelOmega)) throw new ArgumentError(`${type}: omega must be made by eq.omega.kernel(...) (other kinds of omega are not available yet), got ${String(options.omega)}`);
+    if (!(options.omega instanceof KernelOmega)) throw new ArgumentError(`${type}: omega must be made by eq.omega.kernel(...) (for eq.omega.attention use eq.nn.phi or eq.nn.groupAttention), got ${String(options.omega)}`);
     this.group = group;
     this.omega = options.omega;
     this.#algorithm = checkAlgorithm(options.algorithm ?? 'auto', type);
@@ -350,6 +351,14 @@ function permuteBack(kappa: Tensor, table: Int32Array, affine: Affine | undefine
   return out;
 }
 
-export function phi(options: PhiOptions): Phi {
+/**
+ * The general operator, configured by `omega`: `omega.kernel` gives the G-CNN layers (a `Phi`),
+ * `omega.attention` group self-attention (a `GroupAttention`).
+ */
+export function phi(options: PhiOptions): Phi | GroupAttention {
+  if (options?.omega instanceof AttentionOmega) {
+    if (options.group instanceof GridGroup) throw new ArgumentError('phi: attention runs on the regular fields of a finite group; p4/p4m attention is not available yet');
+    return new GroupAttention({ group: options.group as FiniteGroup | string, omega: options.omega, name: options.name, seed: options.seed }, 'phi');
+  }
   return new Phi(options);
 }

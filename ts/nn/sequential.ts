@@ -60,7 +60,7 @@ export class Sequential extends Layer {
     const ls = this.layers;
     for (let i = 0; i < ls.length; i++) {
       const l = ls[i];
-      if (l instanceof Phi) {
+      if (l instanceof Phi) {  // the kernel configuration: fold batch norm, fuse ReLU
         const bn = ls[i + 1] instanceof BatchNorm ? (ls[i + 1] as BatchNorm) : undefined;
         const reluAt = i + (bn ? 2 : 1);
         const relu = ls[reluAt] instanceof Relu;

@@ -1,0 +1,62 @@
+// Group self-attention, the second configuration of phi: equivariant over every element, equal
+// to the operator summed literally, and (Conclusion 1) with the content term off equal to the
+// group convolution whose kernel is softmax(b) W_V.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as eq from '../ts/index.js';
+import { random } from './helpers.js';
+
+beforeAll(() => eq.init());
+afterAll(() => eq.clearCaches());
+const { cyclic, dihedral, symmetric } = eq.groups;
+
+const relError = (a: Float32Array, b: Float32Array) => {
+  let err = 0, scale = 0;
+  for (let i = 0; i < a.length; i++) { err = Math.max(err, Math.abs(a[i] - b[i])); scale = Math.max(scale, Math.abs(b[i])); }
+  return err / scale;
+};
+
+describe('phi with omega.attention', () => {
+  it('is equivariant over every element and equals the literal sum over g\'', () => {
+    for (const [G, heads, content] of [[dihedral(5), 2, true], [symmetric(4), 1, true], [cyclic(6), 3, false]] as const) eq.tidy(() => {
+      const layer = eq.nn.phi({ group: G, omega: eq.omega.attention({ in: 3, out: 6, heads, dim: 4, content }) }) as eq.nn.GroupAttention;
+      const x = eq.tensor(random(2 * 3 * G.order, G.order), [2, 3, G.order]);
+      const report = eq.checkEquivariance(layer, { input: x });
+      expect(report.ok, report.summary).toBe(true);
+      expect(report.perElement).toHaveLength(G.order);
+      expect(relError(layer.run(x).toArray(), layer.reference(x).toArray()), G.name).toBeLessThan(1e-5);
+      expect(layer.config()).toMatchObject({ type: 'phi', omega: { kind: 'attention', heads, content } });
+      layer.dispose();
+    });
+  });
+
+  it('with the content term off is the group convolution with kernel softmax(b) W_V (Conclusion 1)', () => {
+    const G = dihedral(4), n = G.order, heads = 2, cin = 3, cout = 4, dv = cout / heads;
+    eq.tidy(() => {
+      const att = eq.nn.groupAttention({ group: G, in: cin, out: cout, heads, dim: 5, content: false, seed: 3 });
+      const { value, position } = att.parameters();
+      const Wv = value.toArray(), b = position.toArray();
+      const kappa = new Float32Array(cout * cin * n);
+      for (let co = 0; co < cout; co++) {
+        const h = Math.floor(co / dv);
+        const row = Array.from(b.subarray(h * n, (h + 1) * n));
+        const m = Math.max(...row), e = row.map((v) => Math.exp(v - m)), z = e.reduce((a, c) => a + c, 0);
+        for (let ci = 0; ci < cin; ci++) for (let g = 0; g < n; g++) kappa[(co * cin + ci) * n + g] = (e[g] / z) * Wv[co * cin + ci];
+      }
+      const conv = eq.nn.groupConv({ group: G, in: cin, out: cout, bias: false });
+      conv.setParameters({ weight: kappa });
+      const x = eq.tensor(random(3 * cin * n, 9), [3, cin, n]);
+      expect(relError(att.run(x).toArray(), conv.run(x).toArray())).toBeLessThan(1e-6);
+      att.dispose();
+      conv.dispose();
+    });
+  });
+
+  it('rejects what it cannot do with typed errors', () => {
+    expect(() => eq.omega.attention({ in: 3, out: 5, heads: 2 })).toThrow('out (5) must be divisible by heads (2)');
+    expect(() => eq.nn.phi({ group: eq.groups.p4(), omega: eq.omega.attention({ in: 1, out: 2 }) })).toThrow('finite group');
+    const att = eq.nn.groupAttention({ group: cyclic(3), in: 2, out: 2 });
+    eq.tidy(() => expect(() => att.run(eq.zeros([1, 3, 3]))).toThrow('expected [N, 2, 3]'));
+    att.dispose();
+    expect(eq.memory()).toMatchObject({ tensors: 0, allocations: 0 });
+  });
+});
