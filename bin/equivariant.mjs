@@ -5,6 +5,8 @@ const [cmd = 'help', ...args] = process.argv.slice(2);
 const commands = {
   demo: () => import('./demo.mjs'),
   bench: () => import('./bench.mjs'),
+  check: () => import('./check.mjs'),
+  basis: () => import('./basis.mjs'),
   help: null,
 };
 if (!commands[cmd]) {
@@ -16,8 +18,21 @@ if (!commands[cmd]) {
   bench   the standard workloads (PEAK, GEMM, L1, L2, P4CNN) with the peers when installed;
           prints tables and writes JSON (docs/bench.md)
           [--passes N] [--json FILE] [--only GEMM,L1,L2,P4CNN] [--no-peers]
+  check   equivariance of a model over every element of its group, on a random input
+          --config model.json --weights model.safetensors [--batch N] [--size H] [--tolerance T]
+  basis   the space of equivariant linear maps between two representations
+          <group> <repIn> <repOut> [--print]   e.g. basis S4 perm*perm perm*perm
 `);
   process.exit(cmd === 'help' ? 0 : 2);
 }
-await (await commands[cmd]()).main(args);
+try {
+  await (await commands[cmd]()).main(args);
+} catch (e) {
+  // The library's own errors say what was expected and what was got: print just that.
+  if (e && typeof e.name === 'string' && /Error$/.test(e.name) && e.constructor?.name !== 'Error' && !(e instanceof TypeError)) {
+    console.error(`equivariant ${cmd}: ${e.name}: ${e.message}`);
+    process.exit(2);
+  }
+  throw e;
+}
 
