@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The G-CNN workloads of ../shared/docs/workloads.md, one thread, against the peers in the same
 // run: L1 (p4 conv 10->10, batch 64, 28x28, 'same', + ReLU), L2 (p4 conv 32->32, batch 8, 32x32),
-// and the whole P4CNN (batch 64). Peers run the same network as a plain conv net over the
+// and the whole P4CNN (batch 64, and batch 1 as P4CNN-1). Peers run the same network as a plain conv net over the
 // expanded filters. Each pass measures the SIMD peak and every engine on every workload;
 // tables report medians over passes.
 // Usage: node bench/gcnn.mjs [--passes N] [--json FILE] [--only L1,L2,P4CNN]
@@ -30,7 +30,7 @@ const rand = (n, seed) => {
 };
 
 /** Runs the workloads; prints the table; returns `{ peaks, results }`. */
-export async function runGcnn({ passes = 5, only = ['L1', 'L2', 'P4CNN'], peers = true } = {}) {
+export async function runGcnn({ passes = 5, only = ['L1', 'L2', 'P4CNN', 'P4CNN-1'], peers = true } = {}) {
 await eq.init();
 const workloads = [];
 if (only.includes('L1')) workloads.push({ name: 'L1', model: await layerModel(10), shape: [64, 40, 28, 28], modelShape: [64, 10, 4, 28, 28] });
@@ -38,6 +38,10 @@ if (only.includes('L2')) workloads.push({ name: 'L2', model: await layerModel(32
 if (only.includes('P4CNN')) {
   const model = await eq.loadModel({ config: `${models}p4cnn-fashion.json`, weights: `${models}p4cnn-fashion.safetensors` });
   workloads.push({ name: 'P4CNN', model, shape: [64, 1, 28, 28], modelShape: [64, 1, 28, 28], images: 64 });
+}
+if (only.includes('P4CNN-1')) {
+  const model = await eq.loadModel({ config: `${models}p4cnn-fashion.json`, weights: `${models}p4cnn-fashion.safetensors` });
+  workloads.push({ name: 'P4CNN-1', model, shape: [1, 1, 28, 28], modelShape: [1, 1, 28, 28], images: 1 });
 }
 
 for (const wl of workloads) {
@@ -107,7 +111,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const argv = process.argv.slice(2);
   const arg = (name, dflt) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : dflt);
   const jsonOut = arg('--json', null);
-  const { peaks, results } = await runGcnn({ passes: Number(arg('--passes', 5)), only: arg('--only', 'L1,L2,P4CNN').split(','), peers: !argv.includes('--no-peers') });
+  const { peaks, results } = await runGcnn({ passes: Number(arg('--passes', 5)), only: arg('--only', 'L1,L2,P4CNN,P4CNN-1').split(','), peers: !argv.includes('--no-peers') });
   if (jsonOut) {
     mkdirSync(dirname(jsonOut), { recursive: true });
     writeFileSync(jsonOut, JSON.stringify({ date: new Date().toISOString(), node: process.version, peaks, results }, null, 2));

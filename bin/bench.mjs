@@ -21,7 +21,7 @@ export async function main(args = []) {
   const arg = (name, dflt) => (args.includes(name) ? args[args.indexOf(name) + 1] : dflt);
   const passes = Number(arg('--passes', 3));
   const out = arg('--json', 'bench-results.json');
-  const only = arg('--only', 'GEMM,L1,L2,P4CNN').split(',');
+  const only = arg('--only', 'GEMM,L1,L2,P4CNN,P4CNN-1').split(',');
   const peers = !args.includes('--no-peers') && (await peersInstalled());
   if (!peers) console.log('(peers not installed or --no-peers: measuring equivariant only; `npm i -D @tensorflow/tfjs-core @tensorflow/tfjs-backend-wasm onnxruntime-web` adds them)\n');
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
@@ -41,7 +41,7 @@ export async function main(args = []) {
     for (const r of g.rows) report.results.push({ workload: r.name, engine: `${pkg.name} ${pkg.version}`, threads: 1, shape: [r.m, r.n, r.k], gflops: r.gflops, ofPeak: r.ratio });
     console.log('');
   }
-  const gcnnOnly = only.filter((w) => ['L1', 'L2', 'P4CNN'].includes(w));
+  const gcnnOnly = only.filter((w) => ['L1', 'L2', 'P4CNN', 'P4CNN-1'].includes(w));
   if (gcnnOnly.length) {
     const g = await runGcnn({ passes, only: gcnnOnly, peers });
     peaks.push(...g.peaks);

@@ -15,9 +15,9 @@ if (!commands[cmd]) {
   demo    rotated Fashion-MNIST: accuracy by angle for a P4CNN and a plain CNN, equivariance
           error, agreement with PyTorch, throughput, and an SVG plot
           [--limit N] [--workers N] [--out DIR]
-  bench   the standard workloads (PEAK, GEMM, L1, L2, P4CNN) with the peers when installed;
+  bench   the standard workloads (PEAK, GEMM, L1, L2, P4CNN at batch 64 and 1) with the peers if installed;
           prints tables and writes JSON (docs/bench.md)
-          [--passes N] [--json FILE] [--only GEMM,L1,L2,P4CNN] [--no-peers]
+          [--passes N] [--json FILE] [--only GEMM,L1,L2,P4CNN,P4CNN-1] [--no-peers]
   check   equivariance of a model over every element of its group, on a random input
           --config model.json --weights model.safetensors [--batch N] [--size H] [--tolerance T]
   basis   the space of equivariant linear maps between two representations
