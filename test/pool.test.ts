@@ -91,6 +91,19 @@ describe('createPool', () => {
     await pool.close();
   }, 60_000);
 
+  it('a run called while a model loads waits for it, and runs on the new model only', async () => {
+    const pool = await eq.createPool({ workers: 2 });
+    await pool.load(src('p4cnn'));
+    const x = images(6);
+    const loading = pool.load(src('p4mcnn'));
+    const y = await pool.run(x);
+    await loading;
+    const p4m = await eq.loadModel(src('p4mcnn'));
+    expect(sha(y)).toBe(sha(p4m.run(x)));
+    p4m.dispose();
+    await pool.close();
+  }, 60_000);
+
   it('close rejects unfinished runs; bad use gives typed errors', async () => {
     await expect(eq.createPool({ workers: 0 })).rejects.toThrow('workers must be an integer in 1..256, got 0');
     const pool = await eq.createPool({ workers: 1 });

@@ -85,6 +85,8 @@ export class Pool {
   #waiters: (() => void)[] = [];
   #model: { config: ModelConfig; weights: Uint8Array; algorithm?: ConvAlgorithm; check: (x: Tensor) => void } | undefined;
   #closed = false;
+  /** A load in progress: runs wait for it, so no run sees a mix of two models. */
+  #loading: Promise<void> | undefined;
   /** Workers replaced after dying. */
   replaced = 0;
 
@@ -134,19 +136,32 @@ export class Pool {
    */
   async load(options: { config: ModelConfig | Source; weights: WeightsSource; algorithm?: ConvAlgorithm }): Promise<void> {
     this.#checkOpen();
-    const config = await readConfigSource(options.config);
-    const weights = await readWeightsBytes(options.weights);
-    const check = inputChecker(config);
-    while (this.#admitted > 0) await new Promise<void>((r) => this.#waiters.push(r));
-    this.#model = { config, weights, algorithm: options.algorithm, check };
-    await Promise.all(this.#slots.map(async (s) => {
-      await s.ready;
-      await s.remote.load(config, weights.slice().buffer, options.algorithm);
-    }));
+    const previous = this.#loading;
+    // Set before anything is awaited, so a run called right after load() waits for it.
+    const loading = (async () => {
+      if (previous) await previous.catch(() => {});
+      const config = await readConfigSource(options.config);
+      const weights = await readWeightsBytes(options.weights);
+      const check = inputChecker(config);
+      while (this.#admitted > 0) await new Promise<void>((r) => this.#waiters.push(r));
+      this.#model = { config, weights, algorithm: options.algorithm, check };
+      await Promise.all(this.#slots.map(async (s) => {
+        await s.ready;
+        await s.remote.load(config, weights.slice().buffer, options.algorithm);
+      }));
+    })();
+    this.#loading = loading;
+    try {
+      await loading;
+    } finally {
+      if (this.#loading === loading) this.#loading = undefined;
+    }
   }
 
   /** Runs the loaded model on `batch` (`[N, ...]`); resolves to the output, as `model.run` would. */
   async run(batch: Tensor, options: { signal?: AbortSignal } = {}): Promise<Tensor> {
+    this.#checkOpen();
+    while (this.#loading) await this.#loading.catch(() => {});
     this.#checkOpen();
     if (!this.#model) throw new ArgumentError('pool.run: no model loaded (call pool.load first)');
     expectTensor(batch, 'pool.run');
