@@ -3,17 +3,12 @@
 // group convolution whose kernel is softmax(b) W_V.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as eq from '../ts/index.js';
-import { random } from './helpers.js';
+import { random, relError } from './helpers.js';
 
 beforeAll(() => eq.init());
 afterAll(() => eq.clearCaches());
 const { cyclic, dihedral, symmetric } = eq.groups;
 
-const relError = (a: Float32Array, b: Float32Array) => {
-  let err = 0, scale = 0;
-  for (let i = 0; i < a.length; i++) { err = Math.max(err, Math.abs(a[i] - b[i])); scale = Math.max(scale, Math.abs(b[i])); }
-  return err / scale;
-};
 
 describe('phi with omega.attention', () => {
   it('is equivariant over every element and equals the literal sum over g\'', () => {

@@ -40,3 +40,13 @@ export function firstBitDifference(x: Float32Array, y: Float32Array): number {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return i;
   return -1;
 }
+
+/** `max |got - want| / max |want|`. */
+export function relError(got: Float32Array, want: Float32Array): number {
+  let err = 0, scale = 0;
+  for (let i = 0; i < want.length; i++) {
+    err = Math.max(err, Math.abs(got[i] - want[i]));
+    scale = Math.max(scale, Math.abs(want[i]));
+  }
+  return err / (scale || 1);
+}

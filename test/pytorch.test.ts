@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync, readdirSync } from 'node:fs';
 import * as eq from '../ts/index.js';
+import { relError } from './helpers.js';
 
 const dir = new URL('./fixtures/', import.meta.url);
 const cases = readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)).sort();
@@ -10,14 +11,6 @@ const cases = readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => f.s
 beforeAll(() => eq.init());
 afterAll(() => eq.clearCaches());
 
-function relError(got: Float32Array, want: Float32Array) {
-  let err = 0, scale = 0;
-  for (let i = 0; i < want.length; i++) {
-    err = Math.max(err, Math.abs(got[i] - want[i]));
-    scale = Math.max(scale, Math.abs(want[i]));
-  }
-  return err / (scale || 1);
-}
 
 describe('agreement with PyTorch', () => {
   it('has fixtures for every layer type and both full models', () => {

@@ -17,6 +17,12 @@ import { ArgumentError } from './errors.js';
 
 export type Padding = 'same' | 'valid' | number;
 
+/** `v` if it is a positive integer, else an ArgumentError naming `what`. */
+function positiveInt(v: unknown, what: string): number {
+  if (!Number.isInteger(v) || (v as number) < 1) throw new ArgumentError(`${what} must be a positive integer, got ${String(v)}`);
+  return v as number;
+}
+
 export interface KernelOmegaOptions {
   /** Input channels (fields). */
   in: number;
@@ -46,10 +52,7 @@ export class KernelOmega {
 
   constructor(o: KernelOmegaOptions) {
     if (o === null || typeof o !== 'object') throw new ArgumentError('omega.kernel: options { in, out, size, padding, stride, bias, lift } are required');
-    const posInt = (v: unknown, what: string) => {
-      if (!Number.isInteger(v) || (v as number) < 1) throw new ArgumentError(`omega.kernel: ${what} must be a positive integer, got ${String(v)}`);
-      return v as number;
-    };
+    const posInt = (v: unknown, what: string) => positiveInt(v, `omega.kernel: ${what}`);
     this.in = posInt(o.in, 'in');
     this.out = posInt(o.out, 'out');
     this.size = posInt(o.size ?? 3, 'size');
@@ -93,10 +96,7 @@ export class AttentionOmega {
 
   constructor(o: AttentionOmegaOptions) {
     if (o === null || typeof o !== 'object') throw new ArgumentError('omega.attention: options { in, out, heads, dim, content } are required');
-    const posInt = (v: unknown, what: string) => {
-      if (!Number.isInteger(v) || (v as number) < 1) throw new ArgumentError(`omega.attention: ${what} must be a positive integer, got ${String(v)}`);
-      return v as number;
-    };
+    const posInt = (v: unknown, what: string) => positiveInt(v, `omega.attention: ${what}`);
     this.in = posInt(o.in, 'in');
     this.out = posInt(o.out, 'out');
     this.heads = posInt(o.heads ?? 1, 'heads');
