@@ -4,9 +4,9 @@ import typescript from '@rollup/plugin-typescript';
 import { nodeResolve } from '@rollup/plugin-node-resolve';
 import { readFileSync, mkdirSync, copyFileSync, rmSync } from 'node:fs';
 
-/** The source loads './gen/equivariant_bg.wasm'; the bundle loads the copy next to itself. */
+/** The source loads '../gen/equivariant_bg.wasm'; the bundle loads the copy next to itself. */
 function wasmBeside() {
-  const from = './gen/equivariant_bg.wasm';
+  const from = '../gen/equivariant_bg.wasm';
   return {
     name: 'wasm-beside',
     buildStart() {
@@ -14,7 +14,7 @@ function wasmBeside() {
       rmSync('dist', { recursive: true, force: true });
     },
     transform(code, id) {
-      if (!id.endsWith('/ts/wasm.ts') || !code.includes(from)) return null;
+      if (!id.endsWith('/ts/core/wasm.ts') || !code.includes(from)) return null;
       return { code: code.replace(from, './equivariant_bg.wasm'), map: null };
     },
     generateBundle() {
@@ -28,16 +28,8 @@ function wasmBeside() {
   };
 }
 
-/**
- * The groups' `act` methods use the field types, which use the groups: a cycle that is only
- * followed at call time, never while modules load. Those cycles are expected; others are not.
- */
 export default {
-  onwarn(warning, warn) {
-    if (warning.code === 'CIRCULAR_DEPENDENCY' && warning.ids?.every((id) => /ts\/(group|grid|lie|fields)\.ts$/.test(id))) return;
-    warn(warning);
-  },
-  input: { index: 'ts/index.ts', worker: 'ts/worker.ts' },
+  input: { index: 'ts/index.ts', worker: 'ts/runtime/worker.ts' },
   // Chunks stay in dist/ so `new URL('./equivariant_bg.wasm', import.meta.url)` finds the module.
   output: { dir: 'dist', format: 'es', sourcemap: true, entryFileNames: '[name].js', chunkFileNames: '[name]-[hash].js' },
   external: [/^node:/],

@@ -43,7 +43,7 @@ function progress(total, label) {
 /** The test images rotated by `angle` (exactly, by p4's own action, for multiples of 90). */
 function rotated(data, angle) {
   if (angle % 90 === 0) {
-    return eq.tidy(() => eq.groups.p4().act(angle / 90, eq.tensor(data.images, [data.n, 1, 28, 28])).toArray());
+    return eq.tidy(() => eq.groups.p4().act(eq.groups.p4().rotation(angle / 90), eq.tensor(data.images, [data.n, 1, 28, 28])).toArray());
   }
   return rotateBilinear(data.images, data.n, angle);
 }

@@ -33,7 +33,7 @@ function paint(canvas, data, h, w, lo = 0, hi = 1) {
 
 /** The image rotated counter-clockwise by `angle` degrees (exact for right angles, else bilinear). */
 function rotate(img, angle) {
-  if (angle % 90 === 0) return eq.tidy(() => eq.groups.p4().act((angle / 90) % 4, eq.tensor(img, [1, 1, 28, 28])).toArray());
+  if (angle % 90 === 0) return eq.tidy(() => eq.groups.p4().act(eq.groups.p4().rotation(angle / 90), eq.tensor(img, [1, 1, 28, 28])).toArray());
   const out = new Float32Array(784), c = 13.5, t = (angle * Math.PI) / 180, co = Math.cos(t), si = Math.sin(t);
   for (let i = 0; i < 28; i++) for (let j = 0; j < 28; j++) {
     const x = j - c, y = c - i, js = co * x + si * y + c, is = c - (-si * x + co * y);

@@ -25,7 +25,7 @@ describe('actions on feature maps (wasm gather, cached tables)', () => {
         for (const u of p4m().elements()) {
           const got = p4m().act(u, t).toArray();
           for (let plane = 0; plane < 6; plane++) {
-            const want = transform(x.subarray(plane * n * n, (plane + 1) * n * n), n, u);
+            const want = transform(x.subarray(plane * n * n, (plane + 1) * n * n), n, u.point);
             expect(firstBitDifference(got.subarray(plane * n * n, (plane + 1) * n * n), want), `n=${n} u=${u}`).toBe(-1);
           }
         }
@@ -41,8 +41,8 @@ describe('actions on feature maps (wasm gather, cached tables)', () => {
       for (const u of G.elements()) {
         const got = G.act(u, t).toArray();
         for (let c = 0; c < 2; c++) for (let g = 0; g < 8; g++) {
-          const src = P.compose(P.inverse(u), g);
-          const want = transform(x.subarray((c * 8 + src) * n * n, (c * 8 + src + 1) * n * n), n, u);
+          const src = P.compose(P.inverse(u.point), g);
+          const want = transform(x.subarray((c * 8 + src) * n * n, (c * 8 + src + 1) * n * n), n, u.point);
           expect(firstBitDifference(got.subarray((c * 8 + g) * n * n, (c * 8 + g + 1) * n * n), want)).toBe(-1);
         }
       }
@@ -59,10 +59,12 @@ describe('actions on feature maps (wasm gather, cached tables)', () => {
         [symmetric(4), eq.tensor(random(2 * 24, 5), [1, 2, 24])],
       ];
       for (const [G, x] of cases) {
-        const P = G instanceof eq.groups.GridGroup ? G.pointGroup : G;
-        for (const g of P.elements()) for (const h of P.elements()) eq.tidy(() => {
-          const lhs = G.act(g, G.act(h, x)).toArray();
-          const rhs = G.act(P.compose(g, h), x).toArray();
+        const els = G.elements() as unknown[];
+        const act = (u: unknown, t: eq.Tensor) => (G.act as (u: unknown, t: eq.Tensor) => eq.Tensor).call(G, u, t);
+        const compose = (a: unknown, b: unknown) => (G.compose as (a: unknown, b: unknown) => unknown).call(G, a, b);
+        for (const g of els) for (const h of els) eq.tidy(() => {
+          const lhs = act(g, act(h, x)).toArray();
+          const rhs = act(compose(g, h), x).toArray();
           expect(firstBitDifference(lhs, rhs), `${G.name} g=${g} h=${h}`).toBe(-1);
         });
       }
@@ -94,7 +96,7 @@ describe('actions on feature maps (wasm gather, cached tables)', () => {
   it('caches index tables (outside the user\'s memory count) and can clear them', () => {
     eq.clearCaches();
     const before = eq.memory();
-    eq.tidy(() => { p4().act(1, eq.zeros([1, 1, 9, 9])); });
+    eq.tidy(() => { p4().act(p4().rotation(1), eq.zeros([1, 1, 9, 9])); });
     const after = eq.memory();
     expect(after.cacheBytes).toBe(81 * 4);
     expect(after.bytes).toBe(before.bytes);
@@ -103,13 +105,35 @@ describe('actions on feature maps (wasm gather, cached tables)', () => {
     expect(eq.memory().cacheBytes).toBe(0);
   });
 
+  it('keys cached tables by the group object, not its name: two groups named G never share', () => {
+    const c4 = new eq.groups.FiniteGroup('G', 4, Int32Array.from({ length: 16 }, (_, i) => ((i >> 2) + (i & 3)) % 4));
+    const v4 = new eq.groups.FiniteGroup('G', 4, Int32Array.from({ length: 16 }, (_, i) => (i >> 2) ^ (i & 3)));
+    const x = [0, 1, 2, 3];
+    eq.tidy(() => {
+      for (const G of [c4, v4, c4]) {
+        const got = G.act(1, eq.tensor(x, [1, 1, 4])).toArray();
+        // (u . f)(g) = f(u^-1 g)
+        expect(Array.from(got), G === c4 ? 'C4' : 'V4').toEqual(x.map((g) => x[G.compose(G.inverse(1), g)]));
+      }
+    });
+  });
+
   it('rejects feature maps of the wrong shape and foreign elements with typed errors', () => {
     eq.tidy(() => {
-      expect(() => p4().act(1, eq.zeros([1, 1, 4, 5]))).toThrow(eq.ShapeError);
-      expect(() => p4().act(1, eq.zeros([1, 1, 4, 5]))).toThrow('p4 acts on square grids');
-      expect(() => p4().act(1, eq.zeros([1, 1, 8, 4, 4]))).toThrow('expected [N, 1, 4, H, W]');
-      expect(() => p4().act(1, eq.zeros([4, 4]))).toThrow('expected an image [N, C, H, W]');
-      expect(() => p4().act(4, eq.zeros([1, 1, 4, 4]))).toThrow('C4: element must be an integer in 0..3, got 4');
+      const r1 = p4().rotation(1);
+      expect(() => p4().act(r1, eq.zeros([1, 1, 4, 5]))).toThrow(eq.ShapeError);
+      expect(() => p4().act(r1, eq.zeros([1, 1, 4, 5]))).toThrow('p4 acts on square grids');
+      expect(() => p4().act(r1, eq.zeros([1, 1, 8, 4, 4]))).toThrow('expected [N, 1, 4, H, W]');
+      expect(() => p4().act(r1, eq.zeros([4, 4]))).toThrow('expected an image [N, C, H, W]');
+      expect(() => p4().act({ point: 4, tx: 0, ty: 0 }, eq.zeros([1, 1, 4, 4]))).toThrow('C4: point must be an integer in 0..3, got 4');
+      // One element type per group: what elements() returns, compose, inverse and act accept.
+      expect(() => p4().act(1 as never, eq.zeros([1, 1, 4, 4]))).toThrow('p4: u is { point, tx, ty }');
+      expect(() => p4().act(p4().element(1, 2, 0), eq.zeros([1, 1, 4, 4]))).toThrow('must have no translation');
+      for (const g of p4m().elements()) {
+        const gi = p4m().inverse(g);
+        expect(p4m().compose(g, gi)).toEqual(p4m().identity);
+        p4m().act(p4m().compose(g, gi), eq.zeros([1, 1, 2, 2]));
+      }
       expect(() => cyclic(5).act(1, eq.zeros([1, 2, 4]))).toThrow('expected a regular field [N, C, 5]');
       expect(() => se2().act(se2().identity, eq.zeros([3, 3]))).toThrow('[P, 2]');
       expect(() => se2().act(new Float64Array(9), eq.zeros([3, 2]))).toThrow(eq.ArgumentError);

@@ -28,7 +28,7 @@ describe('checkEquivariance', () => {
     // Rotating by 90 degrees commutes with the rotations of D4 but not with its mirrors.
     const G = p4m();
     const type = eq.field.image(G, 1);
-    const rotate = (x: eq.Tensor) => G.act(1, x);
+    const rotate = (x: eq.Tensor) => G.act(G.rotation(1), x);
     eq.tidy(() => {
       const report = eq.checkEquivariance(rotate, { input: eq.tensor(random(5 * 5, 2), [1, 1, 5, 5]), inType: type, outType: type });
       expect(report.ok).toBe(false);
@@ -95,7 +95,7 @@ describe('checkEquivariance', () => {
   it('rejects bad options and inputs with typed errors, leaking nothing', () => {
     const G = p4m();
     const type = eq.field.image(G, 1);
-    const id = (x: eq.Tensor) => G.act(0, x);
+    const id = (x: eq.Tensor) => G.act(G.identity, x);
     const start = eq.memory().tensors;
     eq.tidy(() => {
       const x = eq.zeros([1, 1, 4, 4]);

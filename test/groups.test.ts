@@ -94,7 +94,7 @@ describe('finite groups: exact Cayley tables', () => {
 describe('p4 and p4m', () => {
   const elementsNear = (G: eq.groups.GridGroup) => {
     const out: eq.groups.GridElement[] = [];
-    for (const point of G.elements()) for (const tx of [-2, 0, 3]) for (const ty of [-1, 0, 2]) out.push({ point, tx, ty });
+    for (const { point } of G.elements()) for (const tx of [-2, 0, 3]) for (const ty of [-1, 0, 2]) out.push(G.element(point, tx, ty));
     return out;
   };
 

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as eq from '../ts/index.js';
 import { Phi } from '../ts/nn/phi.js';
-import * as ops from '../ts/ops.js';
+import * as ops from '../ts/core/ops.js';
 import { firstBitDifference, random } from './helpers.js';
 
 beforeAll(() => eq.init());

@@ -5,9 +5,9 @@
  * (Nyholm, Carlsson, Weiler, Persson 2025); see docs/framework.md. This module is the package
  * root: `import * as eq from 'equivariant'`.
  */
-export { init, initialized, simdSupported, wasmModule, type InitOptions, type WasmSource } from './wasm.js';
-export { Tensor, tensor, zeros, tidy, keep, memory, type MemoryInfo } from './tensor.js';
-export { matmul, packMatrix, PackedMatrix, type MatmulOptions } from './gemm.js';
+export { init, initialized, simdSupported, wasmModule, type InitOptions, type WasmSource } from './core/wasm.js';
+export { Tensor, tensor, zeros, tidy, keep, memory, type MemoryInfo } from './core/tensor.js';
+export { matmul, packMatrix, PackedMatrix, type MatmulOptions } from './core/gemm.js';
 export {
   EquivariantError,
   ShapeError,
@@ -20,16 +20,16 @@ export {
   KernelError,
   ConfigError,
   WeightsError,
-} from './errors.js';
-export * as diagnostics from './diagnostics.js';
-export * as groups from './groups.js';
+} from './core/errors.js';
+export * as diagnostics from './core/diagnostics.js';
+export * as groups from './groups/index.js';
 export * as nn from './nn/index.js';
-export { createPool, Pool, WorkerCrashedError, PoolClosedError, AbortError, type PoolOptions } from './pool.js';
-export { loadModel, Model, FORMAT as MODEL_FORMAT, type ModelConfig, type InputSpec, type LoadOptions } from './model.js';
-export { parseSafetensors, encodeSafetensors, type NamedArray } from './safetensors.js';
-export { omega, KernelOmega, AttentionOmega, type KernelOmegaOptions, type AttentionOmegaOptions, type Omega } from './omega.js';
-export * as reps from './reps.js';
-export * as basis from './basis.js';
-export { Representation } from './reps.js';
-export { field, FieldType, ImageField, GridField, RegularField, InvariantField, RepField, PointsField, clearCaches } from './fields.js';
-export { checkEquivariance, type EquivariantMap, type CheckOptions, type EquivarianceReport, type ElementReport } from './equivariance.js';
+export { createPool, Pool, WorkerCrashedError, PoolClosedError, AbortError, type PoolOptions } from './runtime/pool.js';
+export { loadModel, Model, FORMAT as MODEL_FORMAT, type ModelConfig, type InputSpec, type LoadOptions } from './io/model.js';
+export { parseSafetensors, encodeSafetensors, type NamedArray } from './io/safetensors.js';
+export { omega, KernelOmega, AttentionOmega, type KernelOmegaOptions, type AttentionOmegaOptions, type Omega } from './omega/index.js';
+export * as reps from './reps/index.js';
+export * as basis from './space/basis.js';
+export { Representation } from './reps/index.js';
+export { field, FieldType, ImageField, GridField, RegularField, InvariantField, RepField, PointsField, clearCaches } from './fields/index.js';
+export { checkEquivariance, type EquivariantMap, type CheckOptions, type EquivarianceReport, type ElementReport } from './check/equivariance.js';

@@ -11,15 +11,15 @@
  * `g^-1 g'` and the features at them. With `content: false`, attention is the group convolution
  * with kernel `softmax(b) W_V` (Conclusion 1 of the framework; tested).
  */
-import { ArgumentError, ShapeError } from '../errors.js';
-import { FieldType, RegularField } from '../fields.js';
-import { FiniteGroup } from '../group.js';
-import { byName } from '../groups.js';
-import { seededRng } from '../lie.js';
-import { AttentionOmega } from '../omega.js';
-import { IndexTable, conv2d } from '../ops.js';
-import { Tensor, empty, keep, tensor } from '../tensor.js';
-import { call } from '../wasm.js';
+import { ArgumentError, ShapeError } from '../core/errors.js';
+import { FieldType, RegularField } from '../fields/index.js';
+import { FiniteGroup } from '../groups/finite.js';
+import { byName } from '../groups/index.js';
+import { seededRng } from '../groups/lie.js';
+import { AttentionOmega } from '../omega/index.js';
+import { IndexTable, conv2d } from '../core/ops.js';
+import { Tensor, empty, keep, tensor } from '../core/tensor.js';
+import { call } from '../core/wasm.js';
 import { Layer, type LayerConfig } from './layer.js';
 
 export interface AttentionOptions {

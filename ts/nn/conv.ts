@@ -3,10 +3,10 @@
  * `liftingConv` from images on Z^2 to fields on p4/p4m (`kappa` on the domain), `groupConv`
  * between fields on the group (p4, p4m, or any finite group given by its Cayley table).
  */
-import { ArgumentError } from '../errors.js';
-import type { FiniteGroup } from '../group.js';
-import type { GridGroup } from '../grid.js';
-import { KernelOmega, type Padding } from '../omega.js';
+import { ArgumentError } from '../core/errors.js';
+import type { FiniteGroup } from '../groups/finite.js';
+import type { GridGroup } from '../groups/grid.js';
+import { KernelOmega, type Padding } from '../omega/index.js';
 import { Phi } from './phi.js';
 
 export interface ConvOptions {

@@ -6,9 +6,9 @@
  * the group acts on both sides. Layers that carry a group (convolutions) also declare fixed
  * `inType`/`outType`; shape-generic ones (ReLU, pooling) take them from their neighbours.
  */
-import { ArgumentError, ShapeError } from '../errors.js';
-import type { FieldType } from '../fields.js';
-import { Tensor, expectTensor, keep, tensor } from '../tensor.js';
+import { ArgumentError, ShapeError } from '../core/errors.js';
+import type { FieldType } from '../fields/index.js';
+import { Tensor, expectTensor, keep, tensor } from '../core/tensor.js';
 
 /** A layer's JSON configuration: its `type` and hyper-parameters. */
 export interface LayerConfig {

@@ -1,11 +1,11 @@
 /** `linear` (a dense layer on invariant features) and `flatten`. */
-import { ArgumentError, ShapeError } from '../errors.js';
-import { FieldType, InvariantField } from '../fields.js';
-import { PackedMatrix, matmulRows, packMatrix } from '../gemm.js';
-import { permute, reshape } from '../ops.js';
-import { Tensor, expectTensor, keep, tidy } from '../tensor.js';
+import { ArgumentError, ShapeError } from '../core/errors.js';
+import { FieldType, InvariantField } from '../fields/index.js';
+import { PackedMatrix, matmulRows, packMatrix } from '../core/gemm.js';
+import { permute, reshape } from '../core/ops.js';
+import { Tensor, expectTensor, keep, tidy } from '../core/tensor.js';
 import { Layer, type LayerConfig } from './layer.js';
-import { seededRng } from '../lie.js';
+import { seededRng } from '../groups/lie.js';
 
 /** `y = x W^T + b` on `[N, in]`, with `W` `[out, in]` as PyTorch stores it (packed once). */
 export class Linear extends Layer {

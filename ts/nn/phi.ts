@@ -10,17 +10,17 @@
  * matrix product with the matrix `K[(co, g), (ci, h)] = kappa[co, ci, g^-1 h]`, packed once.
  * `reference()` evaluates the same sum literally from the group's operations, as a check.
  */
-import { ArgumentError, ShapeError } from '../errors.js';
-import { FieldType, GridField, ImageField, RegularField } from '../fields.js';
-import { FiniteGroup } from '../group.js';
-import { GridGroup } from '../grid.js';
-import { byName } from '../groups.js';
-import { seededRng } from '../lie.js';
-import { AttentionOmega, KernelOmega, type Omega } from '../omega.js';
+import { ArgumentError, ShapeError } from '../core/errors.js';
+import { FieldType, GridField, ImageField, RegularField } from '../fields/index.js';
+import { FiniteGroup } from '../groups/finite.js';
+import { GridGroup } from '../groups/grid.js';
+import { byName } from '../groups/index.js';
+import { seededRng } from '../groups/lie.js';
+import { AttentionOmega, KernelOmega, type Omega } from '../omega/index.js';
 import { GroupAttention } from './attention.js';
-import { conv2d, conv3x3Winograd, convGeometry, permute, winogradApplies, winogradWeights } from '../ops.js';
-import { matmulRows, packMatrix, PackedMatrix } from '../gemm.js';
-import { Tensor, keep, tensor, tidy } from '../tensor.js';
+import { conv2d, conv3x3Winograd, convGeometry, permute, winogradApplies, winogradWeights } from '../core/ops.js';
+import { matmulRows, packMatrix, PackedMatrix } from '../core/gemm.js';
+import { Tensor, keep, tensor, tidy } from '../core/tensor.js';
 import { Layer, type LayerConfig } from './layer.js';
 
 export type ConvAlgorithm = 'auto' | 'direct';

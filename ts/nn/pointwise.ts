@@ -3,10 +3,10 @@
  * and space (so it commutes with the group action: the same affine map is applied to every
  * entry a group element can move a value to).
  */
-import { ArgumentError, ShapeError } from '../errors.js';
-import type { FieldType } from '../fields.js';
-import { channelAffine, relu as reluOp } from '../ops.js';
-import { Tensor, expectTensor, keep, tensor } from '../tensor.js';
+import { ArgumentError, ShapeError } from '../core/errors.js';
+import type { FieldType } from '../fields/index.js';
+import { channelAffine, relu as reluOp } from '../core/ops.js';
+import { Tensor, expectTensor, keep, tensor } from '../core/tensor.js';
 import { Layer, inner, type LayerConfig } from './layer.js';
 
 export class Relu extends Layer {

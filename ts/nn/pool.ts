@@ -6,12 +6,12 @@
  * Spatial pooling keeps exact equivariance under rotations about the centre when the windows
  * tile the grid symmetrically: `size = stride` and `H, W` divisible by it.
  */
-import { ArgumentError, ShapeError } from '../errors.js';
-import { FieldType, GridField, ImageField, InvariantField, RegularField } from '../fields.js';
-import { FiniteGroup } from '../group.js';
-import { GridGroup } from '../grid.js';
-import { pool2d, reduceAxis, type Reduction } from '../ops.js';
-import { Tensor, expectTensor } from '../tensor.js';
+import { ArgumentError, ShapeError } from '../core/errors.js';
+import { FieldType, GridField, ImageField, InvariantField, RegularField } from '../fields/index.js';
+import { FiniteGroup } from '../groups/finite.js';
+import { GridGroup } from '../groups/grid.js';
+import { pool2d, reduceAxis, type Reduction } from '../core/ops.js';
+import { Tensor, expectTensor } from '../core/tensor.js';
 import { Layer, type LayerConfig } from './layer.js';
 
 function reduction(r: unknown, what: string): Reduction {

@@ -5,9 +5,9 @@
  * followed by batch norm has the norm folded into its expanded weights and bias, and a ReLU that
  * follows either is fused into the kernel's epilogue, so `conv -> bn -> relu` is one kernel call.
  */
-import { ArgumentError, ShapeError } from '../errors.js';
-import type { FieldType } from '../fields.js';
-import { Tensor, expectTensor } from '../tensor.js';
+import { ArgumentError, ShapeError } from '../core/errors.js';
+import type { FieldType } from '../fields/index.js';
+import { Tensor, expectTensor } from '../core/tensor.js';
 import { Layer, type LayerConfig } from './layer.js';
 import { Phi } from './phi.js';
 import { BatchNorm, Relu } from './pointwise.js';

@@ -4,7 +4,8 @@
  * refuses; layers compose these and never touch wasm directly.
  */
 import { ShapeError } from './errors.js';
-import { Tensor, WasmBuffer, empty } from './tensor.js';
+import { Tensor, WasmBuffer, empty, tensor } from './tensor.js';
+import { PackedMatrix, matmulRows, packMatrix } from './gemm.js';
 import { call, memoryBuffer } from './wasm.js';
 
 export const MAX = 0;
@@ -142,4 +143,27 @@ export function permute(x: Tensor, indices: Int32Array, outShape: readonly numbe
   } finally {
     t.dispose();
   }
+}
+
+/**
+ * `x` read as rows of length `d`, each row `r` replaced by `r M^T + bias` (`mt` is `M^T`,
+ * `d x d`): how a representation or a rotation acts on vector features. A new tensor of x's shape.
+ */
+export function applyMatrix(x: Tensor, mt: Float32Array, d: number, bias?: Float32Array): Tensor {
+  const w = tensor(mt, [d, d]);
+  const b = bias ? tensor(bias, [d]) : undefined;
+  let packed: PackedMatrix | undefined;
+  try {
+    packed = packMatrix(w);
+    return matmulRows(x, x.size / d, d, packed, { bias: b }, x.shape);
+  } finally {
+    packed?.dispose();
+    w.dispose();
+    b?.dispose();
+  }
+}
+
+/** A copy of `x` (same shape). */
+export function copy(x: Tensor): Tensor {
+  return reshape(x, x.shape);
 }

@@ -1,10 +1,10 @@
 /** The groups, as `eq.groups.*`: finite (exact), wallpaper (on grids), and Lie (sampled). */
-export { cyclic, dihedral, symmetric, product, permutations, FiniteGroup, SymmetricGroup, type Group } from './group.js';
+export { cyclic, dihedral, symmetric, product, permutations, FiniteGroup, SymmetricGroup, type Group } from './finite.js';
 export { z2, p4, p4m, GridGroup, type GridElement } from './grid.js';
 export { so2, se2, so3, se3, seededRng, LieGroup, type LieElement, type Lifted, type Rng } from './lie.js';
 
-import { ArgumentError } from './errors.js';
-import { cyclic as C, dihedral as D, symmetric as S, type FiniteGroup as FG } from './group.js';
+import { ArgumentError } from '../core/errors.js';
+import { cyclic as C, dihedral as D, symmetric as S, type FiniteGroup as FG } from './finite.js';
 import { p4 as P4, p4m as P4M, z2 as Z2, type GridGroup as GG } from './grid.js';
 
 /** A group from its name in a model config: `z2`, `p4`, `p4m`, `C<n>`, `D<n>`, `S<n>`. */

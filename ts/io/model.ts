@@ -3,22 +3,22 @@
  * safetensors, loaded into a `Sequential` and compiled once into the fused plan that `run`
  * executes. See docs/model-format.md.
  */
-import { ArgumentError, ConfigError, ShapeError, WeightsError } from './errors.js';
-import { FieldType, GridField, ImageField, InvariantField, RegularField } from './fields.js';
-import { FiniteGroup } from './group.js';
-import { GridGroup } from './grid.js';
-import { byName } from './groups.js';
-import { groupConv, liftingConv } from './nn/conv.js';
-import type { Layer, LayerConfig } from './nn/layer.js';
-import { Flatten, Linear } from './nn/linear.js';
-import { Phi, type ConvAlgorithm } from './nn/phi.js';
-import { BatchNorm, Relu } from './nn/pointwise.js';
-import { GlobalPool, GroupPool, Pool2d } from './nn/pool.js';
-import { Sequential, runSteps, type Step } from './nn/sequential.js';
-import { AttentionOmega, KernelOmega } from './omega.js';
-import { GroupAttention } from './nn/attention.js';
+import { ArgumentError, ConfigError, ShapeError, WeightsError } from '../core/errors.js';
+import { FieldType, GridField, ImageField, InvariantField, RegularField } from '../fields/index.js';
+import { FiniteGroup } from '../groups/finite.js';
+import { GridGroup } from '../groups/grid.js';
+import { byName } from '../groups/index.js';
+import { groupConv, liftingConv } from '../nn/conv.js';
+import type { Layer, LayerConfig } from '../nn/layer.js';
+import { Flatten, Linear } from '../nn/linear.js';
+import { Phi, type ConvAlgorithm } from '../nn/phi.js';
+import { BatchNorm, Relu } from '../nn/pointwise.js';
+import { GlobalPool, GroupPool, Pool2d } from '../nn/pool.js';
+import { Sequential, runSteps, type Step } from '../nn/sequential.js';
+import { AttentionOmega, KernelOmega } from '../omega/index.js';
+import { GroupAttention } from '../nn/attention.js';
 import { encodeSafetensors, parseSafetensors, type NamedArray } from './safetensors.js';
-import { Tensor, expectTensor } from './tensor.js';
+import { Tensor, expectTensor } from '../core/tensor.js';
 
 export const FORMAT = 'equivariant.model';
 

@@ -7,7 +7,7 @@
  * after a trap restores the shadow-stack pointer that the aborted frames left behind, so the
  * next call finds the instance as it was.
  */
-import wbgInit, * as gen from './gen/equivariant.js';
+import wbgInit, * as gen from '../gen/equivariant.js';
 import { ArgumentError, KernelError, NotInitializedError, UnsupportedError, WasmTrapError } from './errors.js';
 
 /** What `init` accepts as the module: bytes, a URL or path, a fetch Response, or a compiled module. */
@@ -68,7 +68,7 @@ export function init(options: InitOptions = {}): Promise<void> {
   pending ??= (async () => {
     if (typeof WebAssembly !== 'object') throw new UnsupportedError('init: this runtime has no WebAssembly; equivariant needs WebAssembly with SIMD128 (Node >= 20, current Chrome, Firefox, Safari >= 16.4)');
     if (!simdSupported()) throw new UnsupportedError('init: this runtime lacks WebAssembly SIMD128, which equivariant needs (Node >= 20, Chrome >= 91, Firefox >= 89, Safari >= 16.4)');
-    const module = await compile(options.wasm ?? new URL('./gen/equivariant_bg.wasm', import.meta.url));
+    const module = await compile(options.wasm ?? new URL('../gen/equivariant_bg.wasm', import.meta.url));
     const raw = (await wbgInit({ module_or_path: module })) as unknown as RawExports;
     state = { kernels: gen, raw, module };
   })().catch((e) => {

@@ -4,10 +4,10 @@
  * orthogonal; for the Lie groups they are the defining rotation representations and the
  * frequency-`k` irreps of SO(2).
  */
-import { ArgumentError } from './errors.js';
-import { FiniteGroup, SymmetricGroup, type Group } from './group.js';
-import { GridGroup } from './grid.js';
-import { LieGroup, type LieElement } from './lie.js';
+import { ArgumentError } from '../core/errors.js';
+import { FiniteGroup, SymmetricGroup, type Group } from '../groups/finite.js';
+import { GridGroup } from '../groups/grid.js';
+import { LieGroup, type LieElement } from '../groups/lie.js';
 
 export class Representation<E = number> {
   constructor(

@@ -5,10 +5,10 @@
  */
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
-import { init } from './wasm.js';
-import { loadModel, type Model, type ModelConfig } from './model.js';
-import type { ConvAlgorithm } from './nn/phi.js';
-import { tensor } from './tensor.js';
+import { init } from '../core/wasm.js';
+import { loadModel, type Model, type ModelConfig } from '../io/model.js';
+import type { ConvAlgorithm } from '../nn/phi.js';
+import { tensor } from '../core/tensor.js';
 
 let model: Model | undefined;
 

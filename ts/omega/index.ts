@@ -13,7 +13,7 @@
  *   on the regular fields of a finite group. With `content: false` the logits are `b` alone and
  *   the operator is the group convolution with kernel `softmax(b) W_V` (Conclusion 1).
  */
-import { ArgumentError } from './errors.js';
+import { ArgumentError } from '../core/errors.js';
 
 export type Padding = 'same' | 'valid' | number;
 

@@ -8,10 +8,10 @@
  * draws the rotation from the Haar measure (uniform angle; uniform unit quaternion) and, for
  * SE(d), the translation from a standard normal (there is no Haar probability on R^d).
  */
-import { ArgumentError } from './errors.js';
-import { defaultField } from './fields.js';
-import type { Tensor } from './tensor.js';
-import type { Group } from './group.js';
+import { ArgumentError, ShapeError } from '../core/errors.js';
+import { applyMatrix } from '../core/ops.js';
+import { expectTensor, type Tensor } from '../core/tensor.js';
+import type { Group } from './finite.js';
 
 export type LieElement = Float64Array;
 /** A source of uniform numbers in [0, 1). */
@@ -128,9 +128,16 @@ export abstract class LieGroup implements Group<LieElement> {
     return t;
   }
 
-  /** `g . x` for point coordinates `[P, d]` or `[N, P, d]`: `x -> R x + t` (see fields.ts). */
+  /** `u . x` for point coordinates `[P, d]` or `[N, P, d]`: every point `x -> R x + t`. */
   act(u: LieElement, x: Tensor): Tensor {
-    return defaultField(this, x).act(u, x);
+    expectTensor(x, `${this.name}.act`);
+    const d = this.d;
+    if ((x.rank !== 2 && x.rank !== 3) || x.shape[x.rank - 1] !== d) throw new ShapeError(`${this.name}.act: expected points [N, P, ${d}] or [P, ${d}], got [${x.shape.join(', ')}]`);
+    this.check(u, 'u');
+    const R = this.rotation(u);
+    const rt = new Float32Array(d * d);
+    for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) rt[j * d + i] = R[i * d + j];
+    return applyMatrix(x, rt, d, Float32Array.from(this.translation(u)));
   }
 
   /** Where `g` sends the point `x` (length d). */

@@ -6,11 +6,11 @@
  * method; random elements for a Lie group). Each basis element is a `d_out x d_in` matrix,
  * row-major; an equivariant linear layer is exactly a linear combination of them.
  */
-import { ArgumentError } from './errors.js';
-import { FiniteGroup } from './group.js';
-import { GridGroup } from './grid.js';
-import { LieGroup, seededRng } from './lie.js';
-import type { Representation } from './reps.js';
+import { ArgumentError } from '../core/errors.js';
+import { FiniteGroup } from '../groups/finite.js';
+import { GridGroup } from '../groups/grid.js';
+import { LieGroup, seededRng } from '../groups/lie.js';
+import type { Representation } from '../reps/index.js';
 
 function sameGroup(G: unknown, a: Representation<unknown>, b: Representation<unknown>, what: string) {
   if (!a || !b || typeof a.matrix !== 'function' || typeof b.matrix !== 'function') throw new ArgumentError(`${what}: expected (G, repIn, repOut) with two representations`);

@@ -5,7 +5,7 @@
  * dtype (F32; F16, BF16 and F64 are converted), the shape, offsets that lie inside the data and
  * match the shape, no two tensors overlapping, and no byte of data left unreferenced.
  */
-import { WeightsError } from './errors.js';
+import { WeightsError } from '../core/errors.js';
 
 export interface NamedArray {
   shape: number[];

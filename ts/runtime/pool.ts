@@ -12,11 +12,11 @@
  */
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
-import { ArgumentError, EquivariantError } from './errors.js';
-import { init, wasmModule } from './wasm.js';
-import { type ModelConfig, type Source, type WeightsSource, inputChecker, readConfigSource, readWeightsBytes } from './model.js';
-import type { ConvAlgorithm } from './nn/phi.js';
-import { Tensor, expectTensor, tensor } from './tensor.js';
+import { ArgumentError, EquivariantError } from '../core/errors.js';
+import { init, wasmModule } from '../core/wasm.js';
+import { type ModelConfig, type Source, type WeightsSource, inputChecker, readConfigSource, readWeightsBytes } from '../io/model.js';
+import type { ConvAlgorithm } from '../nn/phi.js';
+import { Tensor, expectTensor, tensor } from '../core/tensor.js';
 import type { WorkerApi } from './worker.js';
 
 /** A worker died (crashed or was terminated) while serving this run. */

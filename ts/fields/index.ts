@@ -7,51 +7,14 @@
  * memory, cached, and the gather kernel applies it to every image and channel. Actions through a
  * matrix (a representation on vector features, a Lie group on points) go through the GEMM.
  */
-import { ArgumentError, ShapeError } from './errors.js';
-import { FiniteGroup } from './group.js';
-import { GridGroup } from './grid.js';
-import { LieGroup, type LieElement } from './lie.js';
-import type { Representation } from './reps.js';
-import { Tensor, expectTensor, tensor } from './tensor.js';
-import { IndexTable, gather } from './ops.js';
-import { matmulRows, packMatrix } from './gemm.js';
-
-const cache = new Map<string, IndexTable>();
-const MAX_CACHED_BYTES = 64 * 1024 * 1024;
-let cachedBytes = 0;
-
-function table(key: string, build: () => Int32Array): IndexTable {
-  let t = cache.get(key);
-  if (t && !t.disposed) {
-    cache.delete(key); // re-insert: the Map's order is least recently used first
-    cache.set(key, t);
-    return t;
-  }
-  const idx = build();
-  t = new IndexTable(idx, false);
-  // Not owned by any tidy scope: the cache owns it.
-  for (const [k, old] of cache) {
-    if (cachedBytes + t.bytes <= MAX_CACHED_BYTES) break;
-    cachedBytes -= old.bytes;
-    old.dispose();
-    cache.delete(k);
-  }
-  cache.set(key, t);
-  cachedBytes += t.bytes;
-  return t;
-}
-
-/** Frees the cached index tables (they are rebuilt on demand). */
-export function clearCaches(): void {
-  for (const t of cache.values()) t.dispose();
-  cache.clear();
-  cachedBytes = 0;
-}
-
-/** Bytes held by cached index tables. */
-export function cacheBytes(): number {
-  return cachedBytes;
-}
+import { ArgumentError, ShapeError } from '../core/errors.js';
+import { FiniteGroup } from '../groups/finite.js';
+import { GridGroup, type GridElement } from '../groups/grid.js';
+import { LieGroup, type LieElement } from '../groups/lie.js';
+import type { Representation } from '../reps/index.js';
+import { Tensor, expectTensor } from '../core/tensor.js';
+import { applyMatrix, copy } from '../core/ops.js';
+export { clearCaches } from '../groups/action.js';
 
 const fmt = (s: readonly number[]) => `[${s.join(', ')}]`;
 
@@ -97,7 +60,7 @@ function gridCheck(G: GridGroup, x: Tensor, hAxis: number, what: string) {
 }
 
 /** Scalar fields on a square grid, `[N, C, H, W]`: `(u . f)(p) = f(u^-1 p)`. */
-export class ImageField extends FieldType<number> {
+export class ImageField extends FieldType<GridElement> {
   constructor(readonly group: GridGroup, channels: number) {
     super(group, channels);
   }
@@ -112,17 +75,14 @@ export class ImageField extends FieldType<number> {
     if (x.shape[1] !== this.channels) throw new ShapeError(`${what}: has ${x.shape[1]} channels, expected ${this.channels} (${this.kind()}); got ${fmt(x.shape)}`);
     gridCheck(this.group, x, 2, what);
   }
-  act(u: number, x: Tensor): Tensor {
+  act(u: GridElement, x: Tensor): Tensor {
     this.check(x, `${this.group.name}.act`);
-    const G = this.group;
-    G.pointGroup.check(u, 'element');
-    const [n, c, h, w] = x.shape;
-    return gather(x, table(`${G.name}/img/${u}/${h}x${w}`, () => G.pixelTable(u, h, w)), n * c);
+    return this.group.act(u, x);
   }
 }
 
 /** Fields on the group p4/p4m, `[N, C, |P|, H, W]`: `(u . f)(g, p) = f(u^-1 g, u^-1 p)`. */
-export class GridField extends FieldType<number> {
+export class GridField extends FieldType<GridElement> {
   constructor(readonly group: GridGroup, channels: number) {
     super(group, channels);
   }
@@ -139,21 +99,9 @@ export class GridField extends FieldType<number> {
     }
     gridCheck(this.group, x, 3, what);
   }
-  act(u: number, x: Tensor): Tensor {
+  act(u: GridElement, x: Tensor): Tensor {
     this.check(x, `${this.group.name}.act`);
-    const G = this.group, P = G.pointGroup;
-    P.check(u, 'element');
-    const [n, c, o, h, w] = x.shape;
-    return gather(x, table(`${G.name}/grid/${u}/${h}x${w}`, () => {
-      const pix = G.pixelTable(u, h, w);
-      const inv = P.inverse(u);
-      const t = new Int32Array(o * h * w);
-      for (let g = 0; g < o; g++) {
-        const src = P.compose(inv, g) * h * w;
-        for (let i = 0; i < h * w; i++) t[g * h * w + i] = src + pix[i];
-      }
-      return t;
-    }), n * c);
+    return this.group.act(u, x);
   }
 }
 
@@ -174,11 +122,7 @@ export class RegularField extends FieldType<number> {
   }
   act(u: number, x: Tensor): Tensor {
     this.check(x, `${this.group.name}.act`);
-    const G = this.group;
-    G.check(u);
-    const inv = G.inverse(u);
-    const [n, c] = x.shape;
-    return gather(x, table(`${G.name}#${G.order}/reg/${u}`, () => Int32Array.from(G.elements(), (g) => G.compose(inv, g))), n * c);
+    return this.group.act(u, x);
   }
 }
 
@@ -204,11 +148,8 @@ export class InvariantField extends FieldType<unknown> {
   }
   act(u: unknown, x: Tensor): Tensor {
     this.check(x, 'act');
-    if (this.group instanceof LieGroup) this.group.check(u);
-    else if (this.group instanceof GridGroup) this.group.pointGroup.check(u);
-    else this.group.check(u);
-    const inner = x.size / x.shape[0] || 1;
-    return gather(x, table(`identity/${inner}`, () => Int32Array.from({ length: inner }, (_, i) => i)), x.shape[0] === 0 ? 0 : x.shape[0]);
+    (this.group as { check(u: unknown): unknown }).check(u);
+    return copy(x);
   }
 }
 
@@ -254,45 +195,8 @@ export class PointsField extends FieldType<LieElement> {
   }
   act(g: LieElement, x: Tensor): Tensor {
     this.check(x, `${this.group.name}.act`);
-    const G = this.group, d = G.d;
-    G.check(g);
-    const R = G.rotation(g);
-    const rt = new Float32Array(d * d);
-    for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) rt[j * d + i] = R[i * d + j];
-    return applyMatrix(x, rt, d, Float32Array.from(G.translation(g)));
+    return this.group.act(g, x);
   }
-}
-
-/** `x` viewed as rows of length `d`, times `mt` (`d x d`), plus `bias`: a new tensor of x's shape. */
-function applyMatrix(x: Tensor, mt: Float32Array, d: number, bias: Float32Array | undefined): Tensor {
-  const w = tensor(mt, [d, d]);
-  const b = bias ? tensor(bias, [d]) : undefined;
-  try {
-    const packed = packMatrix(w);
-    try {
-      return matmulRows(x, x.size / d, d, packed, { bias: b }, x.shape);
-    } finally {
-      packed.dispose();
-    }
-  } finally {
-    w.dispose();
-    b?.dispose();
-  }
-}
-
-/** The field type a group's `act` uses for a tensor of this rank. */
-export function defaultField(G: AnyGroup, x: Tensor): FieldType<unknown> {
-  expectTensor(x, `${G}.act`);
-  if (G instanceof GridGroup) {
-    if (x.rank === 4) return new ImageField(G, x.shape[1]) as FieldType<unknown>;
-    if (x.rank === 5) return new GridField(G, x.shape[1]) as FieldType<unknown>;
-    throw new ShapeError(`${G.name}.act: expected an image [N, C, H, W] or a field on ${G.name} [N, C, ${G.pointOrder}, H, W], got ${fmt(x.shape)}`);
-  }
-  if (G instanceof FiniteGroup) {
-    if (x.rank === 3 && x.shape[2] === G.order) return new RegularField(G, x.shape[1]) as FieldType<unknown>;
-    throw new ShapeError(`${G.name}.act: expected a regular field [N, C, ${G.order}], got ${fmt(x.shape)}`);
-  }
-  return new PointsField(G) as FieldType<unknown>;
 }
 
 /** Constructors of field types, by what the features are. */

@@ -8,9 +8,10 @@
  * `symmetric(n)` elements are the permutations of `0..n-1` in lexicographic order, a permutation
  * `p` sends `i` to `p[i]`, and `(a b)[i] = a[b[i]]`.
  */
-import { ArgumentError } from './errors.js';
-import { defaultField } from './fields.js';
-import type { Tensor } from './tensor.js';
+import { ArgumentError, ShapeError } from '../core/errors.js';
+import { gather } from '../core/ops.js';
+import { expectTensor, type Tensor } from '../core/tensor.js';
+import { withTable } from './action.js';
 
 /** What every group offers: the identity, products, inverses. Elements' type depends on the group. */
 export interface Group<E> {
@@ -100,9 +101,12 @@ export class FiniteGroup implements Group<number> {
     return this.#labels[this.check(a)];
   }
 
-  /** `u . x` for a regular field `[N, C, |G|]`: `(u . f)(g) = f(u^-1 g)` (see fields.ts). */
+  /** `u . x` for a regular field `[N, C, |G|]`: `(u . f)(g) = f(u^-1 g)`, by the gather kernel. */
   act(u: number, x: Tensor): Tensor {
-    return defaultField(this, x).act(u, x);
+    expectTensor(x, `${this.name}.act`);
+    if (x.rank !== 3 || x.shape[2] !== this.order) throw new ShapeError(`${this.name}.act: expected a regular field [N, C, ${this.order}], got [${x.shape.join(', ')}]`);
+    const inv = this.inverse(u);
+    return withTable(this, `reg/${u}`, () => Int32Array.from(this.elements(), (g) => this.compose(inv, g)), (t) => gather(x, t, x.shape[0] * x.shape[1]));
   }
 
   /** A copy of the Cayley table. */

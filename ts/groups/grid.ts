@@ -9,10 +9,11 @@
  * and the mirror is `torch.flip(img, [-1])`. On a finite grid the point group acts about the
  * grid's centre, exactly: that is what `act` and the equivariance checks use.
  */
-import { ArgumentError } from './errors.js';
-import { defaultField } from './fields.js';
-import type { Tensor } from './tensor.js';
-import { cyclic, dihedral, type FiniteGroup, type Group } from './group.js';
+import { ArgumentError, ShapeError } from '../core/errors.js';
+import { gather } from '../core/ops.js';
+import { expectTensor, type Tensor } from '../core/tensor.js';
+import { withTable } from './action.js';
+import { cyclic, dihedral, type FiniteGroup, type Group } from './finite.js';
 
 export interface GridElement {
   readonly point: number;
@@ -34,9 +35,25 @@ export class GridGroup implements Group<GridElement> {
     return this.pointGroup.order;
   }
 
-  /** The point group's elements: what `act` and `checkEquivariance` range over. */
-  elements(): number[] {
-    return this.pointGroup.elements();
+  /**
+   * The rotations (and mirrors) about the origin, as elements with zero translation: what
+   * `act` applies about a grid's centre and what `checkEquivariance` ranges over.
+   */
+  elements(): GridElement[] {
+    return this.pointGroup.elements().map((point) => this.element(point));
+  }
+
+  /** The element `{ point, tx, ty }`, checked. */
+  element(point: number, tx = 0, ty = 0): GridElement {
+    return this.check({ point, tx, ty });
+  }
+
+  /** The rotation by `quarterTurns * 90` degrees counter-clockwise (no mirror, no translation). */
+  rotation(quarterTurns: number): GridElement {
+    if (!Number.isInteger(quarterTurns)) throw new ArgumentError(`${this.name}.rotation: expected a whole number of quarter turns, got ${String(quarterTurns)}`);
+    const r = ((quarterTurns % 4) + 4) % 4;
+    if (this.name === 'z2' && r !== 0) throw new ArgumentError('z2 has no rotations (translations only)');
+    return this.element(r);
   }
 
   /** The integer 2x2 matrix `[a, b, c, d]` of a point-group element on `(x, y)`. */
@@ -49,10 +66,10 @@ export class GridGroup implements Group<GridElement> {
     return m ? [-a, b, -c, d] : [a, b, c, d];
   }
 
-  check(g: unknown): GridElement {
+  check(g: unknown, what = 'an element'): GridElement {
     const e = g as GridElement;
     if (e === null || typeof e !== 'object' || !Number.isInteger(e.tx) || !Number.isInteger(e.ty)) {
-      throw new ArgumentError(`${this.name}: an element is { point, tx, ty } with integer translations, got ${JSON.stringify(g)}`);
+      throw new ArgumentError(`${this.name}: ${what} is { point, tx, ty } with integer translations (make one with ${this.name}.element(point, tx, ty) or ${this.name}.rotation(r)), got ${typeof g === 'number' ? `the number ${g}` : JSON.stringify(g)}`);
     }
     this.pointGroup.check(e.point, 'point');
     return e;
@@ -73,12 +90,33 @@ export class GridGroup implements Group<GridElement> {
   }
 
   /**
-   * `u . x` for a point-group element `u` (rotation/mirror about the grid centre): an image
-   * `[N, C, H, W]` is transformed in space; a field on the group `[N, C, |P|, H, W]` is also
-   * permuted along its group axis (see fields.ts).
+   * `u . x` for an element `u` without translation (a rotation or mirror about the grid's
+   * centre): an image `[N, C, H, W]` is transformed in space, `(u . f)(p) = f(u^-1 p)`; a field on
+   * the group `[N, C, |P|, H, W]` is also permuted along its group axis,
+   * `(u . f)(g, p) = f(u^-1 g, u^-1 p)`. Both are one gather-kernel call with a cached table.
    */
-  act(u: number, x: Tensor): Tensor {
-    return defaultField(this, x).act(u, x);
+  act(u: GridElement, x: Tensor): Tensor {
+    this.check(u, 'u');
+    if (u.tx !== 0 || u.ty !== 0) throw new ArgumentError(`${this.name}.act: a finite grid is transformed about its centre, so u must have no translation; got (${u.tx}, ${u.ty}) (translations would move content off the grid)`);
+    expectTensor(x, `${this.name}.act`);
+    const fmt = `[${x.shape.join(', ')}]`;
+    if (x.rank !== 4 && x.rank !== 5) throw new ShapeError(`${this.name}.act: expected an image [N, C, H, W] or a field on ${this.name} [N, C, ${this.pointOrder}, H, W], got ${fmt}`);
+    if (x.rank === 5 && x.shape[2] !== this.pointOrder) throw new ShapeError(`${this.name}.act: expected [N, ${x.shape[1]}, ${this.pointOrder}, H, W] for a field on ${this.name}, got ${fmt}`);
+    const h = x.shape[x.rank - 2], w = x.shape[x.rank - 1];
+    if (h !== w) throw new ShapeError(`${this.name}.act: ${this.name} acts on square grids (rotations by 90 degrees about the centre), got a ${h} x ${w} grid in ${fmt}`);
+    const p = u.point, P = this.pointGroup;
+    if (x.rank === 4) return withTable(this, `img/${p}/${h}x${w}`, () => this.pixelTable(p, h, w), (t) => gather(x, t, x.shape[0] * x.shape[1]));
+    const o = this.pointOrder;
+    return withTable(this, `grid/${p}/${h}x${w}`, () => {
+      const pix = this.pixelTable(p, h, w);
+      const inv = P.inverse(p);
+      const t = new Int32Array(o * h * w);
+      for (let g = 0; g < o; g++) {
+        const src = P.compose(inv, g) * h * w;
+        for (let i = 0; i < h * w; i++) t[g * h * w + i] = src + pix[i];
+      }
+      return t;
+    }, (t) => gather(x, t, x.shape[0] * x.shape[1]));
   }
 
   /** Where `g` sends the lattice point `(x, y)`. */
@@ -88,8 +126,7 @@ export class GridGroup implements Group<GridElement> {
     return [a * x + b * y + g.tx, c * x + d * y + g.ty];
   }
 
-  label(g: GridElement | number): string {
-    if (typeof g === 'number') return this.pointGroup.label(g);
+  label(g: GridElement): string {
     this.check(g);
     const p = this.pointGroup.label(g.point);
     return g.tx || g.ty ? `${p}, t=(${g.tx}, ${g.ty})` : p;
