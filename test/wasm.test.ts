@@ -29,6 +29,17 @@ describe('init and the wasm boundary', () => {
     c.dispose();
     a.dispose();
   });
+
+  it('counts kernel scratch in memory() and frees it when a kernel traps holding it', () => {
+    // A convolution keeps its panel scratch for the next call...
+    eq.tidy(() => { eq.nn.groupConv({ group: eq.groups.p4(), in: 4, out: 4, kernel: 3, padding: 'same' }).run(eq.zeros([1, 4, 4, 16, 16])); });
+    expect(eq.memory().scratchBytes).toBeGreaterThan(0);
+    // ...and a trap while scratch is taken leaves nothing behind.
+    expect(() => eq.diagnostics.trap(2)).toThrow(eq.WasmTrapError);
+    expect(eq.memory().scratchBytes).toBe(0);
+    const t = eq.matmul(eq.tensor([2], [1, 1]), eq.tensor([3], [1, 1]));
+    expect(t.toArray()[0]).toBe(6);
+  });
 });
 
 describe('init sources (fresh module instances)', () => {

@@ -105,6 +105,18 @@ pub fn tensor_free(ptr: u32) -> u32 {
     }
 }
 
+/// Bytes the kernels' scratch buffer holds ([`crate::scratch`]).
+#[wasm_bindgen]
+pub fn scratch_bytes() -> u32 {
+    crate::scratch::bytes() as u32
+}
+
+/// Frees the kernels' scratch; the facade calls it after a trap, so nothing is left behind.
+#[wasm_bindgen]
+pub fn scratch_reset() {
+    crate::scratch::reset()
+}
+
 /// Bytes held by live allocations.
 #[wasm_bindgen]
 pub fn live_bytes() -> u32 {
@@ -424,5 +436,6 @@ pub fn trap_for_test(depth: u32) -> u32 {
         frame[0] = trap_for_test(depth - 1);
         return frame.iter().copied().fold(0, u32::wrapping_add);
     }
-    panic!("trap_for_test: deliberate trap");
+    // Trap while holding kernel scratch, as a kernel would: the facade must free it afterwards.
+    crate::scratch::with(1 << 16, true, |_| panic!("trap_for_test: deliberate trap"))
 }

@@ -10,8 +10,9 @@
 //! output's sum is `k = 0..K-1` whatever the batch, block or tile, so results are identical
 //! however the work is split.
 
-use crate::gemm::{tile, Bias, Epilogue, MR, NR};
+use crate::scratch;
 use crate::simd::{relu, F4};
+use crate::tile::{multiply, Epilogue, NR};
 
 /// The geometry of one convolution call. Padding may be asymmetric (top/left given; bottom and
 /// right follow from the output size).
@@ -76,13 +77,18 @@ pub fn conv2d(s: &ConvShape, x: &[f32], w: &[f32], bias: Option<&[f32]>, relu: b
     if p == 0 || s.cout == 0 {
         return;
     }
-    let ep = Epilogue { bias: bias.map_or(Bias::None, Bias::Rows), relu };
+    let ep = Epilogue::rows(bias, relu);
     if p < SMALL_OUTPUT {
         return conv2d_batched(s, x, w, ep, out);
     }
     let panels = p.div_ceil(NR);
     let block = (BLOCK_BYTES / (4 * NR * k.max(1))).clamp(1, panels);
-    let mut packed = vec![0.0f32; block * NR * k.max(1)];
+    scratch::with(block * NR * k.max(1), false, |packed| conv2d_images(s, x, w, ep, out, packed, block));
+}
+
+fn conv2d_images(s: &ConvShape, x: &[f32], w: &[f32], ep: Epilogue, out: &mut [f32], packed: &mut [f32], block: usize) {
+    let (k, p) = (s.k(), s.ho * s.wo);
+    let panels = p.div_ceil(NR);
     for img in 0..s.n {
         let xi = &x[img * s.cin * s.h * s.w..(img + 1) * s.cin * s.h * s.w];
         let oi = &mut out[img * s.cout * p..(img + 1) * s.cout * p];
@@ -94,7 +100,7 @@ pub fn conv2d(s: &ConvShape, x: &[f32], w: &[f32], bias: Option<&[f32]>, relu: b
             }
             // The packed block stands for columns p0*8.. of this image's output.
             let cols = (p - p0 * NR).min((p1 - p0) * NR);
-            run_tiles(s.cout, p1 - p0, cols, k, w, &packed, ep, &mut oi[p0 * NR..], p);
+            multiply(s.cout, cols, k, w, k, packed, ep, &mut oi[p0 * NR..], p);
             p0 = p1;
         }
     }
@@ -104,26 +110,6 @@ pub fn conv2d(s: &ConvShape, x: &[f32], w: &[f32], bias: Option<&[f32]>, relu: b
 /// small output would leave most lanes empty).
 const SMALL_OUTPUT: usize = 32;
 
-/// `C[cout x cols] (stride ldc) = W . packed` with the 4x8 tile, rows in fours.
-#[allow(clippy::too_many_arguments)]
-fn run_tiles(cout: usize, panels: usize, cols: usize, k: usize, w: &[f32], packed: &[f32], ep: Epilogue, c: &mut [f32], ldc: usize) {
-    let mut co = 0;
-    // SAFETY: `tile` reads rows co..co+R of w (cout x k), panels < `panels` of `packed`, and
-    // writes rows co..co+R, columns < cols of `c` with stride ldc.
-    while co + MR <= cout {
-        for b in 0..panels {
-            unsafe { tile::<MR>(co, b, cols, k, w, k, packed, ep, c, ldc) };
-        }
-        co += MR;
-    }
-    while co < cout {
-        for b in 0..panels {
-            unsafe { tile::<1>(co, b, cols, k, w, k, packed, ep, c, ldc) };
-        }
-        co += 1;
-    }
-}
-
 /// Small outputs: columns run over (image, pixel) of the whole batch; each block is computed
 /// into a scratch matrix and scattered to NCHW. Each output's sum is the same as per image.
 fn conv2d_batched(s: &ConvShape, x: &[f32], w: &[f32], ep: Epilogue, out: &mut [f32]) {
@@ -131,8 +117,7 @@ fn conv2d_batched(s: &ConvShape, x: &[f32], w: &[f32], ep: Epilogue, out: &mut [
     let total = s.n * p;
     let panels = total.div_ceil(NR);
     let block = (BLOCK_BYTES / (4 * NR * k.max(1))).clamp(1, panels);
-    let mut packed = vec![0.0f32; block * NR * k.max(1)];
-    let mut scratch = vec![0.0f32; s.cout * block * NR];
+    scratch::with2(block * NR * k.max(1), s.cout * block * NR, false, |packed, scratch| {
     let mut p0 = 0;
     while p0 < panels {
         let p1 = (p0 + block).min(panels);
@@ -142,7 +127,7 @@ fn conv2d_batched(s: &ConvShape, x: &[f32], w: &[f32], ep: Epilogue, out: &mut [
         let c0 = p0 * NR;
         let cols = (total - c0).min((p1 - p0) * NR);
         let ldc = block * NR;
-        run_tiles(s.cout, p1 - p0, cols, k, w, &packed, ep, &mut scratch, ldc);
+        multiply(s.cout, cols, k, w, k, packed, ep, scratch, ldc);
         for co in 0..s.cout {
             for j in 0..cols {
                 let (img, q) = ((c0 + j) / p, (c0 + j) % p);
@@ -151,6 +136,7 @@ fn conv2d_batched(s: &ConvShape, x: &[f32], w: &[f32], ep: Epilogue, out: &mut [
         }
         p0 = p1;
     }
+    });
 }
 
 /// A run of panel lanes whose pixels lie in one output row of one image.

@@ -19,5 +19,8 @@ pub mod gemm;
 pub mod memory;
 pub mod peak;
 pub mod pointwise;
+pub mod scratch;
 pub mod simd;
+pub mod tile;
+pub mod vmath;
 pub mod winograd;

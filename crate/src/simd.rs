@@ -83,6 +83,42 @@ mod imp {
             let take = v128_and(v128_or(f32x4_gt(v.0, self.0), f32x4_ne(v.0, v.0)), f32x4_eq(self.0, self.0));
             F4(v128_bitselect(v.0, self.0, take))
         }
+        /// Lane-wise `a / b` (IEEE, correctly rounded).
+        #[inline(always)]
+        pub fn div(self, o: Self) -> Self {
+            F4(f32x4_div(self.0, o.0))
+        }
+        /// Rounds to the nearest integer, ties to even.
+        #[inline(always)]
+        pub fn nearest(self) -> Self {
+            F4(f32x4_nearest(self.0))
+        }
+        /// Rounds toward zero.
+        #[inline(always)]
+        pub fn trunc(self) -> Self {
+            F4(f32x4_trunc(self.0))
+        }
+        /// Lane-wise `o < self ? o : self` (the NaN-keeping order of `f32x4.pmin`).
+        #[inline(always)]
+        pub fn pmin(self, o: Self) -> Self {
+            F4(f32x4_pmin(self.0, o.0))
+        }
+        /// Lane-wise `self < o ? o : self`.
+        #[inline(always)]
+        pub fn pmax(self, o: Self) -> Self {
+            F4(f32x4_pmax(self.0, o.0))
+        }
+        /// `2^n` for lanes holding integers `n` in `-126..=127`, built from the exponent bits.
+        #[inline(always)]
+        pub fn pow2i(self) -> Self {
+            let n = i32x4_trunc_sat_f32x4(self.0);
+            F4(i32x4_shl(i32x4_add(n, i32x4_splat(127)), 23))
+        }
+        /// `self` where `self` is not NaN, `nan_src` where it is.
+        #[inline(always)]
+        pub fn keep_nan_of(self, nan_src: Self) -> Self {
+            F4(v128_bitselect(nan_src.0, self.0, f32x4_ne(nan_src.0, nan_src.0)))
+        }
         /// Lane `i`.
         #[inline(always)]
         pub fn get(self, i: usize) -> f32 {
@@ -180,6 +216,34 @@ mod imp {
             F4(core::array::from_fn(|i| super::max_nan(self.0[i], v.0[i])))
         }
         #[inline(always)]
+        pub fn div(self, o: Self) -> Self {
+            F4(core::array::from_fn(|i| self.0[i] / o.0[i]))
+        }
+        #[inline(always)]
+        pub fn nearest(self) -> Self {
+            F4(self.0.map(f32::round_ties_even))
+        }
+        #[inline(always)]
+        pub fn trunc(self) -> Self {
+            F4(self.0.map(f32::trunc))
+        }
+        #[inline(always)]
+        pub fn pmin(self, o: Self) -> Self {
+            F4(core::array::from_fn(|i| if o.0[i] < self.0[i] { o.0[i] } else { self.0[i] }))
+        }
+        #[inline(always)]
+        pub fn pmax(self, o: Self) -> Self {
+            F4(core::array::from_fn(|i| if self.0[i] < o.0[i] { o.0[i] } else { self.0[i] }))
+        }
+        #[inline(always)]
+        pub fn pow2i(self) -> Self {
+            F4(self.0.map(super::pow2i))
+        }
+        #[inline(always)]
+        pub fn keep_nan_of(self, nan_src: Self) -> Self {
+            F4(core::array::from_fn(|i| if nan_src.0[i].is_nan() { nan_src.0[i] } else { self.0[i] }))
+        }
+        #[inline(always)]
         pub fn get(self, i: usize) -> f32 {
             self.0[i]
         }
@@ -205,6 +269,12 @@ pub fn max_nan(m: f32, v: f32) -> f32 {
     } else {
         m
     }
+}
+
+/// `2^n` for an integer-valued `n` in `-126..=127`, from the exponent bits (as [`F4::pow2i`]).
+#[inline(always)]
+pub fn pow2i(n: f32) -> f32 {
+    f32::from_bits(((n as i32 + 127) << 23) as u32)
 }
 
 /// Scalar ReLU with the same bits as [`F4::relu`]: keeps positive values and NaN, else `+0`.

@@ -9,8 +9,9 @@
 //! tile it falls in, then `ci = 0..cin-1` inside each GEMM), never by the batch or by blocking,
 //! so results are deterministic; they differ from direct convolution by rounding only.
 
-use crate::gemm::{tile, Bias, Epilogue, MR, NR};
+use crate::scratch;
 use crate::simd::F4;
+use crate::tile::{multiply, Epilogue, NR};
 
 /// Tiles per block (a multiple of the panel width).
 fn block_tiles(cin: usize, cout: usize) -> usize {
@@ -81,9 +82,8 @@ pub fn conv3x3(s: &Shape, x: &[f32], u: &[f32], bias: Option<&[f32]>, relu_on: b
     let tiles = th * tw;
     let tb = block_tiles(s.cin, s.cout);
     let k = s.cin;
-    let mut v = vec![0.0f32; 16 * tb * k.max(1)];
-    let mut m = vec![0.0f32; 16 * s.cout * tb];
-    let ep = Epilogue { bias: Bias::None, relu: false };
+    // V lanes past the last tile must be zero: the input transform leaves them untouched.
+    scratch::with2(16 * tb * k.max(1), 16 * s.cout * tb, true, |v, m| {
     for img in 0..s.n {
         let xi = &x[img * s.cin * s.h * s.w..(img + 1) * s.cin * s.h * s.w];
         let oi = &mut out[img * s.cout * ho * wo..(img + 1) * s.cout * ho * wo];
@@ -96,26 +96,13 @@ pub fn conv3x3(s: &Shape, x: &[f32], u: &[f32], bias: Option<&[f32]>, relu_on: b
                 let a = &u[xi_ * s.cout * k..(xi_ + 1) * s.cout * k];
                 let bp = &v[xi_ * panels * NR * k..(xi_ + 1) * panels * NR * k];
                 let c = &mut m[xi_ * s.cout * tb..(xi_ + 1) * s.cout * tb];
-                let mut co = 0;
-                // SAFETY: rows co..co+R of `a` (cout x k), panels < `panels` of `bp`, and rows of
-                // `c` (stride tb >= nt) are all inside their slices.
-                while co + MR <= s.cout {
-                    for p in 0..panels {
-                        unsafe { tile::<MR>(co, p, nt, k, a, k, bp, ep, c, tb) };
-                    }
-                    co += MR;
-                }
-                while co < s.cout {
-                    for p in 0..panels {
-                        unsafe { tile::<1>(co, p, nt, k, a, k, bp, ep, c, tb) };
-                    }
-                    co += 1;
-                }
+                multiply(s.cout, nt, k, a, k, bp, Epilogue::none(), c, tb);
             }
-            output_transform(s, &m, tb, t0, nt, tw, ho, wo, bias, relu_on, oi);
+            output_transform(s, m, tb, t0, nt, tw, ho, wo, bias, relu_on, oi);
             t0 += nt;
         }
     }
+    });
 }
 
 /// V for tiles `t0..t0+nt` of one image, packed per `xi` as GEMM panels `[panel][ci][8]`.

@@ -152,6 +152,8 @@ export interface MemoryInfo {
   tensors: number;
   /** Live allocations of the user's (tensors, packed weights), as the kernels count them. */
   allocations: number;
+  /** Bytes the kernels keep as scratch between calls (freed after a trap). */
+  scratchBytes: number;
   /** Size of the wasm linear memory (it grows and never shrinks). */
   wasmBytes: number;
 }
@@ -162,7 +164,7 @@ export function memory(): MemoryInfo {
   for (const b of live) if (b instanceof Tensor) tensors++;
   let cacheBytes = 0, cached = 0;
   for (const b of live) if (!b.userOwned) { cacheBytes += b.bytes; cached++; }
-  return { bytes: k.live_bytes() - cacheBytes, cacheBytes, tensors, allocations: k.live_allocations() - cached, wasmBytes: memoryBuffer().byteLength };
+  return { bytes: k.live_bytes() - cacheBytes, cacheBytes, tensors, allocations: k.live_allocations() - cached, scratchBytes: k.scratch_bytes(), wasmBytes: memoryBuffer().byteLength };
 }
 
 function collect(value: unknown, into: Set<WasmBuffer>, seen = new Set<unknown>()): void {

@@ -118,6 +118,8 @@ export function guard<T>(op: string, run: (k: Exports) => T): T {
   } catch (e) {
     if (e instanceof WebAssembly.RuntimeError) {
       s.raw.__stack_pointer.value = sp;
+      // The aborted kernel's scratch is owned by the module: free it (a Vec would have leaked).
+      s.kernels.scratch_reset();
       throw new WasmTrapError(op, e);
     }
     throw e;
