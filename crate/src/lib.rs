@@ -16,6 +16,7 @@ pub mod bindings;
 pub mod conv;
 pub mod gather;
 pub mod gemm;
+pub mod lie;
 pub mod memory;
 pub mod peak;
 pub mod pointwise;
