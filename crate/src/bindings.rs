@@ -8,10 +8,11 @@
 //! here means a bug in the facade, reported rather than trusted.
 
 use crate::attention;
+use crate::engine;
 use crate::conv::{self, ConvShape};
 use crate::pointwise::{self, Reduce};
 use crate::winograd;
-use crate::{gather as gather_kernel, gemm, memory, peak as peak_kernel};
+use crate::{gather as gather_kernel, gemm, lie, memory, peak as peak_kernel};
 use std::cell::RefCell;
 use wasm_bindgen::prelude::*;
 
@@ -50,6 +51,7 @@ fn memory_bytes() -> usize {
 }
 
 /// A checked operand: `ptr` starts a live allocation holding `len` f32.
+#[derive(Clone, Copy)]
 struct Arg {
     ptr: usize,
     len: usize,
@@ -438,4 +440,410 @@ pub fn trap_for_test(depth: u32) -> u32 {
     }
     // Trap while holding kernel scratch, as a kernel would: the facade must free it afterwards.
     crate::scratch::with(1 << 16, true, |_| panic!("trap_for_test: deliberate trap"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lie groups (crate::lie): elements and Lie-algebra vectors are f64; lists are u32.
+
+/// A checked f64 operand of `len` values.
+fn arg64(name: &str, ptr: u32, len: Option<usize>) -> Result<Arg, String> {
+    let len = len.ok_or_else(|| format!("{name}: size overflows the 32-bit address space"))?;
+    let halves = len.checked_mul(2).ok_or_else(|| format!("{name}: size overflows"))?;
+    let a = arg(name, ptr, Some(halves))?;
+    if a.ptr % 8 != 0 {
+        return Err(format!("{name}: pointer {} is not 8-byte aligned", a.ptr));
+    }
+    Ok(Arg { ptr: a.ptr, len })
+}
+
+unsafe fn slice64<'a>(a: &Arg) -> &'a [f64] {
+    core::slice::from_raw_parts(a.ptr as *const f64, a.len)
+}
+unsafe fn slice64_mut<'a>(a: &Arg) -> &'a mut [f64] {
+    core::slice::from_raw_parts_mut(a.ptr as *mut f64, a.len)
+}
+unsafe fn slice_u32<'a>(a: &Arg) -> &'a [u32] {
+    core::slice::from_raw_parts(a.ptr as *const u32, a.len)
+}
+unsafe fn slice_u32_mut<'a>(a: &Arg) -> &'a mut [u32] {
+    core::slice::from_raw_parts_mut(a.ptr as *mut u32, a.len)
+}
+
+fn lie_kind(code: u32) -> Result<lie::Kind, String> {
+    lie::Kind::from_code(code).ok_or_else(|| format!("unknown Lie group code {code}"))
+}
+
+fn elements_arg(name: &str, k: lie::Kind, ptr: u32, count: u32) -> Result<Arg, String> {
+    arg64(name, ptr, (count as usize).checked_mul(k.n() * k.n()))
+}
+
+/// Checks a compressed list: `offsets` (`m + 1`, from 0, non-decreasing, ending at `nnz`) and
+/// `indices` (`nnz`, each below `limit`).
+fn check_lists(name: &str, offsets: &[u32], indices: &[u32], limit: usize) -> Result<(), String> {
+    if offsets.first() != Some(&0) || *offsets.last().unwrap_or(&1) as usize != indices.len() {
+        return Err(format!("{name}: offsets must start at 0 and end at {} (the number of pairs)", indices.len()));
+    }
+    if let Some(i) = offsets.windows(2).position(|w| w[1] < w[0]) {
+        return Err(format!("{name}: offsets decrease at {i}"));
+    }
+    if let Some((i, &v)) = indices.iter().enumerate().find(|(_, &v)| v as usize >= limit) {
+        return Err(format!("{name}: indices[{i}] = {v} is not below {limit}"));
+    }
+    Ok(())
+}
+
+/// `exp` of `count` Lie-algebra vectors (`a` f64 each) into elements (`n*n` f64 each).
+#[wasm_bindgen]
+pub fn lie_exp(kind: u32, v: u32, count: u32, out: u32) -> u32 {
+    let run = || -> Result<(), String> {
+        let k = lie_kind(kind)?;
+        let va = arg64("lie_exp: v", v, (count as usize).checked_mul(k.a()))?;
+        let o = elements_arg("lie_exp: out", k, out, count)?;
+        distinct(&o, &[&va])?;
+        let (vs, os) = unsafe { (slice64(&va), slice64_mut(&o)) };
+        if let Some(i) = vs.iter().position(|x| !x.is_finite()) {
+            return Err(format!("lie_exp: v[{i}] is not finite"));
+        }
+        let (a, nn) = (k.a(), k.n() * k.n());
+        for e in 0..count as usize {
+            lie::exp(k, &vs[e * a..(e + 1) * a], &mut os[e * nn..(e + 1) * nn]);
+        }
+        Ok(())
+    };
+    run().map_or_else(fail, |()| OK)
+}
+
+/// `log` of `count` elements into Lie-algebra vectors.
+#[wasm_bindgen]
+pub fn lie_log(kind: u32, g: u32, count: u32, out: u32) -> u32 {
+    let run = || -> Result<(), String> {
+        let k = lie_kind(kind)?;
+        let ga = elements_arg("lie_log: g", k, g, count)?;
+        let o = arg64("lie_log: out", out, (count as usize).checked_mul(k.a()))?;
+        distinct(&o, &[&ga])?;
+        let (gs, os) = unsafe { (slice64(&ga), slice64_mut(&o)) };
+        let (a, nn) = (k.a(), k.n() * k.n());
+        for e in 0..count as usize {
+            lie::log(k, &gs[e * nn..(e + 1) * nn], &mut os[e * a..(e + 1) * a]);
+        }
+        Ok(())
+    };
+    run().map_or_else(fail, |()| OK)
+}
+
+/// `u g` for each of `count` elements `g`.
+#[wasm_bindgen]
+pub fn lie_compose_left(kind: u32, u: u32, g: u32, count: u32, out: u32) -> u32 {
+    let run = || -> Result<(), String> {
+        let k = lie_kind(kind)?;
+        let ua = elements_arg("lie_compose_left: u", k, u, 1)?;
+        let ga = elements_arg("lie_compose_left: g", k, g, count)?;
+        let o = elements_arg("lie_compose_left: out", k, out, count)?;
+        distinct(&o, &[&ua, &ga])?;
+        lie::compose_left(k, unsafe { slice64(&ua) }, unsafe { slice64(&ga) }, count as usize, unsafe { slice64_mut(&o) });
+        Ok(())
+    };
+    run().map_or_else(fail, |()| OK)
+}
+
+/// `log(g_i^-1 g_j)` for every pair of `count` elements: `count^2 * a` f64, row-major.
+#[wasm_bindgen]
+pub fn lie_pairwise_log(kind: u32, g: u32, count: u32, out: u32) -> u32 {
+    let run = || -> Result<(), String> {
+        let k = lie_kind(kind)?;
+        let m = count as usize;
+        let ga = elements_arg("lie_pairwise_log: g", k, g, count)?;
+        let o = arg64("lie_pairwise_log: out", out, m.checked_mul(m).and_then(|v| v.checked_mul(k.a())))?;
+        distinct(&o, &[&ga])?;
+        let (gs, os) = unsafe { (slice64(&ga), slice64_mut(&o)) };
+        let (a, nn) = (k.a(), k.n() * k.n());
+        for i in 0..m {
+            for j in 0..m {
+                lie::rel_log(k, &gs[i * nn..(i + 1) * nn], &gs[j * nn..(j + 1) * nn], &mut os[(i * m + j) * a..(i * m + j + 1) * a]);
+            }
+        }
+        Ok(())
+    };
+    run().map_or_else(fail, |()| OK)
+}
+
+/// Uniform numbers [`lie_lift`] draws per sample.
+#[wasm_bindgen]
+pub fn lie_uniforms_per_sample(kind: u32) -> u32 {
+    lie::Kind::from_code(kind).map_or(0, |k| lie::uniforms_per_sample(k) as u32)
+}
+
+/// Lifts `count` points (`d` f64 each) to `samples` elements each ([`crate::lie::lift`]);
+/// randomness from `seed` (mulberry32) when `uniforms` is 0, else from `uniforms_len` numbers
+/// there. `orbit` (0 for none; required for SO(d)) receives `|x|` per element.
+#[wasm_bindgen]
+#[allow(clippy::too_many_arguments)]
+pub fn lie_lift(kind: u32, points: u32, count: u32, samples: u32, seed: u32, uniforms: u32, uniforms_len: u32, out: u32, orbit: u32) -> u32 {
+    let run = || -> Result<(), String> {
+        let k = lie_kind(kind)?;
+        let m = (count as usize).checked_mul(samples as usize).ok_or("lie_lift: size overflows")?;
+        let pa = arg64("lie_lift: points", points, (count as usize).checked_mul(k.d()))?;
+        let o = arg64("lie_lift: out", out, m.checked_mul(k.n() * k.n()))?;
+        let oa = if k.has_orbit() { Some(arg64("lie_lift: orbit", orbit, Some(m))?) } else { None };
+        distinct(&o, &[&pa])?;
+        let ua = if uniforms == 0 { None } else { Some(arg64("lie_lift: uniforms", uniforms, Some(uniforms_len as usize))?) };
+        let mut src = match &ua {
+            None => lie::Uniforms::Seeded(seed),
+            Some(a) => lie::Uniforms::Given { values: unsafe { slice64(a) }, at: 0 },
+        };
+        let mut none: [f64; 0] = [];
+        let orb = match &oa {
+            Some(a) => unsafe { slice64_mut(a) },
+            None => &mut none[..],
+        };
+        lie::lift(k, unsafe { slice64(&pa) }, count as usize, samples as usize, &mut src, unsafe { slice64_mut(&o) }, orb)
+    };
+    run().map_or_else(fail, |()| OK)
+}
+
+/// Pairs [`neighbours_global`] writes for these cloud ids.
+#[wasm_bindgen]
+pub fn neighbours_global_len(cloud: u32, m: u32) -> f64 {
+    match arg("neighbours_global_len: cloud", cloud, Some(m as usize)) {
+        Ok(c) => lie::global_len(unsafe { slice_u32(&c) }) as f64,
+        Err(e) => {
+            fail(e);
+            -1.0
+        }
+    }
+}
+
+/// Every element of each element's cloud (`cloud[e]`; `u32::MAX` = masked).
+#[wasm_bindgen]
+pub fn neighbours_global(cloud: u32, m: u32, offsets: u32, indices: u32, nnz: u32) -> u32 {
+    let run = || -> Result<(), String> {
+        let c = arg("neighbours_global: cloud", cloud, Some(m as usize))?;
+        let need = lie::global_len(unsafe { slice_u32(&c) });
+        if need != nnz as usize {
+            return Err(format!("neighbours_global: these clouds have {need} pairs, room was made for {nnz}"));
+        }
+        let o = arg("neighbours_global: offsets", offsets, Some(m as usize + 1))?;
+        let i = arg("neighbours_global: indices", indices, Some(need))?;
+        distinct(&o, &[&c, &i])?;
+        distinct(&i, &[&c])?;
+        lie::global(unsafe { slice_u32(&c) }, unsafe { slice_u32_mut(&o) }, unsafe { slice_u32_mut(&i) })
+    };
+    run().map_or_else(fail, |()| OK)
+}
+
+fn cloud_args(op: &str, kind: u32, g: u32, orbit: u32, cloud: u32, m: u32) -> Result<(lie::Kind, Arg, Option<Arg>, Arg), String> {
+    let k = lie_kind(kind)?;
+    let ga = elements_arg(&format!("{op}: elements"), k, g, m)?;
+    let oa = if k.has_orbit() { Some(arg64(&format!("{op}: orbit"), orbit, Some(m as usize))?) } else { None };
+    let ca = arg(&format!("{op}: cloud"), cloud, Some(m as usize))?;
+    Ok((k, ga, oa, ca))
+}
+
+/// The `k` nearest elements of each element's cloud by the distance of [`crate::lie`] (weight
+/// `alpha` on the rotation part): `offsets` (`m + 1`), `indices` (room for `m * k`).
+#[wasm_bindgen]
+#[allow(clippy::too_many_arguments)]
+pub fn neighbours_knn(kind: u32, g: u32, orbit: u32, cloud: u32, m: u32, k: u32, alpha: f64, offsets: u32, indices: u32) -> u32 {
+    let run = || -> Result<(), String> {
+        let (kd, ga, oa, ca) = cloud_args("neighbours_knn", kind, g, orbit, cloud, m)?;
+        let o = arg("neighbours_knn: offsets", offsets, Some(m as usize + 1))?;
+        let i = arg("neighbours_knn: indices", indices, (m as usize).checked_mul(k as usize))?;
+        distinct(&o, &[&ca, &i])?;
+        distinct(&i, &[&ca])?;
+        if !(0.0..=1.0).contains(&alpha) {
+            return Err(format!("neighbours_knn: alpha must be in [0, 1], got {alpha}"));
+        }
+        let c = lie::Cloud { kind: kd, elements: unsafe { slice64(&ga) }, orbit: oa.as_ref().map(|a| unsafe { slice64(a) }), cloud: unsafe { slice_u32(&ca) }, alpha };
+        lie::knn(&c, k as usize, unsafe { slice_u32_mut(&o) }, unsafe { slice_u32_mut(&i) })
+    };
+    run().map_or_else(fail, |()| OK)
+}
+
+/// The elements of each element's cloud within `radius`; returns the number of pairs (written
+/// only when `capacity` holds them all), or `u32::MAX` on a refused call.
+#[wasm_bindgen]
+#[allow(clippy::too_many_arguments)]
+pub fn neighbours_within(kind: u32, g: u32, orbit: u32, cloud: u32, m: u32, radius: f64, alpha: f64, offsets: u32, indices: u32, capacity: u32) -> u32 {
+    let run = || -> Result<u32, String> {
+        let (kd, ga, oa, ca) = cloud_args("neighbours_within", kind, g, orbit, cloud, m)?;
+        let o = arg("neighbours_within: offsets", offsets, Some(m as usize + 1))?;
+        let i = if capacity == 0 { None } else { Some(arg("neighbours_within: indices", indices, Some(capacity as usize))?) };
+        distinct(&o, &[&ca])?;
+        if let Some(i) = &i {
+            distinct(i, &[&ca, &o])?;
+        }
+        if !(0.0..=1.0).contains(&alpha) || !(radius >= 0.0) {
+            return Err(format!("neighbours_within: alpha must be in [0, 1] and radius non-negative, got {alpha} and {radius}"));
+        }
+        let c = lie::Cloud { kind: kd, elements: unsafe { slice64(&ga) }, orbit: oa.as_ref().map(|a| unsafe { slice64(a) }), cloud: unsafe { slice_u32(&ca) }, alpha };
+        let mut empty: [u32; 0] = [];
+        let out = match &i {
+            Some(a) => unsafe { slice_u32_mut(a) },
+            None => &mut empty[..],
+        };
+        let n = lie::within(&c, radius, unsafe { slice_u32_mut(&o) }, out);
+        u32::try_from(n).map_err(|_| "neighbours_within: more than 2^32 pairs".to_string())
+    };
+    run().unwrap_or_else(|e| {
+        fail(e);
+        u32::MAX
+    })
+}
+
+/// Values per pair [`pair_coords`] writes (`a`, plus the two orbits for SO(d)).
+#[wasm_bindgen]
+pub fn pair_coords_width(kind: u32) -> u32 {
+    lie::Kind::from_code(kind).map_or(0, |k| lie::coords_width(k) as u32)
+}
+
+/// `[log(g^-1 g'), q, q']` as f32 for every pair of a compressed list over `m` elements.
+#[wasm_bindgen]
+#[allow(clippy::too_many_arguments)]
+pub fn pair_coords(kind: u32, g: u32, orbit: u32, m: u32, offsets: u32, indices: u32, nnz: u32, out: u32) -> u32 {
+    let run = || -> Result<(), String> {
+        let k = lie_kind(kind)?;
+        let ga = elements_arg("pair_coords: elements", k, g, m)?;
+        let oa = if k.has_orbit() { Some(arg64("pair_coords: orbit", orbit, Some(m as usize))?) } else { None };
+        let off = arg("pair_coords: offsets", offsets, Some(m as usize + 1))?;
+        let idx = arg("pair_coords: indices", indices, Some(nnz as usize))?;
+        let o = arg("pair_coords: out", out, (nnz as usize).checked_mul(lie::coords_width(k)))?;
+        distinct(&o, &[&ga, &off, &idx])?;
+        let (offs, ids) = unsafe { (slice_u32(&off), slice_u32(&idx)) };
+        check_lists("pair_coords", offs, ids, m as usize)?;
+        let cloud = vec![0u32; 0];
+        let c = lie::Cloud { kind: k, elements: unsafe { slice64(&ga) }, orbit: oa.as_ref().map(|a| unsafe { slice64(a) }), cloud: &cloud, alpha: 0.0 };
+        lie::pair_coords(&c, offs, ids, unsafe { slice_mut(&o) });
+        Ok(())
+    };
+    run().map_or_else(fail, |()| OK)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The Phi engine (crate::engine), driven by a plan of u32 words written by ts/omega/engine.ts.
+
+/// Version word of the plan layout (ASCII "PHI1").
+pub const PLAN_VERSION: u32 = 0x5048_4931;
+/// Words before the layers, and per layer.
+pub const PLAN_HEADER: usize = 38;
+pub const PLAN_LAYER: usize = 6;
+
+struct Words<'a>(&'a [u32]);
+
+impl Words<'_> {
+    fn at(&self, i: usize) -> usize {
+        self.0[i] as usize
+    }
+}
+
+fn product(xs: &[usize]) -> Option<usize> {
+    xs.iter().try_fold(1usize, |a, &b| a.checked_mul(b))
+}
+
+/// Reads the layers `first..first+count` of the plan into an MLP (their operands go to `seen`).
+fn plan_mlp<'a>(w: &Words, first: usize, count: usize, flags: usize, seen: &mut Vec<Arg>) -> Result<engine::Mlp<'a>, String> {
+    let mut layers = Vec::with_capacity(count);
+    for i in 0..count {
+        let at = PLAN_HEADER + (first + i) * PLAN_LAYER;
+        let (inp, out, groups, act) = (w.at(at), w.at(at + 1), w.at(at + 2), w.at(at + 3));
+        if groups == 0 || inp % groups != 0 || out % groups != 0 || inp == 0 || out == 0 {
+            return Err(format!("phi_engine: MLP layer {i} ({inp} -> {out} in {groups} groups) is malformed"));
+        }
+        let act = engine::Act::from_code(act as u32).ok_or_else(|| format!("phi_engine: MLP layer {i}: unknown activation {act}"))?;
+        let wa = arg(&format!("phi_engine: MLP layer {i} weights"), w.0[at + 4], Some(engine::Dense::packed_len(inp, out, groups)))?;
+        let ba = opt_arg(&format!("phi_engine: MLP layer {i} bias"), w.0[at + 5], out)?;
+        seen.push(wa);
+        seen.extend(ba);
+        layers.push(engine::Dense { inp, out, groups, w: unsafe { slice(&wa) }, bias: ba.as_ref().map(|b| unsafe { slice(b) }), act });
+    }
+    Ok(engine::Mlp { layers, uses_rel: flags & 1 != 0, uses_fg: flags & 2 != 0, uses_fgp: flags & 4 != 0 })
+}
+
+/// Runs the engine on the plan of `words` u32 at `plan` (layout in ts/omega/engine.ts; every
+/// pointer and size is checked here before anything runs).
+#[wasm_bindgen]
+pub fn phi_engine(plan: u32, words: u32) -> u32 {
+    let run = || -> Result<(), String> {
+        let pa = arg("phi_engine: plan", plan, Some(words as usize))?;
+        let w = Words(unsafe { slice_u32(&pa) });
+        if w.0.len() < PLAN_HEADER || w.0[0] != PLAN_VERSION {
+            return Err("phi_engine: not a plan of this version".into());
+        }
+        let (mode, batch, m_out, m_in, c_in, c_out) = (w.at(1), w.at(2), w.at(3), w.at(4), w.at(5), w.at(6));
+        let layers = w.at(25);
+        if w.0.len() != PLAN_HEADER + layers * PLAN_LAYER {
+            return Err(format!("phi_engine: a plan with {layers} MLP layers has {} words, got {}", PLAN_HEADER + layers * PLAN_LAYER, w.0.len()));
+        }
+        let fs = engine::Strides { batch: w.at(8), elem: w.at(9), chan: w.at(10) };
+        let os = engine::Strides { batch: w.at(12), elem: w.at(13), chan: w.at(14) };
+        let f_len = fs.extent(batch, m_in, c_in).ok_or("phi_engine: feature strides overflow")?;
+        let o_len = os.extent(batch, m_out, c_out).ok_or("phi_engine: output strides overflow")?;
+        let fa = arg("phi_engine: features", w.0[7], Some(f_len))?;
+        let oa = arg("phi_engine: out", w.0[11], Some(o_len))?;
+        let nnz = w.at(17);
+        let off = arg("phi_engine: offsets", w.0[15], Some(m_out + 1))?;
+        let idx = arg("phi_engine: indices", w.0[16], Some(nnz))?;
+        let mut rel = engine::Rel::default();
+        let mut rel_args = Vec::new();
+        if w.0[18] != 0 {
+            let ra = arg("phi_engine: relative indices", w.0[18], Some(nnz))?;
+            rel.index = Some((unsafe { slice_u32(&ra) }, w.at(19)));
+            rel_args.push(ra);
+        }
+        if w.0[20] != 0 {
+            let width = w.at(21);
+            let ca = arg("phi_engine: relative coordinates", w.0[20], nnz.checked_mul(width))?;
+            rel.coords = Some((unsafe { slice(&ca) }, width));
+            rel_args.push(ca);
+        }
+        let norm = engine::Norm::from_code(w.0[22]).ok_or("phi_engine: unknown normaliser")?;
+        let bias = opt_arg("phi_engine: bias", w.0[23], c_out)?;
+        let act = engine::Act::from_code(w.0[24]).ok_or("phi_engine: unknown activation")?;
+        let flags = w.at(26);
+        let mut seen: Vec<Arg> = vec![pa, fa, off, idx];
+        seen.extend(bias);
+        let mlp = if layers > 0 { Some(plan_mlp(&w, 0, layers, flags, &mut seen)?) } else { None };
+        let mode = match mode {
+            0 => {
+                let m = w.at(27);
+                let wa = arg("phi_engine: basis weights", w.0[28], product(&[c_out.div_ceil(gemm::NR), gemm::NR, m, c_in]))?;
+                seen.push(wa);
+                let wv = unsafe { slice(&wa) };
+                engine::Mode::Basis { mlp, m, w: wv, bias: bias.as_ref().map(|b| unsafe { slice(b) }), act, norm }
+            }
+            1 => engine::Mode::Matrix { mlp: mlp.ok_or("phi_engine: matrix mode needs an MLP")?, bias: bias.as_ref().map(|b| unsafe { slice(b) }), act, norm },
+            2 => {
+                let (heads, dv, dk) = (w.at(29), w.at(30), w.at(32));
+                let va = arg("phi_engine: values", w.0[31], product(&[batch, m_in, heads, dv]))?;
+                seen.push(va);
+                let content = if dk > 0 {
+                    let qa = arg("phi_engine: queries", w.0[33], product(&[batch, m_out, heads, dk]))?;
+                    let ka = arg("phi_engine: keys", w.0[34], product(&[batch, m_in, heads, dk]))?;
+                    seen.push(qa);
+                    seen.push(ka);
+                    Some(engine::Content { dk, q: unsafe { slice(&qa) }, k: unsafe { slice(&ka) }, scale: f32::from_bits(w.0[35]) })
+                } else {
+                    None
+                };
+                let location = match w.0[36] {
+                    0 => engine::Location::None,
+                    1 => {
+                        let ta = arg("phi_engine: location table", w.0[37], product(&[heads, w.at(19)]))?;
+                        seen.push(ta);
+                        engine::Location::Table(unsafe { slice(&ta) })
+                    }
+                    2 => engine::Location::Mlp(mlp.ok_or("phi_engine: a location MLP needs MLP layers")?),
+                    l => return Err(format!("phi_engine: unknown location term {l}")),
+                };
+                engine::Mode::Heads { heads, dv, v: unsafe { slice(&va) }, content, location, norm }
+            }
+            m => return Err(format!("phi_engine: unknown mode {m}")),
+        };
+        seen.extend(rel_args);
+        distinct(&oa, &seen.iter().collect::<Vec<_>>())?;
+        let p = engine::Plan { batch, m_out, m_in, c_in, c_out, f: unsafe { slice(&fa) }, fs, os, offsets: unsafe { slice_u32(&off) }, indices: unsafe { slice_u32(&idx) }, rel, mode };
+        p.validate(oa.len).map_err(|e| format!("phi_engine: {e}"))?;
+        engine::run(&p, unsafe { slice_mut(&oa) });
+        Ok(())
+    };
+    run().map_or_else(fail, |()| OK)
 }

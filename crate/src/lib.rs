@@ -14,6 +14,7 @@
 pub mod attention;
 pub mod bindings;
 pub mod conv;
+pub mod engine;
 pub mod gather;
 pub mod gemm;
 pub mod lie;

@@ -1,0 +1,893 @@
+//! The one engine every configuration of `Phi` runs on:
+//!
+//! ```text
+//! [Phi f](g) = sum over g' in N(g) of omega(f, g, g')
+//! ```
+//!
+//! `N(g)` is a compressed neighbour list (`offsets`, `indices`) built by a domain (a finite
+//! group, a grid, a lifted point cloud), and the relative element `g^-1 g'` of every pair arrives
+//! as a table index (finite groups, grids) or as coordinates (the Lie algebra's, on lifted
+//! clouds). For each block of output elements the engine gathers the pairs, evaluates `psi` on
+//! them (an MLP run as batched products on the crate's register tile, activations fused into
+//! its epilogue), normalises over `g'` and contracts:
+//!
+//! - **basis**: `out(g) = W vec(N(sum_j psi_j (x) f(g'_j))) + b`, `psi_j` either the one-hot
+//!   vector of the table index (then `W` holds a kernel table: the group convolution) or an MLP's
+//!   output (LieConv's kernel of the log);
+//! - **matrix**: `out(g) = N(sum_j Psi_j f(g'_j)) + b`, `Psi_j` an MLP's `out x in` output (an
+//!   implicit kernel, which may read `f(g)` and `f(g'_j)` too);
+//! - **heads**: `out_h(g) = sum_j w_jh V_h(g'_j)`, `w_jh = N_j(logit_jh)`, the logit the sum of
+//!   a content term `q_h(g) . k_h(g'_j) * scale` and a location term (a table of the index, or an
+//!   MLP's per-head output): attention.
+//!
+//! `N` is none, mean (divide by the neighbour count: LieTransformer's `dot_product`), softmax
+//! (max-subtracted, with the crate's fixed-order `exp`) or `norm_exp` (`exp`, divided by the
+//! count). Every sum runs over the list in its order, so results are deterministic and never
+//! depend on blocking. One call does a whole batch (grids and finite groups share one list for
+//! every batch item); nothing crosses back to JavaScript per pair.
+
+use crate::scratch;
+use crate::simd::relu;
+use crate::tile::{multiply, Epilogue, Op, NR};
+use crate::vmath;
+
+/// Strided view of `[batch, elements, channels]` features (strides in floats).
+#[derive(Clone, Copy, Debug)]
+pub struct Strides {
+    pub batch: usize,
+    pub elem: usize,
+    pub chan: usize,
+}
+
+impl Strides {
+    #[inline(always)]
+    fn at(&self, b: usize, e: usize, c: usize) -> usize {
+        b * self.batch + e * self.elem + c * self.chan
+    }
+    /// The largest index touched for the given extents, plus one.
+    pub fn extent(&self, batch: usize, elems: usize, chans: usize) -> Option<usize> {
+        if batch == 0 || elems == 0 || chans == 0 {
+            return Some(0);
+        }
+        let last = (batch - 1).checked_mul(self.batch)?.checked_add((elems - 1).checked_mul(self.elem)?)?.checked_add((chans - 1).checked_mul(self.chan)?)?;
+        last.checked_add(1)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Act {
+    None,
+    Relu,
+    Silu,
+}
+
+impl Act {
+    pub fn from_code(c: u32) -> Option<Act> {
+        Some(match c {
+            0 => Act::None,
+            1 => Act::Relu,
+            2 => Act::Silu,
+            _ => return None,
+        })
+    }
+    fn op(self) -> Option<Op<'static>> {
+        match self {
+            Act::None => None,
+            Act::Relu => Some(Op::Relu),
+            Act::Silu => Some(Op::Silu),
+        }
+    }
+    #[inline(always)]
+    fn scalar(self, x: f32) -> f32 {
+        match self {
+            Act::None => x,
+            Act::Relu => relu(x),
+            Act::Silu => vmath::silu(x),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Norm {
+    None,
+    Mean,
+    Softmax,
+    NormExp,
+}
+
+impl Norm {
+    pub fn from_code(c: u32) -> Option<Norm> {
+        Some(match c {
+            0 => Norm::None,
+            1 => Norm::Mean,
+            2 => Norm::Softmax,
+            3 => Norm::NormExp,
+            _ => return None,
+        })
+    }
+}
+
+/// One dense layer of an MLP, `y = act(x W + b)`, optionally block-diagonal: `groups` equal
+/// slices of the input each map to their slice of the output (per-head MLPs side by side).
+/// `w` holds the groups' `[in/groups, out/groups]` matrices packed one after another.
+#[derive(Clone, Copy, Debug)]
+pub struct Dense<'a> {
+    pub inp: usize,
+    pub out: usize,
+    pub groups: usize,
+    pub w: &'a [f32],
+    pub bias: Option<&'a [f32]>,
+    pub act: Act,
+}
+
+impl Dense<'_> {
+    pub fn packed_len(inp: usize, out: usize, groups: usize) -> usize {
+        (out / groups).div_ceil(NR) * NR * (inp / groups) * groups
+    }
+}
+
+/// An MLP over the pairs: its input is `[rel, f(g), f(g')]` (the parts `uses` selects).
+#[derive(Clone, Debug)]
+pub struct Mlp<'a> {
+    pub layers: Vec<Dense<'a>>,
+    pub uses_rel: bool,
+    pub uses_fg: bool,
+    pub uses_fgp: bool,
+}
+
+impl Mlp<'_> {
+    fn out(&self) -> usize {
+        self.layers.last().map_or(0, |l| l.out)
+    }
+    fn widest(&self) -> usize {
+        self.layers.iter().map(|l| l.out.max(l.inp)).max().unwrap_or(0)
+    }
+}
+
+/// The relative element of every pair: a table index (below `size`), coordinates (`width`
+/// per pair), or both (grids: the index for kernel tables, coordinates for an MLP).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Rel<'a> {
+    pub index: Option<(&'a [u32], usize)>,
+    pub coords: Option<(&'a [f32], usize)>,
+}
+
+impl Rel<'_> {
+    /// Width of the relative part of an MLP's input: the coordinates, else the one-hot index.
+    fn width(&self) -> usize {
+        match (self.coords, self.index) {
+            (Some((_, w)), _) => w,
+            (None, Some((_, size))) => size,
+            (None, None) => 0,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub enum Mode<'a> {
+    /// `W vec(N(sum_j psi_j (x) f_j)) + b`: `psi` one-hot of the index (no MLP) or the MLP's.
+    Basis { mlp: Option<Mlp<'a>>, m: usize, w: &'a [f32], bias: Option<&'a [f32]>, act: Act, norm: Norm },
+    /// `N(sum_j Psi_j f_j) + b` with `Psi_j` the MLP's `c_out x c_in` output.
+    Matrix { mlp: Mlp<'a>, bias: Option<&'a [f32]>, act: Act, norm: Norm },
+    /// Attention: weights per head from content and location, then values.
+    Heads { heads: usize, dv: usize, v: &'a [f32], content: Option<Content<'a>>, location: Location<'a>, norm: Norm },
+}
+
+/// `q_h(g) . k_h(g') * scale`, `q` `[batch, m_out, heads*dk]`, `k` `[batch, m_in, heads*dk]`.
+#[derive(Clone, Copy, Debug)]
+pub struct Content<'a> {
+    pub dk: usize,
+    pub q: &'a [f32],
+    pub k: &'a [f32],
+    pub scale: f32,
+}
+
+#[derive(Clone, Debug)]
+pub enum Location<'a> {
+    None,
+    /// `b[h * size + index]` (needs `Rel::Index`).
+    Table(&'a [f32]),
+    /// An MLP with `heads` outputs.
+    Mlp(Mlp<'a>),
+}
+
+/// Everything one call needs.
+#[derive(Clone, Debug)]
+pub struct Plan<'a> {
+    pub batch: usize,
+    pub m_out: usize,
+    pub m_in: usize,
+    pub c_in: usize,
+    pub c_out: usize,
+    pub f: &'a [f32],
+    pub fs: Strides,
+    pub os: Strides,
+    pub offsets: &'a [u32],
+    pub indices: &'a [u32],
+    pub rel: Rel<'a>,
+    pub mode: Mode<'a>,
+}
+
+/// Pairs per block (the MLP's batch), and a cap on the rows of the basis matrix per block.
+const PAIR_BLOCK: usize = 2048;
+const BASIS_BLOCK_FLOATS: usize = 1 << 18;
+
+impl Plan<'_> {
+    /// Checks everything a call will read or write; `Err` says what is wrong.
+    pub fn validate(&self, out_len: usize) -> Result<(), String> {
+        let nnz = self.indices.len();
+        if self.offsets.len() != self.m_out + 1 || self.offsets[0] != 0 || self.offsets[self.m_out] as usize != nnz {
+            return Err(format!("offsets must hold {} entries from 0 to {nnz}", self.m_out + 1));
+        }
+        if let Some(i) = self.offsets.windows(2).position(|w| w[1] < w[0]) {
+            return Err(format!("offsets decrease at {i}"));
+        }
+        if let Some((i, &v)) = self.indices.iter().enumerate().find(|(_, &v)| v as usize >= self.m_in) {
+            return Err(format!("indices[{i}] = {v} is not an input element (there are {})", self.m_in));
+        }
+        let need_f = self.fs.extent(self.batch, self.m_in, self.c_in).ok_or("feature strides overflow")?;
+        if self.f.len() < need_f {
+            return Err(format!("features hold {} values, the strides reach {need_f}", self.f.len()));
+        }
+        let need_o = self.os.extent(self.batch, self.m_out, self.c_out).ok_or("output strides overflow")?;
+        if out_len < need_o {
+            return Err(format!("the output holds {out_len} values, the strides reach {need_o}"));
+        }
+        if let Some((idx, size)) = self.rel.index {
+            if idx.len() != nnz {
+                return Err(format!("relative indices: {} for {nnz} pairs", idx.len()));
+            }
+            if let Some((i, &v)) = idx.iter().enumerate().find(|(_, &v)| v as usize >= size) {
+                return Err(format!("relative index [{i}] = {v} is not below {size}"));
+            }
+        }
+        if let Some((x, width)) = self.rel.coords {
+            if x.len() < nnz * width {
+                return Err(format!("relative coordinates: {} values for {nnz} pairs of {width}", x.len()));
+            }
+        }
+        let check_mlp = |mlp: &Mlp, out: usize, what: &str| -> Result<(), String> {
+            let z = self.z_width(mlp);
+            if mlp.layers.is_empty() || mlp.layers[0].inp != z {
+                return Err(format!("{what}: the first layer must take {z} inputs (relative part {}, features {} each)", self.rel.width(), self.c_in));
+            }
+            if mlp.uses_rel && self.rel.width() == 0 {
+                return Err(format!("{what}: reads the relative element, but none was given"));
+            }
+            for (i, l) in mlp.layers.iter().enumerate() {
+                if l.groups == 0 || l.inp % l.groups != 0 || l.out % l.groups != 0 {
+                    return Err(format!("{what}: layer {i} ({} -> {}) does not split into {} groups", l.inp, l.out, l.groups));
+                }
+                if i > 0 && mlp.layers[i - 1].out != l.inp {
+                    return Err(format!("{what}: layer {i} takes {} inputs, the layer before gives {}", l.inp, mlp.layers[i - 1].out));
+                }
+                if l.w.len() < Dense::packed_len(l.inp, l.out, l.groups) {
+                    return Err(format!("{what}: layer {i}'s weights are too short"));
+                }
+                if l.bias.is_some_and(|b| b.len() < l.out) {
+                    return Err(format!("{what}: layer {i}'s bias is too short"));
+                }
+            }
+            if mlp.out() != out {
+                return Err(format!("{what}: gives {} values per pair, {out} are needed", mlp.out()));
+            }
+            Ok(())
+        };
+        match &self.mode {
+            Mode::Basis { mlp, m, w, bias, norm, .. } => {
+                match mlp {
+                    None => match self.rel.index {
+                        Some((_, size)) if size == *m => {}
+                        _ => return Err(format!("basis: without an MLP, psi is the one-hot relative index, so m ({m}) must equal the table size")),
+                    },
+                    Some(mlp) => check_mlp(mlp, *m, "basis psi")?,
+                }
+                let k = m.checked_mul(self.c_in).ok_or("basis: size overflows")?;
+                if w.len() < self.c_out.div_ceil(NR) * NR * k {
+                    return Err("basis: W is too short".into());
+                }
+                if bias.is_some_and(|b| b.len() < self.c_out) {
+                    return Err("basis: the bias is too short".into());
+                }
+                if !matches!(norm, Norm::None | Norm::Mean) {
+                    return Err("basis: the normaliser must be none or mean".into());
+                }
+            }
+            Mode::Matrix { mlp, bias, norm, .. } => {
+                check_mlp(mlp, self.c_out * self.c_in, "matrix psi")?;
+                if bias.is_some_and(|b| b.len() < self.c_out) {
+                    return Err("matrix: the bias is too short".into());
+                }
+                if !matches!(norm, Norm::None | Norm::Mean) {
+                    return Err("matrix: the normaliser must be none or mean".into());
+                }
+            }
+            Mode::Heads { heads, dv, v, content, location, .. } => {
+                if heads * dv != self.c_out || *heads == 0 {
+                    return Err(format!("heads: {heads} heads of {dv} values do not make {} outputs", self.c_out));
+                }
+                if v.len() < self.batch * self.m_in * self.c_out {
+                    return Err("heads: the values are too short".into());
+                }
+                if let Some(c) = content {
+                    if c.q.len() < self.batch * self.m_out * heads * c.dk || c.k.len() < self.batch * self.m_in * heads * c.dk {
+                        return Err("heads: queries or keys are too short".into());
+                    }
+                }
+                match location {
+                    Location::None => {}
+                    Location::Table(b) => match self.rel.index {
+                        Some((_, size)) if b.len() >= heads * size => {}
+                        _ => return Err("heads: a location table needs relative indices and heads x size entries".into()),
+                    },
+                    Location::Mlp(mlp) => check_mlp(mlp, *heads, "location psi")?,
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn z_width(&self, mlp: &Mlp) -> usize {
+        (if mlp.uses_rel { self.rel.width() } else { 0 }) + (if mlp.uses_fg { self.c_in } else { 0 }) + (if mlp.uses_fgp { self.c_in } else { 0 })
+    }
+}
+
+/// Runs the plan into `out`. Call [`Plan::validate`] first (the binding does).
+pub fn run(p: &Plan, out: &mut [f32]) {
+    let mlp = match &p.mode {
+        Mode::Basis { mlp, .. } => mlp.as_ref(),
+        Mode::Matrix { mlp, .. } => Some(mlp),
+        Mode::Heads { location: Location::Mlp(m), .. } => Some(m),
+        Mode::Heads { .. } => None,
+    };
+    let (zw, hw) = mlp.map_or((0, 0), |m| (p.z_width(m), m.widest()));
+    let basis_k = match &p.mode {
+        Mode::Basis { m, .. } => m * p.c_in,
+        _ => 0,
+    };
+    let heads = match &p.mode {
+        Mode::Heads { heads, .. } => *heads,
+        _ => 0,
+    };
+    // Rows per block: by pairs, and for the basis matrix by its size.
+    let max_rows = if basis_k > 0 { (BASIS_BLOCK_FLOATS / basis_k).max(1) } else { usize::MAX };
+    let mut max_pairs = 0;
+    let mut blocks = Vec::new();
+    let mut g0 = 0;
+    while g0 < p.m_out {
+        let mut g1 = g0 + 1;
+        while g1 < p.m_out && g1 - g0 < max_rows && (p.offsets[g1 + 1] - p.offsets[g0]) as usize <= PAIR_BLOCK {
+            g1 += 1;
+        }
+        max_pairs = max_pairs.max((p.offsets[g1] - p.offsets[g0]) as usize);
+        blocks.push((g0, g1));
+        g0 = g1;
+    }
+    let max_rows_used = blocks.iter().map(|(a, b)| b - a).max().unwrap_or(0);
+    let z_len = max_pairs * zw;
+    let h_len = max_pairs * hw;
+    let s_len = max_rows_used * basis_k;
+    let y_len = max_rows_used * p.c_out;
+    let l_len = max_pairs * heads;
+    let v_len = p.c_out + p.c_in;
+    scratch::with(z_len + 2 * h_len + s_len + y_len + l_len + v_len, false, |buf| {
+        let (z, rest) = buf.split_at_mut(z_len);
+        let (h1, rest) = rest.split_at_mut(h_len);
+        let (h2, rest) = rest.split_at_mut(h_len);
+        let (s, rest) = rest.split_at_mut(s_len);
+        let (y, rest) = rest.split_at_mut(y_len);
+        let (logits, vecs) = rest.split_at_mut(l_len);
+        for b in 0..p.batch {
+            for &(g0, g1) in &blocks {
+                let psi = mlp.map(|m| evaluate(p, m, b, g0, g1, z, h1, h2));
+                match &p.mode {
+                    Mode::Basis { m, w, bias, act, norm, .. } => basis(p, b, g0, g1, *m, w, *bias, *act, *norm, psi, s, y, out),
+                    Mode::Matrix { bias, act, norm, .. } => matrix(p, b, g0, g1, *bias, *act, *norm, psi.unwrap(), vecs, out),
+                    Mode::Heads { heads, dv, v, content, location, norm } => attend(p, b, g0, g1, *heads, *dv, v, content.as_ref(), location, *norm, psi, logits, out),
+                }
+            }
+        }
+    });
+}
+
+/// Runs the MLP on the pairs of rows `g0..g1`; returns the output (`pairs x out`), which lives in
+/// `h1` or `h2`.
+#[allow(clippy::too_many_arguments)]
+fn evaluate<'s>(p: &Plan, mlp: &Mlp, b: usize, g0: usize, g1: usize, z: &'s mut [f32], h1: &'s mut [f32], h2: &'s mut [f32]) -> &'s [f32] {
+    let (p0, p1) = (p.offsets[g0] as usize, p.offsets[g1] as usize);
+    let pairs = p1 - p0;
+    let zw = p.z_width(mlp);
+    // z = [rel, f(g), f(g')] per pair.
+    for g in g0..g1 {
+        for j in p.offsets[g] as usize..p.offsets[g + 1] as usize {
+            let row = &mut z[(j - p0) * zw..(j - p0 + 1) * zw];
+            let mut at = 0;
+            if mlp.uses_rel {
+                match (p.rel.coords, p.rel.index) {
+                    (Some((x, width)), _) => {
+                        row[at..at + width].copy_from_slice(&x[j * width..(j + 1) * width]);
+                        at += width;
+                    }
+                    (None, Some((idx, size))) => {
+                        row[at..at + size].fill(0.0);
+                        row[at + idx[j] as usize] = 1.0;
+                        at += size;
+                    }
+                    (None, None) => {}
+                }
+            }
+            if mlp.uses_fg {
+                for c in 0..p.c_in {
+                    row[at + c] = p.f[p.fs.at(b, g, c)];
+                }
+                at += p.c_in;
+            }
+            if mlp.uses_fgp {
+                let e = p.indices[j] as usize;
+                for c in 0..p.c_in {
+                    row[at + c] = p.f[p.fs.at(b, e, c)];
+                }
+            }
+        }
+    }
+    let n = mlp.layers.len();
+    for (li, l) in mlp.layers.iter().enumerate() {
+        let (input, output): (&[f32], &mut [f32]) = if li == 0 {
+            (&*z, &mut *h1)
+        } else if li % 2 == 1 {
+            (&*h1, &mut *h2)
+        } else {
+            (&*h2, &mut *h1)
+        };
+        let (ig, og) = (l.inp / l.groups, l.out / l.groups);
+        let plen = og.div_ceil(NR) * NR * ig;
+        for grp in 0..l.groups {
+            let mut ep = Epilogue::none();
+            if let Some(bias) = l.bias {
+                ep = ep.then(Op::AddCols(&bias[grp * og..(grp + 1) * og]));
+            }
+            if let Some(op) = l.act.op() {
+                ep = ep.then(op);
+            }
+            multiply(pairs, og, ig, &input[grp * ig..], l.inp, &l.w[grp * plen..(grp + 1) * plen], ep, &mut output[grp * og..], l.out);
+        }
+    }
+    if n % 2 == 1 {
+        let r: &'s [f32] = h1;
+        r
+    } else {
+        let r: &'s [f32] = h2;
+        r
+    }
+}
+
+/// The basis contraction for rows `g0..g1` of batch item `b`.
+#[allow(clippy::too_many_arguments)]
+fn basis(p: &Plan, b: usize, g0: usize, g1: usize, m: usize, w: &[f32], bias: Option<&[f32]>, act: Act, norm: Norm, psi: Option<&[f32]>, s: &mut [f32], y: &mut [f32], out: &mut [f32]) {
+    let k = m * p.c_in;
+    let rows = g1 - g0;
+    let p0 = p.offsets[g0] as usize;
+    let s = &mut s[..rows * k];
+    s.fill(0.0);
+    for g in g0..g1 {
+        let srow = &mut s[(g - g0) * k..(g - g0 + 1) * k];
+        let (j0, j1) = (p.offsets[g] as usize, p.offsets[g + 1] as usize);
+        for j in j0..j1 {
+            let e = p.indices[j] as usize;
+            match psi {
+                None => {
+                    let (idx, _) = p.rel.index.expect("validated: a table needs indices");
+                    let slot = &mut srow[idx[j] as usize * p.c_in..(idx[j] as usize + 1) * p.c_in];
+                    for (c, v) in slot.iter_mut().enumerate() {
+                        *v += p.f[p.fs.at(b, e, c)];
+                    }
+                }
+                Some(psi) => {
+                    let pj = &psi[(j - p0) * m..(j - p0 + 1) * m];
+                    for (kk, &pv) in pj.iter().enumerate() {
+                        let slot = &mut srow[kk * p.c_in..(kk + 1) * p.c_in];
+                        for (c, v) in slot.iter_mut().enumerate() {
+                            *v += pv * p.f[p.fs.at(b, e, c)];
+                        }
+                    }
+                }
+            }
+        }
+        if norm == Norm::Mean && j1 > j0 {
+            let inv = 1.0 / (j1 - j0) as f32;
+            srow.iter_mut().for_each(|v| *v *= inv);
+        }
+    }
+    let mut ep = Epilogue::none();
+    if let Some(bias) = bias {
+        ep = ep.then(Op::AddCols(bias));
+    }
+    if let Some(op) = act.op() {
+        ep = ep.then(op);
+    }
+    let y = &mut y[..rows * p.c_out];
+    multiply(rows, p.c_out, k, s, k, w, ep, y, p.c_out);
+    scatter(p, b, g0, g1, y, out);
+}
+
+/// Rows `[rows, c_out]` into the strided output.
+fn scatter(p: &Plan, b: usize, g0: usize, g1: usize, y: &[f32], out: &mut [f32]) {
+    for g in g0..g1 {
+        for c in 0..p.c_out {
+            out[p.os.at(b, g, c)] = y[(g - g0) * p.c_out + c];
+        }
+    }
+}
+
+/// The matrix contraction for rows `g0..g1` of batch item `b`.
+#[allow(clippy::too_many_arguments)]
+fn matrix(p: &Plan, b: usize, g0: usize, g1: usize, bias: Option<&[f32]>, act: Act, norm: Norm, psi: &[f32], vecs: &mut [f32], out: &mut [f32]) {
+    let (ci, co) = (p.c_in, p.c_out);
+    let p0 = p.offsets[g0] as usize;
+    let (acc, fj) = vecs.split_at_mut(co);
+    for g in g0..g1 {
+        acc.fill(0.0);
+        let (j0, j1) = (p.offsets[g] as usize, p.offsets[g + 1] as usize);
+        for j in j0..j1 {
+            let e = p.indices[j] as usize;
+            for (c, v) in fj.iter_mut().enumerate() {
+                *v = p.f[p.fs.at(b, e, c)];
+            }
+            let m = &psi[(j - p0) * co * ci..(j - p0 + 1) * co * ci];
+            for (o, a) in acc.iter_mut().enumerate() {
+                let row = &m[o * ci..(o + 1) * ci];
+                let mut t = 0.0f32;
+                for c in 0..ci {
+                    t += row[c] * fj[c];
+                }
+                *a += t;
+            }
+        }
+        let inv = if norm == Norm::Mean && j1 > j0 { 1.0 / (j1 - j0) as f32 } else { 1.0 };
+        for (o, &a) in acc.iter().enumerate() {
+            let mut v = if norm == Norm::Mean { a * inv } else { a };
+            if let Some(bias) = bias {
+                v += bias[o];
+            }
+            out[p.os.at(b, g, o)] = act.scalar(v);
+        }
+    }
+}
+
+/// Attention for rows `g0..g1` of batch item `b`.
+#[allow(clippy::too_many_arguments)]
+fn attend(p: &Plan, b: usize, g0: usize, g1: usize, heads: usize, dv: usize, v: &[f32], content: Option<&Content>, location: &Location, norm: Norm, psi: Option<&[f32]>, logits: &mut [f32], out: &mut [f32]) {
+    let p0 = p.offsets[g0] as usize;
+    let width = heads * dv;
+    let vb = &v[b * p.m_in * width..(b + 1) * p.m_in * width];
+    for g in g0..g1 {
+        let (j0, j1) = (p.offsets[g] as usize, p.offsets[g + 1] as usize);
+        let n = j1 - j0;
+        // logits[(j - j0) * heads + h]
+        let l = &mut logits[(j0 - p0) * heads..(j1 - p0) * heads];
+        l.fill(0.0);
+        if let Some(c) = content {
+            let dk = c.dk;
+            let qrow = &c.q[(b * p.m_out + g) * heads * dk..(b * p.m_out + g + 1) * heads * dk];
+            for j in j0..j1 {
+                let e = p.indices[j] as usize;
+                let krow = &c.k[(b * p.m_in + e) * heads * dk..(b * p.m_in + e + 1) * heads * dk];
+                for h in 0..heads {
+                    let mut dot = 0.0f32;
+                    for i in 0..dk {
+                        dot += qrow[h * dk + i] * krow[h * dk + i];
+                    }
+                    l[(j - j0) * heads + h] = dot * c.scale;
+                }
+            }
+        }
+        match location {
+            Location::None => {}
+            Location::Table(t) => {
+                let (idx, size) = p.rel.index.expect("validated: a table needs indices");
+                for j in j0..j1 {
+                    for h in 0..heads {
+                        l[(j - j0) * heads + h] += t[h * size + idx[j] as usize];
+                    }
+                }
+            }
+            Location::Mlp(_) => {
+                let psi = psi.unwrap();
+                for j in j0..j1 {
+                    for h in 0..heads {
+                        l[(j - j0) * heads + h] += psi[(j - p0) * heads + h];
+                    }
+                }
+            }
+        }
+        normalise(l, n, heads, norm);
+        for h in 0..heads {
+            for c in 0..dv {
+                let mut acc = 0.0f32;
+                for j in j0..j1 {
+                    let e = p.indices[j] as usize;
+                    acc += l[(j - j0) * heads + h] * vb[e * width + h * dv + c];
+                }
+                out[p.os.at(b, g, h * dv + c)] = acc;
+            }
+        }
+    }
+}
+
+/// Normalises `n` rows of `heads` logits over the rows, per head.
+fn normalise(l: &mut [f32], n: usize, heads: usize, norm: Norm) {
+    if n == 0 {
+        return;
+    }
+    match norm {
+        Norm::None => {}
+        Norm::Mean => {
+            let inv = 1.0 / n as f32;
+            l.iter_mut().for_each(|v| *v *= inv);
+        }
+        Norm::NormExp => {
+            let inv = 1.0 / n as f32;
+            l.iter_mut().for_each(|v| *v = vmath::exp(*v) * inv);
+        }
+        Norm::Softmax => {
+            for h in 0..heads {
+                let mut max = f32::NEG_INFINITY;
+                for j in 0..n {
+                    max = crate::simd::max_nan(max, l[j * heads + h]);
+                }
+                let mut sum = 0.0f32;
+                for j in 0..n {
+                    let e = vmath::exp(l[j * heads + h] - max);
+                    l[j * heads + h] = e;
+                    sum += e;
+                }
+                let inv = 1.0 / sum;
+                for j in 0..n {
+                    l[j * heads + h] *= inv;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gemm::{pack_b, packed_len, tests::random};
+
+    /// A random list: `m_out` rows of up to `max` neighbours among `m_in`.
+    fn lists(m_out: usize, m_in: usize, max: usize, seed: u64) -> (Vec<u32>, Vec<u32>) {
+        let r = random(m_out * (max + 1), seed);
+        let mut off = vec![0u32];
+        let mut idx = Vec::new();
+        for g in 0..m_out {
+            let n = ((r[g * (max + 1)] + 1.0) / 2.0 * (max + 1) as f32) as usize % (max + 1);
+            for j in 0..n {
+                idx.push((((r[g * (max + 1) + 1 + j % max] + 1.0) / 2.0) * m_in as f32) as u32 % m_in as u32);
+            }
+            off.push(idx.len() as u32);
+        }
+        (off, idx)
+    }
+
+    fn pack(w: &[f32], k: usize, n: usize) -> Vec<f32> {
+        let mut out = vec![0.0; packed_len(k, n)];
+        pack_b(w, k, n, n, &mut out);
+        out
+    }
+
+    fn close(a: &[f32], b: &[f64], what: &str) {
+        let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(1e-30);
+        for (i, (x, y)) in a.iter().zip(b).enumerate() {
+            assert!(((*x as f64) - y).abs() <= 2e-6 * scale, "{what} at {i}: {x} vs {y}");
+        }
+    }
+
+    #[test]
+    fn basis_with_a_table_is_a_kernel_contraction_and_mean_divides() {
+        let (b_n, m_in, m_out, ci, co, r) = (2, 7, 5, 3, 4, 6);
+        let (off, idx) = lists(m_out, m_in, 9, 1);
+        let rel: Vec<u32> = random(idx.len(), 2).iter().map(|v| (((v + 1.0) / 2.0 * r as f32) as u32).min(r as u32 - 1)).collect();
+        let f = random(b_n * m_in * ci, 3);
+        let kappa = random(r * ci * co, 4); // W[(r*ci + c), o]
+        let bias = random(co, 5);
+        let w = pack(&kappa, r * ci, co);
+        for norm in [Norm::None, Norm::Mean] {
+            // Channels-first input ([b, c, e]) and output, to exercise the strides.
+            let fs = Strides { batch: ci * m_in, elem: 1, chan: m_in };
+            let os = Strides { batch: co * m_out, elem: 1, chan: m_out };
+            let fcf: Vec<f32> = (0..b_n * ci * m_in).map(|i| { let (b, rest) = (i / (ci * m_in), i % (ci * m_in)); f[(b * m_in + rest % m_in) * ci + rest / m_in] }).collect();
+            let plan = Plan { batch: b_n, m_out, m_in, c_in: ci, c_out: co, f: &fcf, fs, os, offsets: &off, indices: &idx, rel: Rel { index: Some((&rel, r)), coords: None }, mode: Mode::Basis { mlp: None, m: r, w: &w, bias: Some(&bias), act: Act::Relu, norm } };
+            let mut out = vec![f32::NAN; b_n * m_out * co];
+            plan.validate(out.len()).unwrap();
+            run(&plan, &mut out);
+            let mut want = vec![0.0f64; out.len()];
+            for b in 0..b_n {
+                for g in 0..m_out {
+                    let (j0, j1) = (off[g] as usize, off[g + 1] as usize);
+                    for o in 0..co {
+                        let mut acc = 0.0f64;
+                        for j in j0..j1 {
+                            for c in 0..ci {
+                                acc += kappa[(rel[j] as usize * ci + c) * co + o] as f64 * f[(b * m_in + idx[j] as usize) * ci + c] as f64;
+                            }
+                        }
+                        if norm == Norm::Mean && j1 > j0 {
+                            acc /= (j1 - j0) as f64;
+                        }
+                        want[(b * co + o) * m_out + g] = (acc + bias[o] as f64).max(0.0);
+                    }
+                }
+            }
+            close(&out, &want, "basis");
+        }
+    }
+
+    fn mlp_weights<'a>(dims: &[usize], groups: &[usize], acts: &[Act], store: &'a mut Vec<Vec<f32>>, seed: u64) -> Vec<(Vec<f32>, Vec<f32>)> {
+        let _ = store;
+        (0..dims.len() - 1)
+            .map(|i| {
+                let (inp, out, gr) = (dims[i], dims[i + 1], groups[i]);
+                let _ = acts;
+                (random(inp / gr * out / gr * gr, seed + i as u64 * 2), random(out, seed + i as u64 * 2 + 1))
+            })
+            .collect()
+    }
+
+    /// Plain f64 evaluation of a (grouped) MLP on one input row.
+    fn mlp_ref(x: &[f64], dims: &[usize], groups: &[usize], acts: &[Act], w: &[(Vec<f32>, Vec<f32>)]) -> Vec<f64> {
+        let mut h = x.to_vec();
+        for i in 0..dims.len() - 1 {
+            let (inp, out, gr) = (dims[i], dims[i + 1], groups[i]);
+            let (ig, og) = (inp / gr, out / gr);
+            let mut y = vec![0.0f64; out];
+            for g in 0..gr {
+                for o in 0..og {
+                    let mut s = 0.0;
+                    for k in 0..ig {
+                        s += h[g * ig + k] * w[i].0[g * ig * og + k * og + o] as f64;
+                    }
+                    s += w[i].1[g * og + o] as f64;
+                    y[g * og + o] = match acts[i] {
+                        Act::None => s,
+                        Act::Relu => s.max(0.0),
+                        Act::Silu => s / (1.0 + (-s).exp()),
+                    };
+                }
+            }
+            h = y;
+        }
+        h
+    }
+
+    fn pack_layers(dims: &[usize], groups: &[usize], w: &[(Vec<f32>, Vec<f32>)]) -> Vec<Vec<f32>> {
+        (0..dims.len() - 1)
+            .map(|i| {
+                let (ig, og, gr) = (dims[i] / groups[i], dims[i + 1] / groups[i], groups[i]);
+                (0..gr).flat_map(|g| pack(&w[i].0[g * ig * og..(g + 1) * ig * og], ig, og)).collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn matrix_mode_runs_an_mlp_of_coords_and_features() {
+        let (m_in, m_out, ci, co, a) = (9, 6, 2, 3, 4);
+        let (off, idx) = lists(m_out, m_in, 7, 11);
+        let coords = random(idx.len() * a, 12);
+        let f = random(m_in * ci, 13);
+        let z = a + 2 * ci;
+        let dims = [z, 8, 5, co * ci];
+        let groups = [1, 1, 1];
+        let acts = [Act::Silu, Act::Relu, Act::None];
+        let w = mlp_weights(&dims, &groups, &acts, &mut Vec::new(), 20);
+        let packed = pack_layers(&dims, &groups, &w);
+        let layers: Vec<Dense> = (0..3).map(|i| Dense { inp: dims[i], out: dims[i + 1], groups: 1, w: &packed[i], bias: Some(&w[i].1), act: acts[i] }).collect();
+        let mlp = Mlp { layers, uses_rel: true, uses_fg: true, uses_fgp: true };
+        let fs = Strides { batch: m_in * ci, elem: ci, chan: 1 };
+        let os = Strides { batch: m_out * co, elem: co, chan: 1 };
+        let plan = Plan { batch: 1, m_out, m_in, c_in: ci, c_out: co, f: &f, fs, os, offsets: &off, indices: &idx, rel: Rel { index: None, coords: Some((&coords, a)) }, mode: Mode::Matrix { mlp, bias: None, act: Act::None, norm: Norm::Mean } };
+        let mut out = vec![f32::NAN; m_out * co];
+        plan.validate(out.len()).unwrap();
+        run(&plan, &mut out);
+        let mut want = vec![0.0f64; out.len()];
+        for g in 0..m_out {
+            let (j0, j1) = (off[g] as usize, off[g + 1] as usize);
+            for j in j0..j1 {
+                let e = idx[j] as usize;
+                let mut zin: Vec<f64> = coords[j * a..(j + 1) * a].iter().map(|&v| v as f64).collect();
+                zin.extend(f[g * ci..(g + 1) * ci].iter().map(|&v| v as f64));
+                zin.extend(f[e * ci..(e + 1) * ci].iter().map(|&v| v as f64));
+                let m = mlp_ref(&zin, &dims, &groups, &acts, &w);
+                for o in 0..co {
+                    for c in 0..ci {
+                        want[g * co + o] += m[o * ci + c] * f[e * ci + c] as f64 / (j1 - j0) as f64;
+                    }
+                }
+            }
+        }
+        close(&out, &want, "matrix");
+    }
+
+    #[test]
+    fn heads_mode_is_attention_with_content_and_grouped_location_mlp() {
+        let (m_in, m_out, heads, dk, dv, a) = (8, 5, 2, 3, 2, 3);
+        let (off, idx) = lists(m_out, m_in, 8, 31);
+        let coords = random(idx.len() * a, 32);
+        let q = random(m_out * heads * dk, 33);
+        let k = random(m_in * heads * dk, 34);
+        let v = random(m_in * heads * dv, 35);
+        // Per-head location MLPs a -> 4 -> 1 side by side: first layer shared input, a -> 2*4.
+        let dims = [a, heads * 4, heads];
+        let groups = [1, heads];
+        let acts = [Act::Silu, Act::Silu];
+        let w = mlp_weights(&dims, &groups, &acts, &mut Vec::new(), 40);
+        let packed = pack_layers(&dims, &groups, &w);
+        let layers: Vec<Dense> = (0..2).map(|i| Dense { inp: dims[i], out: dims[i + 1], groups: groups[i], w: &packed[i], bias: Some(&w[i].1), act: acts[i] }).collect();
+        for norm in [Norm::Softmax, Norm::Mean, Norm::NormExp, Norm::None] {
+            let mlp = Mlp { layers: layers.clone(), uses_rel: true, uses_fg: false, uses_fgp: false };
+            let content = Content { dk, q: &q, k: &k, scale: 0.5 };
+            let f = vec![0.0f32; m_in];
+            let plan = Plan {
+                batch: 1, m_out, m_in, c_in: 1, c_out: heads * dv, f: &f,
+                fs: Strides { batch: m_in, elem: 1, chan: 1 }, os: Strides { batch: m_out * heads * dv, elem: heads * dv, chan: 1 },
+                offsets: &off, indices: &idx, rel: Rel { index: None, coords: Some((&coords, a)) },
+                mode: Mode::Heads { heads, dv, v: &v, content: Some(content), location: Location::Mlp(mlp), norm },
+            };
+            let mut out = vec![f32::NAN; m_out * heads * dv];
+            plan.validate(out.len()).unwrap();
+            run(&plan, &mut out);
+            let mut want = vec![0.0f64; out.len()];
+            for g in 0..m_out {
+                let (j0, j1) = (off[g] as usize, off[g + 1] as usize);
+                for h in 0..heads {
+                    let l: Vec<f64> = (j0..j1)
+                        .map(|j| {
+                            let e = idx[j] as usize;
+                            let dot: f64 = (0..dk).map(|i| q[(g * heads + h) * dk + i] as f64 * k[(e * heads + h) * dk + i] as f64).sum::<f64>() * 0.5;
+                            let loc = mlp_ref(&coords[j * a..(j + 1) * a].iter().map(|&x| x as f64).collect::<Vec<_>>(), &dims, &groups, &acts, &w)[h];
+                            dot + loc
+                        })
+                        .collect();
+                    let n = (j1 - j0) as f64;
+                    let wts: Vec<f64> = match norm {
+                        Norm::None => l.clone(),
+                        Norm::Mean => l.iter().map(|x| x / n).collect(),
+                        Norm::NormExp => l.iter().map(|x| x.exp() / n).collect(),
+                        Norm::Softmax => {
+                            let mx = l.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                            let z: f64 = l.iter().map(|x| (x - mx).exp()).sum();
+                            l.iter().map(|x| (x - mx).exp() / z).collect()
+                        }
+                    };
+                    for c in 0..dv {
+                        want[g * heads * dv + h * dv + c] = (j0..j1).map(|j| wts[j - j0] * v[(idx[j] as usize * heads + h) * dv + c] as f64).sum();
+                    }
+                }
+            }
+            close(&out, &want, &format!("heads {norm:?}"));
+        }
+    }
+
+    #[test]
+    fn validation_names_what_is_wrong() {
+        let off = [0u32, 2, 3];
+        let idx = [0u32, 5, 1];
+        let f = [0.0f32; 12];
+        let w = vec![0.0f32; 64];
+        let plan = Plan {
+            batch: 1, m_out: 2, m_in: 4, c_in: 3, c_out: 2, f: &f,
+            fs: Strides { batch: 12, elem: 3, chan: 1 }, os: Strides { batch: 4, elem: 2, chan: 1 },
+            offsets: &off, indices: &idx, rel: Rel { index: Some((&[0, 1, 0], 2)), coords: None },
+            mode: Mode::Basis { mlp: None, m: 2, w: &w, bias: None, act: Act::None, norm: Norm::None },
+        };
+        assert!(plan.validate(4).unwrap_err().contains("indices[1] = 5"));
+        let idx = [0u32, 3, 1];
+        let plan = Plan { indices: &idx, ..plan };
+        plan.validate(4).unwrap();
+        assert!(plan.validate(3).unwrap_err().contains("output holds 3"));
+        let plan2 = Plan { rel: Rel { index: Some((&[0, 2, 0], 2)), coords: None }, ..plan.clone() };
+        assert!(plan2.validate(4).unwrap_err().contains("relative index [1] = 2"));
+        let plan3 = Plan { offsets: &[0, 3, 2], ..plan };
+        assert!(plan3.validate(4).unwrap_err().contains("offsets"));
+    }
+}
