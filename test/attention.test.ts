@@ -48,7 +48,8 @@ describe('phi with omega.attention', () => {
 
   it('rejects what it cannot do with typed errors', () => {
     expect(() => eq.omega.attention({ in: 3, out: 5, heads: 2 })).toThrow('out (5) must be divisible by heads (2)');
-    expect(() => eq.nn.phi({ group: eq.groups.p4(), omega: eq.omega.attention({ in: 1, out: 2 }) })).toThrow('finite group');
+    expect(() => eq.nn.phi({ group: eq.groups.se2(), omega: eq.omega.attention({ in: 1, out: 2, location: 'table' }) })).toThrow("on a Lie group use location: 'mlp'");
+    expect(() => eq.omega.attention({ in: 1, out: 2, content: false, location: 'none' })).toThrow('every logit is 0');
     const att = eq.nn.groupAttention({ group: cyclic(3), in: 2, out: 2 });
     eq.tidy(() => expect(() => att.run(eq.zeros([1, 3, 3]))).toThrow('expected [N, 2, 3]'));
     att.dispose();

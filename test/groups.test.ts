@@ -1,5 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import * as eq from '../ts/index.js';
+
+// Lie groups compute exp, log and lifts in wasm.
+beforeAll(() => eq.init());
 
 const { cyclic, dihedral, symmetric, product, p4, p4m, so2, se2, so3, se3, seededRng } = eq.groups;
 
@@ -215,7 +218,8 @@ describe('Lie groups (sampled)', () => {
     expect(() => so2().compose(new Float64Array([1, 0, 0, -1]), so2().identity)).toThrow('determinant -1');
     expect(() => so3().inverse(new Float64Array(9))).toThrow('not orthonormal');
     expect(() => se2().log(new Float64Array(4))).toThrow('Float64Array of 9 entries');
-    expect(() => se2().exp([1, 2])).toThrow('3 finite entries');
+    expect(() => se2().exp([1, 2])).toThrow('has 3 entries, got 2');
+    expect(() => se2().exp([1, NaN, 2])).toThrow('not finite');
     expect(() => so2().lift([0, 0])).toThrow('at the origin');
     expect(() => so2().lift([1, 0], { samples: 2 })).toThrow('samples must be 1');
     expect(() => se3().lift([1, 2], { samples: 2 })).toThrow('3-vectors');

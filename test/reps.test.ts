@@ -1,5 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import * as eq from '../ts/index.js';
+
+// Lie groups compute exp, log and lifts in wasm.
+beforeAll(() => eq.init());
 
 const { cyclic, dihedral, symmetric, p4m, so2, so3, se2, seededRng } = eq.groups;
 const R = eq.reps;

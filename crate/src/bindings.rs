@@ -152,6 +152,25 @@ pub fn pack_b(b: u32, k: u32, n: u32, out: u32) -> u32 {
     run().map_or_else(fail, |()| OK)
 }
 
+/// Packs `groups` row-major matrices `[k, n]`, stored one after another at `b`, into `out`
+/// (`groups * packed_b_len(k, n)` f32): the block-diagonal layers of per-head MLPs.
+#[wasm_bindgen]
+pub fn pack_groups(b: u32, k: u32, n: u32, groups: u32, out: u32) -> u32 {
+    let run = || -> Result<(), String> {
+        let one = gemm::packed_len(k as usize, n as usize);
+        let ba = arg("pack_groups: B", b, mul(k, n).and_then(|v| v.checked_mul(groups as usize)))?;
+        let oa = arg("pack_groups: out", out, one.checked_mul(groups as usize))?;
+        distinct(&oa, &[&ba])?;
+        let (src, dst) = unsafe { (slice(&ba), slice_mut(&oa)) };
+        let (k, n) = (k as usize, n as usize);
+        for g in 0..groups as usize {
+            gemm::pack_b(&src[g * k * n..(g + 1) * k * n], k, n, n, &mut dst[g * one..(g + 1) * one]);
+        }
+        Ok(())
+    };
+    run().map_or_else(fail, |()| OK)
+}
+
 /// The checked operands of a GEMM call: A, B (packed or not), bias, C.
 fn gemm_args(op: &str, m: u32, n: u32, k: u32, a: u32, b: u32, b_len: usize, bias: u32, c: u32) -> Result<(Arg, Arg, Option<Arg>, Arg), String> {
     let a_ = arg(&format!("{op}: A"), a, mul(m, k))?;
@@ -567,10 +586,10 @@ pub fn lie_pairwise_log(kind: u32, g: u32, count: u32, out: u32) -> u32 {
     run().map_or_else(fail, |()| OK)
 }
 
-/// Uniform numbers [`lie_lift`] draws per sample.
+/// Uniform numbers [`lie_lift`] draws for `count` points of `samples` elements.
 #[wasm_bindgen]
-pub fn lie_uniforms_per_sample(kind: u32) -> u32 {
-    lie::Kind::from_code(kind).map_or(0, |k| lie::uniforms_per_sample(k) as u32)
+pub fn lie_uniforms_needed(kind: u32, count: u32, samples: u32) -> u32 {
+    lie::Kind::from_code(kind).map_or(0, |k| lie::uniforms_needed(k, count as usize, samples as usize) as u32)
 }
 
 /// Lifts `count` points (`d` f64 each) to `samples` elements each ([`crate::lie::lift`]);

@@ -374,13 +374,14 @@ impl Uniforms<'_> {
     }
 }
 
-/// How many uniform numbers [`lift`] draws per sample (the facade asks a JS source for them).
-pub fn uniforms_per_sample(k: Kind) -> usize {
+/// How many uniform numbers [`lift`] draws for `count` points of `samples` elements (the facade
+/// asks a JavaScript source for them): one offset per point for SE(2) and SO(3), eight per
+/// sample (four normal numbers) for SE(3).
+pub fn uniforms_needed(k: Kind, count: usize, samples: usize) -> usize {
     match k {
         Kind::T2 | Kind::T3 | Kind::SO2 => 0,
-        // One offset per point, drawn with its first sample.
-        Kind::SE2 | Kind::SO3 => 1,
-        Kind::SE3 => 8,
+        Kind::SE2 | Kind::SO3 => count,
+        Kind::SE3 => 8 * count * samples,
     }
 }
 

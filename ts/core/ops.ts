@@ -8,6 +8,9 @@ import { Tensor, WasmBuffer, empty, tensor } from './tensor.js';
 import { PackedMatrix, matmulRows, packMatrix } from './gemm.js';
 import { call, memoryBuffer } from './wasm.js';
 
+/** Convolution padding: `'valid'`, `'same'` (PyTorch's: the extra pixel bottom/right), or pixels per side. */
+export type Padding = 'same' | 'valid' | number;
+
 export const MAX = 0;
 export const MEAN = 1;
 export type Reduction = 'max' | 'mean';
@@ -42,7 +45,7 @@ export interface ConvGeometry {
 }
 
 /** Output size and padding for `'valid'`, `'same'` (PyTorch's: the extra pixel bottom/right) or an integer. */
-export function convGeometry(h: number, w: number, k: number, stride: number, padding: 'valid' | 'same' | number) {
+export function convGeometry(h: number, w: number, k: number, stride: number, padding: Padding) {
   let padTop: number, padBottom: number;
   if (padding === 'valid') padTop = padBottom = 0;
   else if (padding === 'same') {
@@ -76,7 +79,7 @@ export function conv3x3Winograd(x: Tensor, u: Tensor, bias: Tensor | undefined, 
 }
 
 /** Whether a convolution can run as Winograd F(2x2, 3x3): 3x3, stride 1, padding 0 or 1 on all sides. */
-export function winogradApplies(k: number, stride: number, padding: 'valid' | 'same' | number): boolean {
+export function winogradApplies(k: number, stride: number, padding: Padding): boolean {
   return k === 3 && stride === 1 && (padding === 'valid' || padding === 'same' || padding === 0 || padding === 1);
 }
 

@@ -83,10 +83,10 @@ export class Tensor extends WasmBuffer {
   readonly shape: readonly number[];
   readonly size: number;
 
-  /** Use `tensor()` or `zeros()`. */
-  constructor(shape: readonly number[], zeroed = true) {
+  /** Use `tensor()` or `zeros()`. `scoped` false: owned by a library cache, not the user. */
+  constructor(shape: readonly number[], zeroed = true, scoped = true) {
     const size = shapeSize(shape);
-    super(size * 4, `tensor ${fmt(shape)}`, true, zeroed);
+    super(size * 4, `tensor ${fmt(shape)}`, scoped, zeroed);
     this.shape = Object.freeze([...shape]);
     this.size = size;
   }
@@ -125,6 +125,13 @@ export function tensor(data: Float32Array | ArrayLike<number>, shape?: readonly 
     throw new ShapeError(`tensor: shape ${fmt(dims)} holds ${size} values, but data has ${data.length}`);
   }
   const t = new Tensor(dims, false);
+  t.view().set(data);
+  return t;
+}
+
+/** A tensor a library cache owns: outside `tidy()` scopes and the user's memory count. */
+export function cachedTensor(data: Float32Array, shape: readonly number[]): Tensor {
+  const t = new Tensor(shape, false, false);
   t.view().set(data);
   return t;
 }

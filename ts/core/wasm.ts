@@ -109,6 +109,11 @@ export function call(op: string, run: (k: Exports) => number): void {
   if (status !== 0) throw new KernelError(`${op}: ${loaded().kernels.last_error()}`);
 }
 
+/** Throws the `KernelError` the last refused call left (for kernels that return a count). */
+export function kernelFailed(op: string): never {
+  throw new KernelError(`${op}: ${loaded().kernels.last_error()}`);
+}
+
 /** Runs any wasm call, converting a trap into a `WasmTrapError` and recovering the instance. */
 export function guard<T>(op: string, run: (k: Exports) => T): T {
   const s = loaded();

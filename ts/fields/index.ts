@@ -14,40 +14,15 @@ import { LieGroup, type LieElement } from '../groups/lie.js';
 import type { Representation } from '../reps/index.js';
 import { Tensor, expectTensor } from '../core/tensor.js';
 import { applyMatrix, copy } from '../core/ops.js';
-export { clearCaches } from '../groups/action.js';
+export { clearCaches } from '../core/cache.js';
 
 const fmt = (s: readonly number[]) => `[${s.join(', ')}]`;
 
-export type AnyGroup = FiniteGroup | GridGroup | LieGroup;
-
-/** How a group acts on tensors of one layout. */
-export abstract class FieldType<E = unknown> {
-  constructor(
-    readonly group: AnyGroup,
-    readonly channels: number,
-  ) {
-    if (!Number.isInteger(channels) || channels < 1) throw new ArgumentError(`field type: channels must be a positive integer, got ${channels}`);
-  }
-  /** The layout, e.g. `[N, 10, 4, H, W]`. */
-  abstract layout(): string;
-  /** Throws a ShapeError unless `x` has this layout. */
-  abstract check(x: Tensor, what: string): void;
-  /** `u . x`, a new tensor. */
-  abstract act(u: E, x: Tensor): Tensor;
-  /** The elements an exhaustive check ranges over (finite groups). */
-  elements(): E[] {
-    const G = this.group;
-    if (G instanceof LieGroup) throw new ArgumentError(`${G.name} is infinite: give elements as a number of random samples or a list`);
-    return G.elements() as E[];
-  }
-  label(u: E): string {
-    return (this.group as { label(u: E): string }).label(u);
-  }
-  describe(): string {
-    return `${this.layout()} (${this.kind()})`;
-  }
-  protected abstract kind(): string;
-}
+export type { AnyGroup } from '../groups/index.js';
+import type { AnyGroup } from '../groups/index.js';
+import { FieldType } from './field.js';
+export { FieldType } from './field.js';
+export { LiftedField, LiftedFieldType, liftedField } from './lifted.js';
 
 function expectRank(x: Tensor, rank: number, layout: string, what: string, field: string) {
   expectTensor(x, what);

@@ -11,7 +11,7 @@
 import { ArgumentError, ShapeError } from '../core/errors.js';
 import { gather } from '../core/ops.js';
 import { expectTensor, type Tensor } from '../core/tensor.js';
-import { withTable } from './action.js';
+import { withTable } from '../core/cache.js';
 
 /** What every group offers: the identity, products, inverses. Elements' type depends on the group. */
 export interface Group<E> {

@@ -12,7 +12,7 @@
 import { ArgumentError, ShapeError } from '../core/errors.js';
 import { gather } from '../core/ops.js';
 import { expectTensor, type Tensor } from '../core/tensor.js';
-import { withTable } from './action.js';
+import { withTable } from '../core/cache.js';
 import { cyclic, dihedral, type FiniteGroup, type Group } from './finite.js';
 
 export interface GridElement {

@@ -1,16 +1,21 @@
 /**
- * Matrix Lie groups SO(2), SE(2), SO(3), SE(3), by sampling (LieConv, LieTransformer).
+ * Matrix Lie groups by sampling (LieConv, LieTransformer): the translations T(2), T(3), and
+ * SO(2), SE(2), SO(3), SE(3).
  *
  * An element is a `Float64Array` holding an `n x n` matrix, row-major: the rotation `R` for
- * SO(d), the homogeneous `[[R, t], [0, 1]]` for SE(d). Lie-algebra vectors: SO(2) `[theta]`;
- * SE(2) `[theta, u1, u2]`; SO(3) `[w1, w2, w3]` (axis times angle); SE(3) `[w1, w2, w3, u1, u2,
- * u3]`; `exp` and `log` are the closed forms, `log` returning angles in `(-pi, pi]`. `random`
- * draws the rotation from the Haar measure (uniform angle; uniform unit quaternion) and, for
- * SE(d), the translation from a standard normal (there is no Haar probability on R^d).
+ * SO(d), `[[R, t], [0, 1]]` for SE(d), `[[I, t], [0, 1]]` for T(d). Lie-algebra vectors: T(d)
+ * `t`; SO(2) `[theta]`; SE(2) `[theta, u1, u2]`; SO(3) `[w1, w2, w3]` (axis times angle); SE(3)
+ * `[w1, w2, w3, u1, u2, u3]`. `exp`, `log`, lifting, moving lifted samples and relative logs run
+ * in wasm, batched (crate/src/lie.rs); `log` returns angles in `(-pi, pi]` (SO(2), SE(2)) or
+ * `[0, pi]` (SO(3), SE(3)) and stays accurate near 0 and near pi. `random` draws the rotation
+ * from the Haar measure and, for SE(d) and T(d), the translation from a standard normal (there is
+ * no Haar probability on R^d).
  */
 import { ArgumentError, ShapeError } from '../core/errors.js';
+import { F64Buffer, withTemporaries } from '../core/buffers.js';
 import { applyMatrix } from '../core/ops.js';
-import { expectTensor, type Tensor } from '../core/tensor.js';
+import { Tensor, expectTensor } from '../core/tensor.js';
+import { call, kernels } from '../core/wasm.js';
 import type { Group } from './finite.js';
 
 export type LieElement = Float64Array;
@@ -40,14 +45,65 @@ function matmul(a: Float64Array, b: Float64Array, n: number): Float64Array {
   return c;
 }
 
-/** Lifted point cloud: each input point becomes `samples` group elements. */
-export interface Lifted {
-  /** The group elements, `points x samples` of them, point-major. */
-  elements: LieElement[];
-  /** For each element, the index of the point it came from. */
-  point: Int32Array;
-  /** Invariant coordinates of each element's orbit (`|x|` for SO(d); empty for SE(d)). */
-  orbit: Float64Array;
+/** The cloud id of a masked element: it has no neighbours and is nobody's neighbour. */
+export const MASKED = 0xffffffff;
+
+/**
+ * A lifted point cloud: each input point became `samples` group elements (point-major: element
+ * `p * samples + s`). `cloud[e]` says which cloud of a batch an element belongs to (`MASKED` for
+ * the samples of a masked point); `orbit[e]` is `|x|` for SO(d), whose elements alone do not
+ * say where the point was.
+ */
+export class Lifted {
+  constructor(
+    readonly group: LieGroup,
+    /** `count x n x n`, the elements' matrices one after another. */
+    readonly matrices: Float64Array,
+    /** For each element, the index of the point it came from. */
+    readonly point: Int32Array,
+    /** For each element, `|x|` (SO(d)); empty for T(d) and SE(d). */
+    readonly orbit: Float64Array,
+    /** For each element, its cloud in a batch (0 for a single cloud; `MASKED` for padding). */
+    readonly cloud: Uint32Array,
+    readonly samples: number,
+  ) {
+    const nn = group.n * group.n;
+    if (matrices.length % nn !== 0 || point.length * nn !== matrices.length || cloud.length !== point.length || (group.hasOrbit && orbit.length !== point.length)) {
+      throw new ArgumentError(`${group.name}: a lifted cloud needs ${nn} values per element and one point, cloud (and orbit) entry each`);
+    }
+  }
+
+  /** Number of elements. */
+  get count(): number {
+    return this.point.length;
+  }
+
+  /** Element `i` (a copy). */
+  element(i: number): LieElement {
+    if (!Number.isInteger(i) || i < 0 || i >= this.count) throw new ArgumentError(`lifted: element ${i} is not in 0..${this.count - 1}`);
+    const nn = this.group.n * this.group.n;
+    return this.matrices.slice(i * nn, (i + 1) * nn);
+  }
+
+  /** Every element (copies). */
+  get elements(): LieElement[] {
+    return Array.from({ length: this.count }, (_, i) => this.element(i));
+  }
+
+  /** Number of clouds (the largest cloud id + 1, masked elements aside). */
+  get clouds(): number {
+    let m = -1;
+    for (const c of this.cloud) if (c !== MASKED && c > m) m = c;
+    return m + 1;
+  }
+}
+
+export interface LiftOptions {
+  /** Elements per point (default 1; SE(2), SO(3): evenly spaced turns; SE(3): Haar-random rotations). */
+  samples?: number;
+  /** A uniform source; by default a seeded one (`seed`, default 1), drawn in wasm. */
+  rng?: Rng;
+  seed?: number;
 }
 
 export abstract class LieGroup implements Group<LieElement> {
@@ -58,8 +114,17 @@ export abstract class LieGroup implements Group<LieElement> {
   /** Dimension of the Lie algebra. */
   abstract readonly algebraDim: number;
   abstract readonly name: string;
-  /** Whether the group includes translations (SE) or not (SO). */
+  /** Whether the group includes translations (T, SE). */
   abstract readonly affine: boolean;
+  /** Whether the group includes rotations (SO, SE). */
+  abstract readonly rotates: boolean;
+  /** The kernels' code for this group (crate/src/lie.rs `Kind`). */
+  abstract readonly code: number;
+
+  /** Whether lifted elements carry an orbit coordinate `|x|` (SO(d): the rotation alone does not locate the point). */
+  get hasOrbit(): boolean {
+    return !this.affine;
+  }
 
   get identity(): LieElement {
     const e = new Float64Array(this.n * this.n);
@@ -73,10 +138,12 @@ export abstract class LieGroup implements Group<LieElement> {
     if (!(g instanceof Float64Array) || g.length !== n * n) {
       throw new ArgumentError(`${this.name}: ${what} must be a Float64Array of ${n * n} entries (an ${n}x${n} matrix), got ${g instanceof Float64Array ? `${g.length} entries` : typeof g}`);
     }
+    if (!g.every(Number.isFinite)) throw new ArgumentError(`${this.name}: ${what} has non-finite entries`);
     for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) {
       let s = 0;
       for (let k = 0; k < d; k++) s += g[k * n + i] * g[k * n + j];
-      if (Math.abs(s - (i === j ? 1 : 0)) > tol || !Number.isFinite(s)) throw new ArgumentError(`${this.name}: ${what} is not an element: its rotation block is not orthonormal`);
+      if (Math.abs(s - (i === j ? 1 : 0)) > tol) throw new ArgumentError(`${this.name}: ${what} is not an element: its rotation block is not orthonormal`);
+      if (!this.rotates && Math.abs(g[i * n + j] - (i === j ? 1 : 0)) > tol) throw new ArgumentError(`${this.name}: ${what} is not an element: a translation has the identity as its linear part`);
     }
     if (this.det(g) < 0) throw new ArgumentError(`${this.name}: ${what} is not an element: its rotation block has determinant -1 (a reflection)`);
     if (this.affine) {
@@ -113,7 +180,7 @@ export abstract class LieGroup implements Group<LieElement> {
     return out;
   }
 
-  /** The rotation block of `g` (d x d). */
+  /** The rotation block of `g` (d x d; the identity for T(d)). */
   rotation(g: LieElement): Float64Array {
     const n = this.n, d = this.d;
     const r = new Float64Array(d * d);
@@ -150,92 +217,142 @@ export abstract class LieGroup implements Group<LieElement> {
     return y;
   }
 
-  abstract exp(v: ArrayLike<number>): LieElement;
-  abstract log(g: LieElement): Float64Array;
-  /** A random rotation from the Haar measure. */
-  protected abstract randomRotation(rng: Rng): Float64Array;
-
-  protected checkAlgebra(v: ArrayLike<number>): void {
-    if (v === null || typeof v !== 'object' || v.length !== this.algebraDim || !Array.from(v).every(Number.isFinite)) {
-      throw new ArgumentError(`${this.name}: a Lie-algebra vector has ${this.algebraDim} finite entries, got ${v && typeof v === 'object' ? `${v.length} entries` : typeof v}`);
+  protected checkAlgebra(v: ArrayLike<number>, count = 1): void {
+    if (v === null || typeof v !== 'object' || typeof v.length !== 'number' || v.length !== this.algebraDim * count) {
+      throw new ArgumentError(`${this.name}: ${count === 1 ? 'a Lie-algebra vector has' : `${count} Lie-algebra vectors have`} ${this.algebraDim * count} entries, got ${v && typeof v === 'object' ? `${v.length} entries` : typeof v}`);
     }
+    for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i])) throw new ArgumentError(`${this.name}: Lie-algebra vector entry ${i} is not finite (${v[i]})`);
   }
 
-  protected compose2(r: Float64Array, t: ArrayLike<number>): LieElement {
+  /** `exp(v)`, the element of a Lie-algebra vector. */
+  exp(v: ArrayLike<number>): LieElement {
+    return this.expMany(v, 1);
+  }
+
+  /** `exp` of `count` vectors (`count * algebraDim` numbers): `count` matrices back to back. */
+  expMany(v: ArrayLike<number>, count: number): Float64Array {
+    if (!Number.isSafeInteger(count) || count < 0) throw new ArgumentError(`${this.name}.expMany: count must be a non-negative integer, got ${count}`);
+    this.checkAlgebra(v, count);
+    return withTemporaries((t) => {
+      const vin = t.add(new F64Buffer(v));
+      const out = t.add(new F64Buffer(count * this.n * this.n));
+      call(`${this.name}.exp`, (k) => k.lie_exp(this.code, vin.ptr, count, out.ptr));
+      return out.toArray();
+    });
+  }
+
+  /** `log(g)`, the Lie-algebra vector of an element. */
+  log(g: LieElement): Float64Array {
+    return this.logMany(this.check(g));
+  }
+
+  /** `log` of elements back to back (`count * n * n` numbers). */
+  logMany(g: Float64Array): Float64Array {
+    const nn = this.n * this.n;
+    if (!(g instanceof Float64Array) || g.length % nn !== 0) throw new ArgumentError(`${this.name}.logMany: expected a Float64Array of ${nn} values per element`);
+    const count = g.length / nn;
+    return withTemporaries((t) => {
+      const gin = t.add(new F64Buffer(g));
+      const out = t.add(new F64Buffer(count * this.algebraDim));
+      call(`${this.name}.log`, (k) => k.lie_log(this.code, gin.ptr, count, out.ptr));
+      return out.toArray();
+    });
+  }
+
+  /** A random rotation from the Haar measure, `d x d`. */
+  protected abstract randomRotation(rng: Rng): Float64Array;
+
+  /** A random element: Haar rotation, standard normal translation. */
+  random(rng: Rng = Math.random): LieElement {
     const n = this.n, d = this.d;
     const g = this.identity;
-    for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) g[i * n + j] = r[i * d + j];
-    if (this.affine) for (let i = 0; i < d; i++) g[i * n + d] = t[i];
+    if (this.rotates) {
+      const r = this.randomRotation(rng);
+      for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) g[i * n + j] = r[i * d + j];
+    }
+    if (this.affine) for (let i = 0; i < d; i++) g[i * n + d] = gauss(rng);
     return g;
   }
 
-  /** A random element: Haar rotation, standard normal translation (SE). */
-  random(rng: Rng = Math.random): LieElement {
-    const t = Array.from({ length: this.d }, () => gauss(rng));
-    return this.compose2(this.randomRotation(rng), t);
-  }
-
   /**
-   * Lifts a point cloud (`points`, `count x d`, row-major) to group elements, as LieConv does:
-   * each point `x` becomes the elements that carry the reference point to `x`. For SE(d) that is
-   * `(R, x)` with `samples` Haar-random rotations `R` (the stabiliser of the origin); for SO(2)
-   * the single rotation taking `(|x|, 0)` to `x`; for SO(3) the rotations taking `|x| e3` to `x`,
-   * `samples` of them around the axis. Points at the origin are refused for SO(d).
+   * Lifts a point cloud (`points`: `count x d` numbers, row-major, or a Tensor `[P, d]`) to
+   * group elements, in wasm, as LieConv and LieTransformer do: T(d) and SO(2) one element per
+   * point (the translation to it; the rotation taking `(|x|, 0)` to it); SE(2) `samples`
+   * rotations evenly spaced from a random offset per point; SE(3) `samples` Haar-random
+   * rotations per point; SO(3) the rotation taking `|x| e3` to the point after evenly spaced
+   * turns about e3 (from a random offset per point). Points at the origin are refused for SO(d),
+   * non-finite coordinates everywhere.
    */
-  lift(points: ArrayLike<number>, options: { samples?: number; rng?: Rng } = {}): Lifted {
-    const { samples = 1, rng = Math.random } = options;
-    if (!Number.isInteger(samples) || samples < 1) throw new ArgumentError(`${this.name}.lift: samples must be a positive integer, got ${samples}`);
-    if (this.name === 'SO(2)' && samples !== 1) throw new ArgumentError('SO(2).lift: the stabiliser of a point is trivial, so samples must be 1');
+  lift(points: ArrayLike<number> | Tensor, options: LiftOptions = {}): Lifted {
+    if (options === null || typeof options !== 'object') throw new ArgumentError(`${this.name}.lift: options must be an object, got ${options === null ? 'null' : typeof options}`);
+    const { samples = 1, rng, seed = 1 } = options;
     const d = this.d;
-    if (points.length % d !== 0) throw new ArgumentError(`${this.name}.lift: points must be a flat list of ${d}-vectors, got ${points.length} numbers`);
-    const count = points.length / d;
-    const elements: LieElement[] = [];
-    const point = new Int32Array(count * samples);
-    const orbit = new Float64Array(this.affine ? 0 : count * samples);
-    for (let p = 0; p < count; p++) {
-      const x = Array.from({ length: d }, (_, i) => points[p * d + i]);
-      for (let s = 0; s < samples; s++) {
-        const idx = p * samples + s;
-        point[idx] = p;
-        if (this.affine) {
-          elements.push(this.compose2(this.randomRotation(rng), x));
-          continue;
-        }
-        const norm = Math.hypot(...x);
-        if (!(norm > 1e-12)) throw new ArgumentError(`${this.name}.lift: point ${p} is at the origin, where the orbit is not defined`);
-        orbit[idx] = norm;
-        elements.push(this.compose2(this.orbitRotation(x.map((v) => v / norm), rng), []));
-      }
+    let flat: ArrayLike<number>;
+    if (points instanceof Tensor) {
+      expectTensor(points, `${this.name}.lift`);
+      if (points.rank !== 2 || points.shape[1] !== d) throw new ShapeError(`${this.name}.lift: points must be [P, ${d}], got [${points.shape.join(', ')}]`);
+      flat = points.toArray();
+    } else {
+      if (points === null || typeof points !== 'object' || typeof points.length !== 'number') throw new ArgumentError(`${this.name}.lift: points must be an array of numbers or a Tensor [P, ${d}]`);
+      flat = points;
     }
-    return { elements, point, orbit };
-  }
-
-  /** A rotation taking the reference direction to the unit vector `u` (SO(d) lifting). */
-  protected orbitRotation(u: number[], rng: Rng): Float64Array {
-    void u;
-    void rng;
-    throw new ArgumentError(`${this.name}: no orbit lifting`);
+    if (flat.length % d !== 0) throw new ArgumentError(`${this.name}.lift: points must be a flat list of ${d}-vectors, got ${flat.length} numbers`);
+    if (!Number.isInteger(samples) || samples < 1 || samples > 4096) throw new ArgumentError(`${this.name}.lift: samples must be an integer in 1..4096, got ${String(samples)}`);
+    if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new ArgumentError(`${this.name}.lift: seed must be an integer in 0..2^32-1, got ${String(seed)}`);
+    if (rng !== undefined && typeof rng !== 'function') throw new ArgumentError(`${this.name}.lift: rng must be a function returning numbers in [0, 1)`);
+    const count = flat.length / d;
+    const m = count * samples;
+    const nn = this.n * this.n;
+    if (m * nn > 2 ** 28) throw new ArgumentError(`${this.name}.lift: ${count} points x ${samples} samples = ${m} elements is more than this library lifts at once (${Math.floor(2 ** 28 / nn)})`);
+    const needed = kernels().lie_uniforms_needed(this.code, count, samples);
+    const uniforms = rng ? Float64Array.from({ length: needed }, () => rng()) : undefined;
+    return withTemporaries((t) => {
+      const pin = t.add(new F64Buffer(flat));
+      const out = t.add(new F64Buffer(m * nn));
+      const orbit = this.hasOrbit ? t.add(new F64Buffer(m)) : undefined;
+      const uin = uniforms ? t.add(new F64Buffer(uniforms)) : undefined;
+      call(`${this.name}.lift`, (k) => k.lie_lift(this.code, pin.ptr, count, samples, seed, uin?.ptr ?? 0, uniforms?.length ?? 0, out.ptr, orbit?.ptr ?? 0));
+      const point = Int32Array.from({ length: m }, (_, e) => Math.floor(e / samples));
+      return new Lifted(this, out.toArray(), point, orbit?.toArray() ?? new Float64Array(0), new Uint32Array(m), samples);
+    });
   }
 
   /**
    * `u` acting on lifted samples: every element `g` becomes `u g` (the point it stands for moves
-   * by `u`; the stabiliser sample is carried along), so `pairwiseLog` is unchanged.
+   * by `u`; the stabiliser sample is carried along), so relative logs are unchanged.
    */
   actLifted(u: LieElement, lifted: Lifted): Lifted {
     this.check(u, 'u');
-    if (!lifted || !Array.isArray(lifted.elements) || lifted.point?.length !== lifted.elements.length) {
-      throw new ArgumentError(`${this.name}.actLifted: expected the result of lift() ({ elements, point, orbit })`);
-    }
-    return { elements: lifted.elements.map((g) => this.compose(u, g)), point: lifted.point.slice(), orbit: lifted.orbit.slice() };
+    if (!(lifted instanceof Lifted)) throw new ArgumentError(`${this.name}.actLifted: expected the result of lift() (a Lifted cloud)`);
+    if (lifted.group !== this) throw new ArgumentError(`${this.name}.actLifted: the cloud was lifted to ${lifted.group.name}`);
+    const moved = withTemporaries((t) => {
+      const uin = t.add(new F64Buffer(u));
+      const gin = t.add(new F64Buffer(lifted.matrices));
+      const out = t.add(new F64Buffer(lifted.matrices.length));
+      call(`${this.name}.actLifted`, (k) => k.lie_compose_left(this.code, uin.ptr, gin.ptr, lifted.count, out.ptr));
+      return out.toArray();
+    });
+    return new Lifted(this, moved, lifted.point.slice(), lifted.orbit.slice(), lifted.cloud.slice(), lifted.samples);
   }
 
   /** `log(g_i^-1 g_j)` for every pair: `M x M x algebraDim`, row-major. */
-  pairwiseLog(elements: readonly LieElement[]): Float64Array {
-    const m = elements.length, k = this.algebraDim;
-    const out = new Float64Array(m * m * k);
-    const inv = elements.map((g) => this.inverse(g));
-    for (let i = 0; i < m; i++) for (let j = 0; j < m; j++) out.set(this.log(matmul(inv[i], elements[j], this.n)), (i * m + j) * k);
-    return out;
+  pairwiseLog(elements: readonly LieElement[] | Lifted): Float64Array {
+    const nn = this.n * this.n;
+    let flat: Float64Array;
+    if (elements instanceof Lifted) flat = elements.matrices;
+    else {
+      if (!Array.isArray(elements)) throw new ArgumentError(`${this.name}.pairwiseLog: expected elements or a lifted cloud`);
+      flat = new Float64Array(elements.length * nn);
+      elements.forEach((g, i) => flat.set(this.check(g, `elements[${i}]`), i * nn));
+    }
+    const m = flat.length / nn;
+    if (m * m * this.algebraDim > 2 ** 27) throw new ArgumentError(`${this.name}.pairwiseLog: ${m} elements give ${m * m} pairs, more than this library materialises at once; use neighbourhoods (nn.phi's neighbours) instead`);
+    return withTemporaries((t) => {
+      const gin = t.add(new F64Buffer(flat));
+      const out = t.add(new F64Buffer(m * m * this.algebraDim));
+      call(`${this.name}.pairwiseLog`, (k) => k.lie_pairwise_log(this.code, gin.ptr, m, out.ptr));
+      return out.toArray();
+    });
   }
 
   label(g: LieElement): string {
@@ -249,90 +366,6 @@ export abstract class LieGroup implements Group<LieElement> {
 
 const rot2 = (t: number) => new Float64Array([Math.cos(t), -Math.sin(t), Math.sin(t), Math.cos(t)]);
 
-class SO2 extends LieGroup {
-  readonly n = 2; readonly d = 2; readonly algebraDim = 1; readonly name = 'SO(2)'; readonly affine = false;
-  exp(v: ArrayLike<number>): LieElement {
-    this.checkAlgebra(v);
-    return rot2(v[0]);
-  }
-  log(g: LieElement): Float64Array {
-    this.check(g);
-    return new Float64Array([Math.atan2(g[2], g[0])]);
-  }
-  protected randomRotation(rng: Rng): Float64Array {
-    return rot2(2 * Math.PI * rng() - Math.PI);
-  }
-  protected orbitRotation(u: number[]): Float64Array {
-    return rot2(Math.atan2(u[1], u[0]));
-  }
-}
-
-class SE2 extends LieGroup {
-  readonly n = 3; readonly d = 2; readonly algebraDim = 3; readonly name = 'SE(2)'; readonly affine = true;
-  /** V(theta) = [[a, -b], [b, a]], a = sin(t)/t, b = (1 - cos t)/t. */
-  private static v(t: number): [number, number] {
-    if (Math.abs(t) < 1e-4) return [1 - (t * t) / 6, t / 2 - (t * t * t) / 24];
-    return [Math.sin(t) / t, (1 - Math.cos(t)) / t];
-  }
-  exp(v: ArrayLike<number>): LieElement {
-    this.checkAlgebra(v);
-    const [a, b] = SE2.v(v[0]);
-    return this.compose2(rot2(v[0]), [a * v[1] - b * v[2], b * v[1] + a * v[2]]);
-  }
-  log(g: LieElement): Float64Array {
-    this.check(g);
-    const t = Math.atan2(g[3], g[0]);
-    const [a, b] = SE2.v(t);
-    const s = a * a + b * b;
-    const x = g[2], y = g[5];
-    return new Float64Array([t, (a * x + b * y) / s, (-b * x + a * y) / s]);
-  }
-  protected randomRotation(rng: Rng): Float64Array {
-    return rot2(2 * Math.PI * rng() - Math.PI);
-  }
-}
-
-function hat(w: ArrayLike<number>): Float64Array {
-  return new Float64Array([0, -w[2], w[1], w[2], 0, -w[0], -w[1], w[0], 0]);
-}
-
-/** I + a W + b W^2 for W = hat(w). */
-function poly3(w: ArrayLike<number>, a: number, b: number): Float64Array {
-  const W = hat(w);
-  const W2 = matmul(W, W, 3);
-  const out = new Float64Array(9);
-  for (let i = 0; i < 9; i++) out[i] = (i % 4 === 0 ? 1 : 0) + a * W[i] + b * W2[i];
-  return out;
-}
-
-/** Rodrigues: exp(hat(w)). */
-function so3exp(w: ArrayLike<number>): Float64Array {
-  const t = Math.hypot(w[0], w[1], w[2]);
-  const t2 = t * t;
-  const a = t < 1e-4 ? 1 - t2 / 6 : Math.sin(t) / t;
-  const b = t < 1e-4 ? 0.5 - t2 / 24 : (1 - Math.cos(t)) / t2;
-  return poly3(w, a, b);
-}
-
-/** The axis-angle vector of a rotation, angle in [0, pi]. */
-function so3log(r: Float64Array): Float64Array {
-  const vee = [r[7] - r[5], r[2] - r[6], r[3] - r[1]]; // 2 sin(t) a
-  const c = (r[0] + r[4] + r[8] - 1) / 2;
-  const t = Math.atan2(Math.hypot(...vee) / 2, c); // accurate near 0 and near pi
-  if (t < 1e-4) return new Float64Array(vee.map((x) => (x / 2) * (1 + (t * t) / 6)));
-  if (Math.PI - t > 0.1) return new Float64Array(vee.map((x) => (x * t) / (2 * Math.sin(t))));
-  // Near pi sin(t) is small, so take the axis from the symmetric part, exactly:
-  // (R + R^T)/2 = cos(t) I + (1 - cos t) a a^T.
-  const aa = (i: number, j: number) => ((r[i * 3 + j] + r[j * 3 + i]) / 2 - (i === j ? c : 0)) / (1 - c);
-  const diag = [aa(0, 0), aa(1, 1), aa(2, 2)];
-  const i = diag.indexOf(Math.max(...diag));
-  const col = [aa(0, i), aa(1, i), aa(2, i)];
-  const norm = Math.hypot(...col);
-  let axis = col.map((x) => x / norm);
-  if (axis[0] * vee[0] + axis[1] * vee[1] + axis[2] * vee[2] < 0) axis = axis.map((x) => -x);
-  return new Float64Array(axis.map((x) => x * t));
-}
-
 function randomSO3(rng: Rng): Float64Array {
   let q = [gauss(rng), gauss(rng), gauss(rng), gauss(rng)];
   const n = Math.hypot(...q);
@@ -345,62 +378,67 @@ function randomSO3(rng: Rng): Float64Array {
   ]);
 }
 
+class Translations extends LieGroup {
+  readonly rotates = false;
+  readonly affine = true;
+  readonly n: number;
+  readonly algebraDim: number;
+  readonly name: string;
+  readonly code: number;
+  constructor(readonly d: 2 | 3) {
+    super();
+    this.n = d + 1;
+    this.algebraDim = d;
+    this.name = `T(${d})`;
+    this.code = d === 2 ? 0 : 1;
+  }
+  protected randomRotation(): Float64Array {
+    return new Float64Array(0);
+  }
+}
+
+class SO2 extends LieGroup {
+  readonly n = 2; readonly d = 2; readonly algebraDim = 1; readonly name = 'SO(2)'; readonly affine = false; readonly rotates = true; readonly code = 2;
+  protected randomRotation(rng: Rng): Float64Array {
+    return rot2(2 * Math.PI * rng() - Math.PI);
+  }
+}
+
+class SE2 extends LieGroup {
+  readonly n = 3; readonly d = 2; readonly algebraDim = 3; readonly name = 'SE(2)'; readonly affine = true; readonly rotates = true; readonly code = 3;
+  protected randomRotation(rng: Rng): Float64Array {
+    return rot2(2 * Math.PI * rng() - Math.PI);
+  }
+}
+
 class SO3 extends LieGroup {
-  readonly n = 3; readonly d = 3; readonly algebraDim = 3; readonly name = 'SO(3)'; readonly affine = false;
-  exp(v: ArrayLike<number>): LieElement {
-    this.checkAlgebra(v);
-    return so3exp(v);
-  }
-  log(g: LieElement): Float64Array {
-    return so3log(this.check(g));
-  }
+  readonly n = 3; readonly d = 3; readonly algebraDim = 3; readonly name = 'SO(3)'; readonly affine = false; readonly rotates = true; readonly code = 4;
   protected randomRotation(rng: Rng): Float64Array {
     return randomSO3(rng);
-  }
-  /** A rotation taking e3 to u, then a random turn about e3 first (the stabiliser). */
-  protected orbitRotation(u: number[], rng: Rng): Float64Array {
-    const e3 = [0, 0, 1];
-    const axis = [e3[1] * u[2] - e3[2] * u[1], e3[2] * u[0] - e3[0] * u[2], e3[0] * u[1] - e3[1] * u[0]];
-    const s = Math.hypot(...axis), c = u[2];
-    const angle = Math.atan2(s, c);
-    const w = s > 1e-12 ? axis.map((x) => (x / s) * angle) : c > 0 ? [0, 0, 0] : [Math.PI, 0, 0];
-    return matmul(so3exp(w), so3exp([0, 0, 2 * Math.PI * rng() - Math.PI]), 3);
   }
 }
 
 class SE3 extends LieGroup {
-  readonly n = 4; readonly d = 3; readonly algebraDim = 6; readonly name = 'SE(3)'; readonly affine = true;
-  private static coeffs(t: number): [number, number] {
-    const t2 = t * t;
-    if (t < 1e-4) return [0.5 - t2 / 24, 1 / 6 - t2 / 120];
-    return [(1 - Math.cos(t)) / t2, (t - Math.sin(t)) / (t2 * t)];
-  }
-  exp(v: ArrayLike<number>): LieElement {
-    this.checkAlgebra(v);
-    const w = [v[0], v[1], v[2]];
-    const [b, c] = SE3.coeffs(Math.hypot(...w));
-    const V = poly3(w, b, c);
-    const t = [0, 1, 2].map((i) => V[i * 3] * v[3] + V[i * 3 + 1] * v[4] + V[i * 3 + 2] * v[5]);
-    return this.compose2(so3exp(w), t);
-  }
-  log(g: LieElement): Float64Array {
-    this.check(g);
-    const w = so3log(this.rotation(g));
-    const t = Math.hypot(w[0], w[1], w[2]);
-    // V^-1 = I - W/2 + k W^2, k = (1 - t sin t / (2 (1 - cos t))) / t^2.
-    const k = t < 1e-4 ? 1 / 12 + (t * t) / 720 : (1 - (t * Math.sin(t)) / (2 * (1 - Math.cos(t)))) / (t * t);
-    const Vi = poly3(w, -0.5, k);
-    const x = this.translation(g);
-    const u = [0, 1, 2].map((i) => Vi[i * 3] * x[0] + Vi[i * 3 + 1] * x[1] + Vi[i * 3 + 2] * x[2]);
-    return new Float64Array([w[0], w[1], w[2], ...u]);
-  }
+  readonly n = 4; readonly d = 3; readonly algebraDim = 6; readonly name = 'SE(3)'; readonly affine = true; readonly rotates = true; readonly code = 5;
   protected randomRotation(rng: Rng): Float64Array {
     return randomSO3(rng);
   }
 }
 
+const t2Group = new Translations(2), t3Group = new Translations(3);
 const so2Group = new SO2(), se2Group = new SE2(), so3Group = new SO3(), se3Group = new SE3();
+/** The translations of the plane, T(2) = R^2. */
+export const t2 = (): LieGroup => t2Group;
+/** The translations of space, T(3) = R^3. */
+export const t3 = (): LieGroup => t3Group;
 export const so2 = (): LieGroup => so2Group;
 export const se2 = (): LieGroup => se2Group;
 export const so3 = (): LieGroup => so3Group;
 export const se3 = (): LieGroup => se3Group;
+
+/** A Lie group from its name: `T(2)`, `T(3)`, `SO(2)`, `SE(2)`, `SO(3)`, `SE(3)` (also `t2`, `se3`, ...). */
+export function lieByName(name: string): LieGroup | undefined {
+  const key = String(name).toLowerCase().replace(/[()]/g, '');
+  return ({ t2: t2Group, t3: t3Group, so2: so2Group, se2: se2Group, so3: so3Group, se3: se3Group } as Record<string, LieGroup>)[key];
+}
+

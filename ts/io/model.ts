@@ -7,7 +7,7 @@ import { ArgumentError, ConfigError, ShapeError, WeightsError } from '../core/er
 import { FieldType, GridField, ImageField, InvariantField, RegularField } from '../fields/index.js';
 import { FiniteGroup } from '../groups/finite.js';
 import { GridGroup } from '../groups/grid.js';
-import { byName } from '../groups/index.js';
+import { byName, type AnyGroup } from '../groups/index.js';
 import { groupConv, liftingConv } from '../nn/conv.js';
 import type { Layer, LayerConfig } from '../nn/layer.js';
 import { Flatten, Linear } from '../nn/linear.js';
@@ -15,8 +15,8 @@ import { Phi, type ConvAlgorithm } from '../nn/phi.js';
 import { BatchNorm, Relu } from '../nn/pointwise.js';
 import { GlobalPool, GroupPool, Pool2d } from '../nn/pool.js';
 import { Sequential, runSteps, type Step } from '../nn/sequential.js';
-import { AttentionOmega, KernelOmega } from '../omega/index.js';
-import { GroupAttention } from '../nn/attention.js';
+import { omegaFromConfig } from '../omega/index.js';
+import { groupAttention, lieConv } from '../nn/conv.js';
 import { encodeSafetensors, parseSafetensors, type NamedArray } from './safetensors.js';
 import { Tensor, expectTensor } from '../core/tensor.js';
 
@@ -76,7 +76,7 @@ function parseJson(text: string): ModelConfig {
   }
 }
 
-function inputType(group: GridGroup | FiniteGroup, spec: InputSpec): FieldType<unknown> {
+function inputType(group: AnyGroup, spec: InputSpec): FieldType<unknown> {
   if (spec === null || typeof spec !== 'object') throw new ConfigError('model config: input must be { field, channels, size? }');
   const c = spec.channels;
   if (!Number.isInteger(c) || c < 1) throw new ConfigError(`model config: input.channels must be a positive integer, got ${String(c)}`);
@@ -99,7 +99,7 @@ function inputType(group: GridGroup | FiniteGroup, spec: InputSpec): FieldType<u
 }
 
 /** Builds one layer from its config; `where` names it in errors. */
-function buildLayer(cfg: LayerConfig, group: GridGroup | FiniteGroup, where: string): Layer {
+function buildLayer(cfg: LayerConfig, group: AnyGroup, where: string): Layer {
   if (cfg === null || typeof cfg !== 'object' || typeof cfg.type !== 'string') throw new ConfigError(`model config: ${where} must be an object with a 'type'`);
   const c = cfg as unknown as Record<string, never>;
   const g = c.group === undefined ? group : byName(c.group);
@@ -116,16 +116,17 @@ function buildLayer(cfg: LayerConfig, group: GridGroup | FiniteGroup, where: str
         known(['in', 'out', 'kernel', 'padding', 'stride', 'bias']);
         return (cfg.type === 'liftingConv' ? liftingConv : groupConv)({ group: g, in: c.in, out: c.out, kernel: c.kernel, padding: c.padding, stride: c.stride, bias: c.bias, name });
       case 'phi': {
-        known(['omega']);
-        const o = c.omega as Record<string, never>;
-        if (!o || (o.kind !== 'kernel' && o.kind !== 'attention')) throw new ConfigError(`model config: ${where} (phi) needs omega { kind: 'kernel' | 'attention', ... }`);
-        const { kind, ...opts } = o;
-        if (kind === 'attention') return new GroupAttention({ group: g as FiniteGroup, omega: new AttentionOmega(opts as unknown as ConstructorParameters<typeof AttentionOmega>[0]), name }, 'phi');
-        return new Phi({ group: g, omega: new KernelOmega(opts as unknown as ConstructorParameters<typeof KernelOmega>[0]), name });
+        known(['omega', 'neighbours']);
+        const o = c.omega as Record<string, unknown>;
+        if (o === null || typeof o !== 'object' || !['kernel', 'mlp', 'attention'].includes(o.kind as string)) throw new ConfigError(`model config: ${where} (phi) needs omega { kind: 'kernel' | 'mlp' | 'attention', ... }`);
+        return new Phi({ group: g, omega: omegaFromConfig(o), neighbours: c.neighbours, name });
       }
       case 'groupAttention':
-        known(['in', 'out', 'heads', 'dim', 'content']);
-        return new GroupAttention({ group: g as FiniteGroup, omega: new AttentionOmega({ in: c.in, out: c.out, heads: c.heads, dim: c.dim, content: c.content }), name });
+        known(['in', 'out', 'heads', 'dim', 'content', 'location', 'hidden', 'activation', 'normalise', 'neighbours']);
+        return groupAttention({ group: g, in: c.in, out: c.out, heads: c.heads, dim: c.dim, content: c.content, location: c.location, hidden: c.hidden, activation: c.activation, normalise: c.normalise, neighbours: c.neighbours, name });
+      case 'lieConv':
+        known(['in', 'out', 'hidden', 'basis', 'activation', 'normalise', 'bias', 'neighbours']);
+        return lieConv({ group: g, in: c.in, out: c.out, hidden: c.hidden, basis: c.basis, activation: c.activation, normalise: c.normalise, bias: c.bias, neighbours: c.neighbours, name });
       case 'groupPool':
         known(['reduce']);
         return new GroupPool({ reduce: c.reduce, name });
@@ -149,7 +150,7 @@ function buildLayer(cfg: LayerConfig, group: GridGroup | FiniteGroup, where: str
         known([]);
         return new Flatten({ name });
       default:
-        throw new ConfigError(`model config: ${where} has unknown type '${cfg.type}' (known: liftingConv, groupConv, groupAttention, phi, groupPool, maxPool2d, avgPool2d, globalPool, relu, batchNorm, linear, flatten)`);
+        throw new ConfigError(`model config: ${where} has unknown type '${cfg.type}' (known: liftingConv, groupConv, groupAttention, lieConv, phi, groupPool, maxPool2d, avgPool2d, globalPool, relu, batchNorm, linear, flatten)`);
     }
   } catch (e) {
     if (e instanceof ArgumentError || e instanceof ShapeError) throw new ConfigError(`model config: ${where} (${cfg.type}): ${e.message}`);
@@ -163,7 +164,7 @@ function buildLayer(cfg: LayerConfig, group: GridGroup | FiniteGroup, where: str
  */
 export function inputChecker(config: ModelConfig): (x: Tensor) => void {
   if (config === null || typeof config !== 'object') throw new ConfigError('model config: expected an object');
-  let group: GridGroup | FiniteGroup;
+  let group: AnyGroup;
   try {
     group = byName(config.group);
   } catch (e) {
@@ -203,7 +204,7 @@ export async function readWeightsBytes(w: WeightsSource): Promise<Uint8Array> {
 /** A loaded model: `run` is synchronous on this thread. */
 export class Model {
   readonly config: ModelConfig;
-  readonly group: GridGroup | FiniteGroup;
+  readonly group: AnyGroup;
   readonly network: Sequential;
   readonly inType: FieldType<unknown>;
   readonly outType: FieldType<unknown>;
@@ -214,7 +215,7 @@ export class Model {
     if (config === null || typeof config !== 'object') throw new ConfigError('model config: expected an object');
     if (config.format !== FORMAT) throw new ConfigError(`model config: format must be '${FORMAT}', got ${JSON.stringify(config.format)}`);
     if (config.version !== 1) throw new ConfigError(`model config: version ${JSON.stringify(config.version)} is not supported (this library reads version 1)`);
-    let group: GridGroup | FiniteGroup;
+    let group: AnyGroup;
     try {
       group = byName(config.group);
     } catch (e) {

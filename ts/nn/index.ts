@@ -5,19 +5,13 @@ import { Flatten, Linear } from './linear.js';
 import { Sequential } from './sequential.js';
 import type { Reduction } from '../core/ops.js';
 import type { Layer } from './layer.js';
-import { GroupAttention } from './attention.js';
-import { AttentionOmega } from '../omega/index.js';
 
-export { phi, Phi, type PhiOptions } from './phi.js';
-export { liftingConv, groupConv, type ConvOptions } from './conv.js';
-export { GroupAttention, type AttentionOptions } from './attention.js';
+export { phi, Phi, type PhiOptions, type PhiPath, type ConvAlgorithm } from './phi.js';
+export { liftingConv, groupConv, groupAttention, lieConv, type ConvOptions, type GroupAttentionOptions, type LieConvOptions } from './conv.js';
 export { Layer, type LayerConfig } from './layer.js';
 export { Sequential, type Step } from './sequential.js';
 export { GroupPool, Pool2d, GlobalPool, BatchNorm, Relu, Linear, Flatten };
 
-/** Group self-attention on a finite group's regular fields: `phi` with `omega.attention`. */
-export const groupAttention = (o: { group: import('../groups/finite.js').FiniteGroup | string; in: number; out: number; heads?: number; dim?: number; content?: boolean; name?: string; seed?: number }) =>
-  new GroupAttention({ group: o.group, omega: new AttentionOmega({ in: o.in, out: o.out, heads: o.heads, dim: o.dim, content: o.content }), name: o.name, seed: o.seed });
 export const groupPool = (o: { reduce?: Reduction; name?: string } = {}) => new GroupPool(o);
 export const maxPool2d = (o: { size?: number; stride?: number; name?: string } = {}) => new Pool2d('max', o);
 export const avgPool2d = (o: { size?: number; stride?: number; name?: string } = {}) => new Pool2d('mean', o);

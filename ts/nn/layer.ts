@@ -23,9 +23,22 @@ export abstract class Layer {
   abstract readonly type: string;
   name: string;
   /** Declared field types, when the layer fixes them. */
-  inType?: FieldType<unknown>;
-  outType?: FieldType<unknown>;
+  inType?: FieldType<unknown, any>;
+  outType?: FieldType<unknown, any>;
   protected readonly store = new Map<string, Tensor>();
+  #version = 0;
+
+  /**
+   * Bumped whenever something a prepared plan depends on changes (parameters, algorithm): what
+   * is derived from the layer is keyed by it and rebuilt when it moves.
+   */
+  get version(): number {
+    return this.#version;
+  }
+
+  protected touch(): void {
+    this.#version++;
+  }
 
   constructor(name?: string) {
     this.name = name ?? '';
@@ -35,7 +48,7 @@ export abstract class Layer {
   abstract run(x: Tensor): Tensor;
 
   /** The output field type for an input of type `t`; throws a ShapeError naming this layer. */
-  abstract outputType(t: FieldType<unknown>): FieldType<unknown>;
+  abstract outputType(t: FieldType<unknown, any>): FieldType<unknown, any>;
 
   /** The layer's configuration (JSON). */
   abstract config(): LayerConfig;
@@ -80,6 +93,7 @@ export abstract class Layer {
       this.store.get(key)?.dispose();
       this.store.set(key, t);
     }
+    this.touch();
     this.prepare();
   }
 
@@ -105,6 +119,11 @@ export abstract class Layer {
   protected checkInput(x: Tensor): void {
     expectTensor(x, this.label());
     this.inType?.check(x, this.label());
+  }
+
+  /** The stored parameters, read-only (what an omega prepares from). */
+  protected params(): ReadonlyMap<string, Tensor> {
+    return this.store;
   }
 }
 

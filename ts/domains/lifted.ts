@@ -1,0 +1,84 @@
+/**
+ * A lifted point cloud on a sampled Lie group as a domain: features `[M, C]`, one row per
+ * element (`M` = points x samples, all clouds of a batch back to back). Neighbourhoods are built
+ * in wasm (crate/src/lie.rs): every element of the same cloud (`'global'`), the `k` nearest, or
+ * those within a radius by the left-invariant distance on `log(g^-1 g')` (T(d): `|u|`; SE(d):
+ * `alpha |omega| + (1 - alpha) |u|`; SO(d): `alpha |omega| + (1 - alpha) |q - q'|`, `q = |x|`;
+ * default `alpha` 0.2, as LieConv's), itself included and ordered by (distance, index); the
+ * relative element of every pair is `[log(g^-1 g'), q, q']` (the orbits only for SO(d)), computed
+ * there too. Lists are cached per lifted cloud and specification.
+ */
+import { ArgumentError } from '../core/errors.js';
+import { F64Buffer, Temporaries, U32Buffer, withTemporaries } from '../core/buffers.js';
+import { withCached } from '../core/cache.js';
+import { Tensor } from '../core/tensor.js';
+import { call, kernelFailed, kernels } from '../core/wasm.js';
+import type { LieGroup, Lifted } from '../groups/lie.js';
+import { Neighbourhood, specKey, type NeighbourSpec } from './neighbourhood.js';
+
+/** At most this many pairs in one neighbourhood. */
+const MAX_PAIRS = 2 ** 28;
+
+export class LiftedDomain {
+  readonly kind = 'lifted';
+  readonly group: LieGroup;
+  constructor(readonly lifted: Lifted) {
+    this.group = lifted.group;
+  }
+
+  get size(): number {
+    return this.lifted.count;
+  }
+
+  /** Values per pair of the relative coordinates. */
+  get coordsWidth(): number {
+    return this.group.algebraDim + (this.group.hasOrbit ? 2 : 0);
+  }
+
+  /** Runs `use` with the (cached) neighbourhood of `spec`. */
+  with<R>(spec: NeighbourSpec, where: string, use: (n: Neighbourhood) => R): R {
+    const key = specKey(spec, where);
+    if (spec !== 'global' && !('k' in spec) && !('radius' in spec)) throw new ArgumentError(`${where}: on a lifted cloud, neighbours are 'global', { k, alpha } or { radius, alpha }, got ${JSON.stringify(spec)}`);
+    return withCached(this.lifted, `nbhd/${key}`, () => this.build(spec, where), use);
+  }
+
+  private build(spec: NeighbourSpec, where: string): Neighbourhood {
+    const L = this.lifted, G = this.group, m = L.count;
+    const kept = new Temporaries(); // owned by the cache once built; freed if building fails
+    try {
+      const made = withTemporaries((t) => {
+        const els = t.add(new F64Buffer(L.matrices));
+        const orbit = G.hasOrbit ? t.add(new F64Buffer(L.orbit)) : undefined;
+        const cloud = t.add(new U32Buffer(L.cloud));
+        const offsets = kept.add(new U32Buffer(m + 1, false));
+        let indices: U32Buffer, nnz: number;
+        if (spec === 'global') {
+          nnz = kernels().neighbours_global_len(cloud.ptr, m);
+          if (nnz < 0) kernelFailed(`${where}: neighbours`);
+          if (nnz > MAX_PAIRS) throw new ArgumentError(`${where}: global neighbourhoods on these clouds have ${nnz} pairs, more than this library builds at once (2^28); use { k } or { radius }`);
+          indices = kept.add(new U32Buffer(nnz, false));
+          call(`${where}: neighbours`, (k) => k.neighbours_global(cloud.ptr, m, offsets.ptr, indices.ptr, nnz));
+        } else if ('k' in spec) {
+          indices = kept.add(new U32Buffer(m * spec.k, false));
+          call(`${where}: neighbours`, (k) => k.neighbours_knn(G.code, els.ptr, orbit?.ptr ?? 0, cloud.ptr, m, spec.k, spec.alpha ?? 0.2, offsets.ptr, indices.ptr));
+          nnz = offsets.view()[m];
+        } else {
+          const { radius, alpha = 0.2 } = spec as { radius: number; alpha?: number };
+          nnz = kernels().neighbours_within(G.code, els.ptr, orbit?.ptr ?? 0, cloud.ptr, m, radius, alpha, offsets.ptr, 0, 0);
+          if (nnz === 0xffffffff) kernelFailed(`${where}: neighbours`);
+          if (nnz > MAX_PAIRS) throw new ArgumentError(`${where}: radius ${radius} gives ${nnz} pairs, more than this library builds at once (2^28)`);
+          indices = kept.add(new U32Buffer(Math.max(nnz, 1), false));
+          if (nnz > 0 && kernels().neighbours_within(G.code, els.ptr, orbit?.ptr ?? 0, cloud.ptr, m, radius, alpha, offsets.ptr, indices.ptr, nnz) !== nnz) kernelFailed(`${where}: neighbours`);
+        }
+        const width = this.coordsWidth;
+        const coords = kept.add(new Tensor([nnz, width], false, false));
+        if (nnz > 0) call(`${where}: relative logs`, (k) => k.pair_coords(G.code, els.ptr, orbit?.ptr ?? 0, m, offsets.ptr, indices.ptr, nnz, coords.ptr));
+        return new Neighbourhood(m, m, offsets, indices, nnz, undefined, { buffer: coords, width });
+      });
+      return made;
+    } catch (e) {
+      kept.dispose();
+      throw e;
+    }
+  }
+}
