@@ -386,6 +386,26 @@ pub fn reduce_axis(x: u32, out: u32, outer: u32, len: u32, inner: u32, op: u32) 
     run().map_or_else(fail, |()| OK)
 }
 
+/// Rows of `x` (`[m, c]`) reduced per segment id (`seg`, u32; `u32::MAX` skipped) into `out`
+/// (`[segments, c]`); `op`: 0 max, 1 mean.
+#[wasm_bindgen]
+pub fn segment_reduce(x: u32, seg: u32, out: u32, m: u32, c: u32, segments: u32, op: u32) -> u32 {
+    let run = || -> Result<(), String> {
+        let op = reduce_op(op)?;
+        let xa = arg("segment_reduce: x", x, mul(m, c))?;
+        let sa = arg("segment_reduce: segments", seg, Some(m as usize))?;
+        let o = arg("segment_reduce: out", out, mul(segments, c))?;
+        distinct(&o, &[&xa, &sa])?;
+        let ids = unsafe { slice_u32(&sa) };
+        if let Some((e, &s)) = ids.iter().enumerate().find(|(_, &s)| s != u32::MAX && s >= segments) {
+            return Err(format!("segment_reduce: element {e} is in segment {s}, not below {segments}"));
+        }
+        pointwise::segment_reduce(unsafe { slice(&xa) }, m as usize, c as usize, ids, segments as usize, op, unsafe { slice_mut(&o) });
+        Ok(())
+    };
+    run().map_or_else(fail, |()| OK)
+}
+
 /// Pooling of `planes` planes `h x w` with window `k` and stride `s`; `op`: 0 max, 1 mean.
 #[wasm_bindgen]
 #[allow(clippy::too_many_arguments)]

@@ -149,10 +149,26 @@ fn so3_log(r: &M3) -> [f64; 3] {
     let col = [aa(0, i), aa(1, i), aa(2, i)];
     let nrm = norm(&col);
     let mut axis = col.map(|x| x / nrm);
-    if axis[0] * vee[0] + axis[1] * vee[1] + axis[2] * vee[2] < 0.0 {
+    let along = axis[0] * vee[0] + axis[1] * vee[1] + axis[2] * vee[2];
+    // At π itself `a` and `-a` give the same rotation and `vee` is rounding noise: pick the
+    // sign with the largest component positive, so equal matrices give equal logs.
+    let flip = if norm(&vee) > 1e-7 { along < 0.0 } else { axis[i] < 0.0 };
+    if flip {
         axis = axis.map(|x| -x);
     }
     axis.map(|x| x * t)
+}
+
+/// The angle of a plane rotation in `(-π, π]`: a relative rotation of exactly π (opposite
+/// samples of one point) can come out as `-π` or `π` from rounding, so values within 1e-9 of
+/// `-π` are taken as `π`, and equal matrices give equal logs.
+fn planar_angle(r: &M3) -> f64 {
+    let th = r[1][0].atan2(r[0][0]);
+    if th <= -core::f64::consts::PI + 1e-9 {
+        core::f64::consts::PI
+    } else {
+        th
+    }
 }
 
 /// SE(2)'s `V(θ) = [[a, -b], [b, a]]`: `a = sin θ / θ`, `b = (1 - cos θ) / θ`.
@@ -269,9 +285,9 @@ fn log_rt(k: Kind, r: &M3, t: [f64; 3], out: &mut [f64]) {
     match k {
         Kind::T2 => out[..2].copy_from_slice(&t[..2]),
         Kind::T3 => out[..3].copy_from_slice(&t),
-        Kind::SO2 => out[0] = r[1][0].atan2(r[0][0]),
+        Kind::SO2 => out[0] = planar_angle(r),
         Kind::SE2 => {
-            let th = r[1][0].atan2(r[0][0]);
+            let th = planar_angle(r);
             let (a, b) = se2_v(th);
             let s = a * a + b * b;
             out[0] = th;
@@ -375,12 +391,13 @@ impl Uniforms<'_> {
 }
 
 /// How many uniform numbers [`lift`] draws for `count` points of `samples` elements (the facade
-/// asks a JavaScript source for them): one offset per point for SE(2) and SO(3), eight per
-/// sample (four normal numbers) for SE(3).
+/// asks a JavaScript source for them): one offset per point for SE(2), one turn per sample for
+/// SO(3), eight per sample (four normal numbers) for SE(3).
 pub fn uniforms_needed(k: Kind, count: usize, samples: usize) -> usize {
     match k {
         Kind::T2 | Kind::T3 | Kind::SO2 => 0,
-        Kind::SE2 | Kind::SO3 => count,
+        Kind::SE2 => count,
+        Kind::SO3 => count * samples,
         Kind::SE3 => 8 * count * samples,
     }
 }
@@ -418,8 +435,8 @@ fn align_e3(p: [f64; 3]) -> M3 {
 ///   point), translated to the point;
 /// - SE(3): `samples` Haar-random rotations, translated to the point;
 /// - SO(2): the rotation taking `(|x|, 0)` to `x` (`samples` must be 1);
-/// - SO(3): the rotation taking `|x| e3` to `x` after a turn about e3 by `φ0 + 2π s / samples`
-///   (the stabiliser, evenly spaced with a uniform offset per point).
+/// - SO(3): the rotation taking `|x| e3` to `x` after a uniformly random turn about e3 (the
+///   stabiliser), one per sample.
 ///
 /// For SO(d) `orbit[e] = |x|`, and a point at the origin (where the orbit is not a circle or a
 /// sphere) is refused.
@@ -461,10 +478,7 @@ pub fn lift(k: Kind, points: &[f64], count: usize, samples: usize, u: &mut Unifo
                     write_element(k, &[[th.cos(), -th.sin(), 0.0], [th.sin(), th.cos(), 0.0], [0.0, 0.0, 1.0]], [0.0; 3], o)
                 }
                 Kind::SO3 => {
-                    if s == 0 {
-                        offset = two_pi * u.next()? - core::f64::consts::PI;
-                    }
-                    let phi = offset + two_pi * s as f64 / samples as f64;
+                    let phi = two_pi * u.next()? - core::f64::consts::PI;
                     let turn = so3_exp([0.0, 0.0, phi]);
                     write_element(k, &mm3(&align_e3(x.map(|v| v / r)), &turn), [0.0; 3], o)
                 }

@@ -44,6 +44,39 @@ pub fn reduce_axis(x: &[f32], outer: usize, len: usize, inner: usize, op: Reduce
     }
 }
 
+/// Rows of `x` (`[m, c]`) reduced by segment: `out[s] = op over e with seg[e] = s of x[e]`,
+/// in element order; rows whose segment is `u32::MAX` (masked) are skipped. An empty segment
+/// gives zeros (its mean is taken over no rows). Pooling a batch of lifted clouds.
+pub fn segment_reduce(x: &[f32], m: usize, c: usize, seg: &[u32], segments: usize, op: Reduce, out: &mut [f32]) {
+    assert!(x.len() >= m * c && seg.len() >= m && out.len() >= segments * c);
+    let mut count = vec![0u32; segments];
+    for (e, &s) in seg[..m].iter().enumerate() {
+        if s == u32::MAX {
+            continue;
+        }
+        let s = s as usize;
+        let (dst, row) = (&mut out[s * c..(s + 1) * c], &x[e * c..(e + 1) * c]);
+        if count[s] == 0 {
+            dst.copy_from_slice(row);
+        } else {
+            match op {
+                Reduce::Max => dst.iter_mut().zip(row).for_each(|(d, &v)| *d = max_nan(*d, v)),
+                Reduce::Mean => dst.iter_mut().zip(row).for_each(|(d, &v)| *d += v),
+            }
+        }
+        count[s] += 1;
+    }
+    for (s, &n) in count.iter().enumerate() {
+        let dst = &mut out[s * c..(s + 1) * c];
+        if n == 0 {
+            dst.fill(0.0);
+        } else if op == Reduce::Mean {
+            let n = n as f32;
+            dst.iter_mut().for_each(|d| *d /= n);
+        }
+    }
+}
+
 /// 2-D pooling over `planes` planes of `h x w`: window `k`, stride `s`, no padding, output
 /// `floor((h - k) / s) + 1` (as PyTorch's `max_pool2d` / `avg_pool2d` defaults).
 pub fn pool2d(x: &[f32], planes: usize, h: usize, w: usize, k: usize, s: usize, op: Reduce, out: &mut [f32]) {
@@ -149,6 +182,22 @@ pub fn channel_affine(x: &[f32], n: usize, c: usize, inner: usize, scale: &[f32]
 pub fn relu_all(x: &[f32], out: &mut [f32]) {
     assert!(out.len() >= x.len());
     out.iter_mut().zip(x).for_each(|(o, &v)| *o = relu(v));
+}
+
+#[cfg(test)]
+mod segment_tests {
+    use super::*;
+
+    #[test]
+    fn segments_skip_masked_rows_and_empty_ones_are_zero() {
+        let x = [1.0, 10.0, 2.0, 20.0, 3.0, 30.0, 4.0, 40.0];
+        let seg = [0, u32::MAX, 0, 2];
+        let mut out = [9.0; 6];
+        segment_reduce(&x, 4, 2, &seg, 3, Reduce::Mean, &mut out);
+        assert_eq!(out, [2.0, 20.0, 0.0, 0.0, 4.0, 40.0]);
+        segment_reduce(&x, 4, 2, &seg, 3, Reduce::Max, &mut out);
+        assert_eq!(out, [3.0, 30.0, 0.0, 0.0, 4.0, 40.0]);
+    }
 }
 
 #[cfg(test)]

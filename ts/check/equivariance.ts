@@ -11,25 +11,29 @@ import type { FieldType } from '../fields/index.js';
 import { GridGroup, type GridElement } from '../groups/grid.js';
 import { LieGroup, seededRng } from '../groups/lie.js';
 import { Tensor, expectTensor, tidy } from '../core/tensor.js';
+import { LiftedField } from '../fields/lifted.js';
+
+/** A feature map: a tensor, or a field on a lifted cloud. */
+export type FeatureMap = Tensor | LiftedField;
 
 /** Anything with a forward map and declared input and output field types. */
 export interface EquivariantMap {
-  run(x: Tensor): Tensor;
-  readonly inType: FieldType<never> | FieldType<unknown>;
-  readonly outType: FieldType<never> | FieldType<unknown>;
+  run(x: any): FeatureMap;
+  readonly inType?: FieldType<any, any>;
+  readonly outType?: FieldType<any, any>;
   readonly name?: string;
 }
 
 export interface CheckOptions<E> {
-  /** The input `f`. */
-  input: Tensor;
+  /** The input `f` (a tensor, or a lifted field for layers on lifted clouds). */
+  input: FeatureMap;
   /** `'all'` (finite groups), a number of random elements (Lie groups), or a list. */
   elements?: 'all' | number | E[];
   /** Pass when every relative error is at most this; default 1e-5. */
   tolerance?: number;
   /** For a plain function: the field types of its input and output. */
-  inType?: FieldType<E>;
-  outType?: FieldType<E>;
+  inType?: FieldType<E, any>;
+  outType?: FieldType<E, any>;
   /** Seed of the random elements of a Lie group. */
   seed?: number;
 }
@@ -56,19 +60,20 @@ export interface EquivarianceReport<E> {
 }
 
 /** Checks `layer` (an object with `run`, `inType`, `outType`, or a function with options' types). */
-export function checkEquivariance<E = unknown>(layer: EquivariantMap | ((x: Tensor) => Tensor), options: CheckOptions<E>): EquivarianceReport<E> {
+export function checkEquivariance<E = unknown>(layer: EquivariantMap | ((x: any) => FeatureMap), options: CheckOptions<E>): EquivarianceReport<E> {
   if (options === null || typeof options !== 'object') throw new ArgumentError('checkEquivariance: options { input, elements, tolerance } are required');
   const run = typeof layer === 'function' ? layer : layer?.run?.bind(layer);
   if (typeof run !== 'function') throw new ArgumentError('checkEquivariance: expected a layer with run(x) or a function');
-  const inType = (options.inType ?? (layer as EquivariantMap).inType) as FieldType<E> | undefined;
-  const outType = (options.outType ?? (layer as EquivariantMap).outType) as FieldType<E> | undefined;
+  const inType = (options.inType ?? (layer as EquivariantMap).inType) as FieldType<E, FeatureMap> | undefined;
+  const outType = (options.outType ?? (layer as EquivariantMap).outType) as FieldType<E, FeatureMap> | undefined;
   if (!inType || !outType) throw new ArgumentError('checkEquivariance: the input and output field types are unknown: give options.inType and options.outType for a plain function');
   // A field on p4 pooled over space is a regular field of C4: its elements act through their
   // point part (the homomorphism p4 -> C4).
   const toPoint = inType.group instanceof GridGroup && outType.group === inType.group.pointGroup;
   const outElement = (u: E): E => (toPoint ? ((u as unknown as GridElement).point as unknown as E) : u);
   if (inType.group !== outType.group && !toPoint) throw new ArgumentError(`checkEquivariance: input and output field types belong to different groups (${String(inType.group)}, ${String(outType.group)})`);
-  const input = expectTensor(options.input, 'checkEquivariance: input');
+  const input = options.input;
+  if (!(input instanceof LiftedField)) expectTensor(input, 'checkEquivariance: input');
   inType.check(input, 'checkEquivariance: input');
   const tolerance = options.tolerance ?? 1e-5;
   if (!(tolerance >= 0)) throw new ArgumentError(`checkEquivariance: tolerance must be a non-negative number, got ${tolerance}`);
@@ -84,15 +89,17 @@ export function checkEquivariance<E = unknown>(layer: EquivariantMap | ((x: Tens
   } else if (Array.isArray(spec)) elements = spec;
   else throw new ArgumentError(`checkEquivariance: elements must be 'all', a number or a list, got ${String(spec)}`);
 
+  // Lifted fields own their features: free what each run makes (tidy frees the tensors).
+  const values = (v: FeatureMap) => v.toArray();
   return tidy(() => {
     const y = run(input);
     outType.check(y, 'checkEquivariance: output');
-    const yv = y.toArray();
+    const yv = values(y);
     let scale = 0;
     for (const v of yv) scale = Math.max(scale, Math.abs(v));
     const perElement: ElementReport<E>[] = elements.map((u) => tidy(() => {
-      const lhs = run(inType.act(u, input)).toArray();
-      const rhs = outType.act(outElement(u), y).toArray();
+      const lhs = values(run(inType.act(u, input)));
+      const rhs = values(outType.act(outElement(u), y));
       if (lhs.length !== rhs.length) throw new ShapeError(`checkEquivariance: the output for ${inType.label(u)} has ${lhs.length} values, expected ${rhs.length}`);
       let abs = 0;
       for (let i = 0; i < lhs.length; i++) {

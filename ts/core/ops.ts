@@ -6,6 +6,7 @@
 import { ShapeError } from './errors.js';
 import { Tensor, WasmBuffer, empty, tensor } from './tensor.js';
 import { PackedMatrix, matmulRows, packMatrix } from './gemm.js';
+import type { U32Buffer } from './buffers.js';
 import { call, memoryBuffer } from './wasm.js';
 
 /** Convolution padding: `'valid'`, `'same'` (PyTorch's: the extra pixel bottom/right), or pixels per side. */
@@ -92,6 +93,12 @@ export function conv2dReference(x: Tensor, weights: Tensor, bias: Tensor | undef
 /** `x` as `[outer, len, inner]` reduced over the middle axis; output `outShape` (`outer*inner`). */
 export function reduceAxis(x: Tensor, outer: number, len: number, inner: number, op: Reduction, outShape: readonly number[]): Tensor {
   return into(outShape, 'reduce', (out) => call('reduce', (k) => k.reduce_axis(x.ptr, out.ptr, outer, len, inner, reductionCode(op))));
+}
+
+/** Rows of `x` (`[m, c]`) reduced per segment (`segments[e]`, `0xffffffff` skipped) into `[count, c]`. */
+export function segmentReduce(x: Tensor, segments: U32Buffer, count: number, op: Reduction): Tensor {
+  const [m, c] = x.shape;
+  return into([count, c], 'segmentReduce', (out) => call('segmentReduce', (k) => k.segment_reduce(x.ptr, segments.ptr, out.ptr, m, c, count, reductionCode(op))));
 }
 
 /** Pools `planes` planes of `h x w` with a `size` window and `stride`. */

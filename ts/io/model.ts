@@ -209,7 +209,7 @@ export class Model {
   readonly inType: FieldType<unknown>;
   readonly outType: FieldType<unknown>;
   readonly name: string;
-  #steps: Step[] | undefined;
+  #steps: { key: string; steps: Step[] } | undefined;
 
   constructor(config: ModelConfig, weights: Map<string, NamedArray | Tensor>) {
     if (config === null || typeof config !== 'object') throw new ConfigError('model config: expected an object');
@@ -267,7 +267,15 @@ export class Model {
 
   /** The fused plan, compiled on first use (choose the algorithm at load: `loadModel({ algorithm })`). */
   private steps(): Step[] {
-    return (this.#steps ??= this.network.compile());
+    // Keyed by every layer's version: parameters set (or an algorithm switched) after a run
+    // recompile the plan, so a model never runs stale fused weights.
+    const key = this.network.layers.map((l) => l.version).join(',');
+    if (this.#steps?.key !== key) {
+      for (const s of this.#steps?.steps ?? []) s.dispose();
+      this.#steps = undefined;
+      this.#steps = { key, steps: this.network.compile() };
+    }
+    return this.#steps.steps;
   }
 
   /** Checks the input's field type and size (when the config gives one). */
@@ -296,7 +304,7 @@ export class Model {
   }
 
   dispose(): void {
-    for (const s of this.#steps ?? []) s.dispose();
+    for (const s of this.#steps?.steps ?? []) s.dispose();
     this.#steps = undefined;
     this.network.dispose();
   }

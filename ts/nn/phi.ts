@@ -214,7 +214,8 @@ export class Phi extends Layer {
   private build(kappa: Float32Array, affine?: Affine, plain = false): Fast {
     return tidy(() => {
       const o = this.omega, P = this.groupAxis;
-      const psi = tensor(kappa, [kappa.length]);
+      // Finite groups: one zero after the table, for entries outside the support.
+      const psi = this.group instanceof GridGroup ? tensor(kappa, [kappa.length]) : tensor([...kappa, 0], [kappa.length + 1]);
       const bias = o.hasBias ? this.params().get('bias') : undefined;
       const rows = o.out * P;
       const rowBias = new Float32Array(rows);
@@ -428,7 +429,7 @@ export class Phi extends Layer {
     return x.domain.with(this.neighbours, where, (nb) => {
       let out = empty([m, o.out]);
       try {
-        o.run(ctx, prepared, { x: x.features, xs: { batch: m * o.in, elem: o.in, chan: 1 }, batch: 1, mIn: m }, nb, { out, os: { batch: m * o.out, elem: o.out, chan: 1 } }, where);
+        o.run(ctx, prepared, { x: x.features, xs: { batch: m * o.in, elem: o.in, chan: 1 }, batch: 1, mIn: m, lifted: x.lifted }, nb, { out, os: { batch: m * o.out, elem: o.out, chan: 1 } }, where);
         if (relu) {
           const r = reluOp(out);
           out.dispose();

@@ -10,7 +10,9 @@ import { ArgumentError, ShapeError } from '../core/errors.js';
 import { FieldType, GridField, ImageField, InvariantField, RegularField } from '../fields/index.js';
 import { FiniteGroup } from '../groups/finite.js';
 import { GridGroup } from '../groups/grid.js';
-import { pool2d, reduceAxis, type Reduction } from '../core/ops.js';
+import { pool2d, reduceAxis, segmentReduce, type Reduction } from '../core/ops.js';
+import { U32Buffer } from '../core/buffers.js';
+import { LiftedField, LiftedFieldType } from '../fields/lifted.js';
 import { Tensor, expectTensor } from '../core/tensor.js';
 import { Layer, type LayerConfig } from './layer.js';
 
@@ -81,7 +83,11 @@ export class Pool2d extends Layer {
   }
 }
 
-/** Max or mean over all of space: `[N, C, |P|, H, W] -> [N, C, |P|]`, `[N, C, H, W] -> [N, C]`. */
+/**
+ * Max or mean over all of space: `[N, C, |P|, H, W] -> [N, C, |P|]`, `[N, C, H, W] -> [N, C]`;
+ * over the elements of each cloud for a lifted field (`[M, C] -> [clouds, C]`, masked samples
+ * left out): an invariant.
+ */
 export class GlobalPool extends Layer {
   readonly type = 'globalPool';
   readonly reduce: Reduction;
@@ -89,14 +95,24 @@ export class GlobalPool extends Layer {
     super(options.name);
     this.reduce = reduction(options.reduce ?? 'mean', 'globalPool');
   }
-  outputType(t: FieldType<unknown>): FieldType<unknown> {
+  outputType(t: FieldType<unknown, any>): FieldType<unknown, any> {
+    if (t instanceof LiftedFieldType) return new InvariantField(t.group, t.channels);
     if (t instanceof GridField) return new RegularField((t.group as GridGroup).pointGroup as FiniteGroup, t.channels) as FieldType<unknown>;
     if (t instanceof ImageField || t instanceof InvariantField) return new InvariantField(t.group, t.channels);
     throw new ShapeError(`${this.label()}: pools over space, so its input must be features on a grid; got ${t.describe()}`);
   }
-  run(x: Tensor): Tensor {
+  run(x: Tensor | LiftedField): Tensor {
+    if (x instanceof LiftedField) {
+      expectTensor(x.features, this.label(), 2);
+      const ids = new U32Buffer(x.lifted.cloud);
+      try {
+        return segmentReduce(x.features, ids, Math.max(1, x.lifted.clouds), this.reduce);
+      } finally {
+        ids.dispose();
+      }
+    }
     expectTensor(x, this.label());
-    if (x.rank < 3) throw new ShapeError(`${this.label()}: expected [N, C, ..., H, W], got [${x.shape.join(', ')}]`);
+    if (x.rank < 3) throw new ShapeError(`${this.label()}: expected [N, C, ..., H, W] or a lifted field, got [${x.shape.join(', ')}]`);
     const h = x.shape[x.rank - 2], w = x.shape[x.rank - 1];
     const outShape = x.shape.slice(0, -2);
     return reduceAxis(x, x.size / (h * w), h * w, 1, this.reduce, outShape);

@@ -8,7 +8,7 @@
  */
 import { ArgumentError } from '../core/errors.js';
 import type { Tensor } from '../core/tensor.js';
-import type { Rng } from '../groups/lie.js';
+import type { Lifted, Rng } from '../groups/lie.js';
 import type { Neighbourhood } from '../domains/neighbourhood.js';
 import { normaliser, type Normaliser } from './engine.js';
 import { Omega, positiveInt, type EngineInput, type EngineOutput, type OmegaContext, type Prepared } from './omega.js';
@@ -19,6 +19,8 @@ export interface Pair {
   /** Positions of `g` and `g'` among the output and input elements. */
   g: number;
   gp: number;
+  /** On a lifted field: its cloud (`lifted.element(g)` is the absolute element). */
+  lifted?: Lifted;
 }
 
 export type CustomFn = (fg: Float32Array, fgp: Float32Array, rel: { index?: number; coords?: Float32Array }, at: Pair) => ArrayLike<number>;
@@ -75,7 +77,7 @@ export class CustomOmega extends Omega {
       for (let j = j0; j < j1; j++) {
         const gp = indices[j];
         const rel = { index: index?.[j], coords: coords?.slice(j * cw, (j + 1) * cw) };
-        const v = this.fn(fg, read(b, gp), rel, { batch: b, g, gp });
+        const v = this.fn(fg, read(b, gp), rel, { batch: b, g, gp, lifted: input.lifted });
         if (!v || typeof v.length !== 'number' || v.length !== this.out) throw new ArgumentError(`${where}: omega.custom's function returned ${v && typeof v.length === 'number' ? `${v.length} values` : String(v)}, expected ${this.out}`);
         for (let o = 0; o < this.out; o++) acc[o] += v[o];
       }

@@ -8,7 +8,7 @@
  */
 import { ArgumentError } from '../core/errors.js';
 import type { Tensor } from '../core/tensor.js';
-import type { Rng } from '../groups/lie.js';
+import type { Lifted, Rng } from '../groups/lie.js';
 import type { AnyGroup } from '../groups/index.js';
 import type { Neighbourhood, NeighbourSpec } from '../domains/neighbourhood.js';
 import type { Strides } from './engine.js';
@@ -40,6 +40,8 @@ export interface EngineInput {
   xs: Strides;
   batch: number;
   mIn: number;
+  /** The cloud, for layers on lifted fields. */
+  lifted?: Lifted;
 }
 
 /** Where one call writes: `out` with strides over `[batch, element, channel]`. */
