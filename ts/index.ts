@@ -29,6 +29,7 @@ export { loadModel, Model, FORMAT as MODEL_FORMAT, type ModelConfig, type InputS
 export { parseSafetensors, encodeSafetensors, type NamedArray } from './io/safetensors.js';
 export { omega, Omega, KernelOmega, MlpOmega, AttentionOmega, CustomOmega, type KernelOmegaOptions, type MlpOmegaOptions, type AttentionOmegaOptions, type CustomOmegaOptions, type CustomFn, type Activation, type Normaliser } from './omega/index.js';
 export type { NeighbourSpec } from './domains/neighbourhood.js';
+export * as domains from './domains/index.js';
 export * as reps from './reps/index.js';
 export * as basis from './space/basis.js';
 export { Representation } from './reps/index.js';

@@ -679,10 +679,11 @@ fn cloud_args(op: &str, kind: u32, g: u32, orbit: u32, cloud: u32, m: u32) -> Re
 }
 
 /// The `k` nearest elements of each element's cloud by the distance of [`crate::lie`] (weight
-/// `alpha` on the rotation part): `offsets` (`m + 1`), `indices` (room for `m * k`).
+/// `alpha` on the rotation part): `offsets` (`m + 1`), `indices` (room for `m * k`), and, when
+/// `coords` is not 0, the pairs' relative coordinates (room for `m * k * pair_coords_width`).
 #[wasm_bindgen]
 #[allow(clippy::too_many_arguments)]
-pub fn neighbours_knn(kind: u32, g: u32, orbit: u32, cloud: u32, m: u32, k: u32, alpha: f64, offsets: u32, indices: u32) -> u32 {
+pub fn neighbours_knn(kind: u32, g: u32, orbit: u32, cloud: u32, m: u32, k: u32, alpha: f64, offsets: u32, indices: u32, coords: u32) -> u32 {
     let run = || -> Result<(), String> {
         let (kd, ga, oa, ca) = cloud_args("neighbours_knn", kind, g, orbit, cloud, m)?;
         let o = arg("neighbours_knn: offsets", offsets, Some(m as usize + 1))?;
@@ -692,8 +693,12 @@ pub fn neighbours_knn(kind: u32, g: u32, orbit: u32, cloud: u32, m: u32, k: u32,
         if !(0.0..=1.0).contains(&alpha) {
             return Err(format!("neighbours_knn: alpha must be in [0, 1], got {alpha}"));
         }
+        let co = if coords == 0 { None } else { Some(arg("neighbours_knn: coords", coords, (m as usize).checked_mul(k as usize).and_then(|v| v.checked_mul(lie::coords_width(kd))))?) };
+        if let Some(co) = &co {
+            distinct(co, &[&o, &i, &ca, &ga])?;
+        }
         let c = lie::Cloud { kind: kd, elements: unsafe { slice64(&ga) }, orbit: oa.as_ref().map(|a| unsafe { slice64(a) }), cloud: unsafe { slice_u32(&ca) }, alpha };
-        lie::knn(&c, k as usize, unsafe { slice_u32_mut(&o) }, unsafe { slice_u32_mut(&i) })
+        lie::knn(&c, k as usize, unsafe { slice_u32_mut(&o) }, unsafe { slice_u32_mut(&i) }, co.as_ref().map(|a| unsafe { slice_mut(a) }))
     };
     run().map_or_else(fail, |()| OK)
 }

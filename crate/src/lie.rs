@@ -663,27 +663,71 @@ impl Grid {
     }
 }
 
-/// The best `k` (distance, index) pairs seen, ordered: a sorted insertion list (k is small).
+/// The best `k` (distance, index) pairs seen, with a value kept along (the half angle of SE(3)
+/// pairs, reused for their logs): a max-heap on (distance, index), so an offer costs `log k`.
 struct Best {
     k: usize,
-    items: Vec<(f64, u32)>,
+    heap: Vec<(f64, u32, f64)>,
 }
 
 impl Best {
+    fn new(k: usize) -> Best {
+        Best { k, heap: Vec::with_capacity(k) }
+    }
+    fn full(&self) -> bool {
+        self.heap.len() == self.k
+    }
     fn worst(&self) -> f64 {
-        if self.items.len() < self.k {
-            f64::INFINITY
+        if self.full() {
+            self.heap[0].0
         } else {
-            self.items[self.k - 1].0
+            f64::INFINITY
         }
     }
-    fn offer(&mut self, d: f64, e: u32) {
-        if self.items.len() == self.k && (d, e) >= self.items[self.k - 1] {
+    #[inline(always)]
+    fn above(a: (f64, u32, f64), b: (f64, u32, f64)) -> bool {
+        a.0 > b.0 || (a.0 == b.0 && a.1 > b.1)
+    }
+    fn offer(&mut self, d: f64, e: u32, aux: f64) {
+        let item = (d, e, aux);
+        if !self.full() {
+            self.heap.push(item);
+            let mut i = self.heap.len() - 1;
+            while i > 0 {
+                let p = (i - 1) / 2;
+                if !Self::above(self.heap[i], self.heap[p]) {
+                    break;
+                }
+                self.heap.swap(i, p);
+                i = p;
+            }
             return;
         }
-        let at = self.items.partition_point(|&x| x < (d, e));
-        self.items.insert(at, (d, e));
-        self.items.truncate(self.k);
+        if !Self::above(self.heap[0], item) {
+            return;
+        }
+        self.heap[0] = item;
+        let (n, mut i) = (self.heap.len(), 0);
+        loop {
+            let (l, r) = (2 * i + 1, 2 * i + 2);
+            let mut m = i;
+            if l < n && Self::above(self.heap[l], self.heap[m]) {
+                m = l;
+            }
+            if r < n && Self::above(self.heap[r], self.heap[m]) {
+                m = r;
+            }
+            if m == i {
+                break;
+            }
+            self.heap.swap(i, m);
+            i = m;
+        }
+    }
+    /// The kept items, nearest first (ties by index).
+    fn sorted(mut self) -> Vec<(f64, u32, f64)> {
+        self.heap.sort_unstable_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(core::cmp::Ordering::Equal).then(a.1.cmp(&b.1)));
+        self.heap
     }
 }
 
@@ -716,6 +760,49 @@ impl Pose {
     }
 }
 
+/// `atan(t)` for `t` in `[0, 1]`, in a fixed order of IEEE operations: two reductions
+/// (`atan t = π/4 + atan((t - 1)/(t + 1))`, then by `π/8` about `tan(π/8)`) leave `|w| <= tan(π/16)`,
+/// where the odd series to `w^21` is within 2e-17 relative.
+#[inline(always)]
+fn atan_unit(t: f64) -> f64 {
+    const T8: f64 = 0.414_213_562_373_095_03; // tan(π/8)
+    const T16: f64 = 0.198_912_367_379_658; // tan(π/16)
+    let (mut base, mut z) = (0.0, t);
+    if z > T8 {
+        base = core::f64::consts::FRAC_PI_4;
+        z = (z - 1.0) / (z + 1.0);
+    }
+    if z > T16 {
+        base += core::f64::consts::FRAC_PI_8;
+        z = (z - T8) / (1.0 + z * T8);
+    } else if z < -T16 {
+        base -= core::f64::consts::FRAC_PI_8;
+        z = (z + T8) / (1.0 - z * T8);
+    }
+    // atan z = z (1 - u/3 + u^2/5 - ...), u = z^2, by Horner from the u^10 term.
+    const C: [f64; 11] = [1.0, 1.0 / 3.0, 1.0 / 5.0, 1.0 / 7.0, 1.0 / 9.0, 1.0 / 11.0, 1.0 / 13.0, 1.0 / 15.0, 1.0 / 17.0, 1.0 / 19.0, 1.0 / 21.0];
+    let u = z * z;
+    let mut p = C[10];
+    for n in (0..10).rev() {
+        p = C[n] - u * p;
+    }
+    base + z * p
+}
+
+/// `atan2(y, x)` for `y, x >= 0` (an angle in `[0, π/2]`) by [`atan_unit`].
+#[inline(always)]
+fn atan2_pos(y: f64, x: f64) -> f64 {
+    if y <= x {
+        if x == 0.0 {
+            0.0
+        } else {
+            atan_unit(y / x)
+        }
+    } else {
+        core::f64::consts::FRAC_PI_2 - atan_unit(x / y)
+    }
+}
+
 /// A lower bound of the angle `θ` between two poses' rotations from four products:
 /// `θ >= 2 sin(θ/2) = 2 sqrt(1 - cos^2(θ/2))`, less a margin for the rounding of that form.
 #[inline(always)]
@@ -731,6 +818,12 @@ fn angle_bound(a: &Pose, b: &Pose) -> f64 {
 /// vector part of `q_h conj(q_g)`, `sin(θ/2)` long) dotted with `x_h - x_g`.
 #[inline(always)]
 pub fn se3_distance(a: &Pose, b: &Pose, alpha: f64) -> f64 {
+    se3_measure(a, b, alpha).0
+}
+
+/// [`se3_distance`] and the half angle `θ/2` of the relative rotation.
+#[inline(always)]
+fn se3_measure(a: &Pose, b: &Pose, alpha: f64) -> (f64, f64) {
     let dx = [b.x[0] - a.x[0], b.x[1] - a.x[1], b.x[2] - a.x[2]];
     let tt = dx[0] * dx[0] + dx[1] * dx[1] + dx[2] * dx[2];
     // q_b conj(q_a) = (w_a w_b + v_a.v_b, w_a v_b - w_b v_a - v_b x v_a): cos and sin of θ/2 (up
@@ -740,15 +833,50 @@ pub fn se3_distance(a: &Pose, b: &Pose, alpha: f64) -> f64 {
     let cross = [vb[1] * va[2] - vb[2] * va[1], vb[2] * va[0] - vb[0] * va[2], vb[0] * va[1] - vb[1] * va[0]];
     let v: [f64; 3] = core::array::from_fn(|i| wa * vb[i] - wb * va[i] - cross[i]);
     let s = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt();
-    let half = s.atan2(c);
+    let half = atan2_pos(s, c);
     if s < 1e-12 {
-        return alpha * 2.0 * half + (1.0 - alpha) * tt.sqrt();
+        return (alpha * 2.0 * half + (1.0 - alpha) * tt.sqrt(), half);
     }
     let at = (v[0] * dx[0] + v[1] * dx[1] + v[2] * dx[2]) / s;
     let at2 = (at * at).min(tt);
     let sinc = s / half;
     let u2 = at2 + (tt - at2) / (sinc * sinc);
-    alpha * 2.0 * half + (1.0 - alpha) * u2.sqrt()
+    (alpha * 2.0 * half + (1.0 - alpha) * u2.sqrt(), half)
+}
+
+/// `log(g^-1 h) = (ω, u)` of two SE(3) elements from their poses and matrices, given the half
+/// angle `θ/2` of the relative rotation (from [`se3_measure`]): no trigonometry. With
+/// `r = conj(q_g) q_h = (w, v)` (`w >= 0`), `ω = θ v / |v|`; `t = R_g^T (x_h - x_g)` and
+/// `u = V^-1 t = t - ω x t / 2 + k ω x (ω x t)`, `k = (1 - (θ/2) cot(θ/2)) / θ^2`.
+fn se3_log_from(pa: &Pose, pb: &Pose, ga: &[f64], half: f64, out: &mut [f64]) {
+    let (wa, va, wb, vb) = (pa.q[0], [pa.q[1], pa.q[2], pa.q[3]], pb.q[0], [pb.q[1], pb.q[2], pb.q[3]]);
+    let mut w = wa * wb + va[0] * vb[0] + va[1] * vb[1] + va[2] * vb[2];
+    let cross = [va[1] * vb[2] - va[2] * vb[1], va[2] * vb[0] - va[0] * vb[2], va[0] * vb[1] - va[1] * vb[0]];
+    let mut v: [f64; 3] = core::array::from_fn(|i| wa * vb[i] - wb * va[i] - cross[i]);
+    let s = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt();
+    // q and -q are one rotation: w >= 0; at w = 0 (θ = π) the largest component positive.
+    let mut big = 0;
+    for i in 1..3 {
+        if v[i].abs() > v[big].abs() {
+            big = i;
+        }
+    }
+    if w < 0.0 || (w.abs() < 1e-12 && v[big] < 0.0) {
+        w = -w;
+        v = v.map(|x| -x);
+    }
+    let theta = 2.0 * half;
+    let omega = if s < 1e-12 { v.map(|x| 2.0 * x) } else { v.map(|x| x * theta / s) };
+    let dx = [pb.x[0] - pa.x[0], pb.x[1] - pa.x[1], pb.x[2] - pa.x[2]];
+    let t: [f64; 3] = core::array::from_fn(|i| ga[i] * dx[0] + ga[4 + i] * dx[1] + ga[8 + i] * dx[2]);
+    let k = if theta < 1e-4 { 1.0 / 12.0 + theta * theta / 720.0 } else { (1.0 - half * w / s) / (theta * theta) };
+    let cr = |a: [f64; 3], b: [f64; 3]| [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]];
+    let wt = cr(omega, t);
+    let wwt = cr(omega, wt);
+    out[..3].copy_from_slice(&omega);
+    for i in 0..3 {
+        out[3 + i] = t[i] - wt[i] / 2.0 + k * wwt[i];
+    }
 }
 
 /// The geometry the neighbour searches read.
@@ -814,29 +942,66 @@ impl Cloud<'_> {
 /// The `k` nearest elements of each element's cloud by the distance (itself included, at 0),
 /// ordered by (distance, index). Masked elements get no neighbours. `offsets` has `m + 1`
 /// entries, `indices` room for `m * k`.
-pub fn knn(c: &Cloud, k: usize, offsets: &mut [u32], indices: &mut [u32]) -> Result<(), String> {
+pub fn knn(c: &Cloud, k: usize, offsets: &mut [u32], indices: &mut [u32], coords: Option<&mut [f32]>) -> Result<(), String> {
     let m = c.cloud.len();
     let groups = clouds(c.cloud);
     if let Some((cl, members)) = groups.iter().find(|(_, mem)| mem.len() < k) {
         return Err(format!("neighbours: k = {k} is more than the {} elements of cloud {cl}", members.len()));
     }
-    let mut lists: Vec<Vec<u32>> = vec![Vec::new(); m];
+    offsets[0] = 0;
+    for e in 0..m {
+        offsets[e + 1] = offsets[e] + if c.cloud[e] == MASKED { 0 } else { k as u32 };
+    }
+    let mut lists = Lists { offsets, indices, coords, width: coords_width(c.kind) };
+    let poses: Vec<Pose> = if c.kind == Kind::SE3 { (0..m as u32).map(|e| Pose::of(c.element(e))).collect() } else { Vec::new() };
     for (_, members) in &groups {
         match c.spatial_bound() {
-            Some(factor) => knn_spatial(c, members, k, factor, &mut lists),
+            Some(factor) => knn_spatial(c, members, k, factor, &poses, &mut lists),
             None => {
                 for &q in members {
-                    let mut best = Best { k, items: Vec::with_capacity(k + 1) };
+                    let mut best = Best::new(k);
                     for &e in members {
-                        best.offer(c.distance(q, e), e);
+                        best.offer(c.distance(q, e), e, 0.0);
                     }
-                    lists[q as usize] = best.items.iter().map(|&(_, e)| e).collect();
+                    lists.put(c, q, &best.sorted(), None);
                 }
             }
         }
     }
-    write_lists(&lists, offsets, indices);
     Ok(())
+}
+
+/// Where [`knn`] writes: fixed-length lists at their offsets, and optionally the pairs'
+/// coordinates (computed here from the search's poses for SE(3)).
+struct Lists<'a> {
+    offsets: &'a [u32],
+    indices: &'a mut [u32],
+    coords: Option<&'a mut [f32]>,
+    width: usize,
+}
+
+impl Lists<'_> {
+    fn put(&mut self, c: &Cloud, q: u32, items: &[(f64, u32, f64)], poses: Option<&[Pose]>) {
+        let at = self.offsets[q as usize] as usize;
+        for (j, &(_, e, half)) in items.iter().enumerate() {
+            self.indices[at + j] = e;
+            if let Some(out) = self.coords.as_deref_mut() {
+                let mut v = [0.0; 6];
+                match poses {
+                    Some(p) => se3_log_from(&p[q as usize], &p[e as usize], c.element(q), half, &mut v),
+                    None => rel_log(c.kind, c.element(q), c.element(e), &mut v),
+                }
+                let o = &mut out[(at + j) * self.width..(at + j + 1) * self.width];
+                for i in 0..c.kind.a() {
+                    o[i] = v[i] as f32;
+                }
+                if c.kind.has_orbit() {
+                    o[c.kind.a()] = c.q(q) as f32;
+                    o[c.kind.a() + 1] = c.q(e) as f32;
+                }
+            }
+        }
+    }
 }
 
 /// Every element of the query's cloud within `radius` (itself included), ordered by (distance,
@@ -882,7 +1047,7 @@ pub fn within(c: &Cloud, radius: f64, offsets: &mut [u32], indices: &mut [u32]) 
 /// k-th best distance, which makes the result exact (the radius doubles when the scan runs out
 /// first). Inside a candidate point, a cheap bound (`θ >= sqrt(2 (1 - cos θ))` with `cos θ`
 /// from a trace) skips most exact distances.
-fn knn_spatial(c: &Cloud, members: &[u32], k: usize, factor: f64, lists: &mut [Vec<u32>]) {
+fn knn_spatial(c: &Cloud, members: &[u32], k: usize, factor: f64, poses: &[Pose], lists: &mut Lists) {
     let pos = |e: u32| translation(c.kind, c.element(e));
     // Points: runs of consecutive members at one position.
     let mut starts = vec![0usize];
@@ -899,13 +1064,13 @@ fn knn_spatial(c: &Cloud, members: &[u32], k: usize, factor: f64, lists: &mut [V
     let d = c.kind.d();
     let se3 = c.kind == Kind::SE3;
     let alpha = c.alpha;
-    let poses: Vec<Pose> = if se3 { members.iter().map(|&e| Pose::of(c.element(e))).collect() } else { Vec::new() };
+
     let mut cands: Vec<(f64, u32)> = Vec::new();
     for p in 0..npts {
         let queries = &members[starts[p]..starts[p + 1]];
         let x = ppos(p as u32);
         let cell = grid.coords(x);
-        let mut bests: Vec<Best> = queries.iter().map(|_| Best { k, items: Vec::with_capacity(k + 1) }).collect();
+        let mut bests: Vec<Best> = queries.iter().map(|_| Best::new(k)).collect();
         let mut radius = 2.0 * grid.h;
         let mut inner = -1.0f64; // points closer than this were scanned already
         loop {
@@ -927,27 +1092,28 @@ fn knn_spatial(c: &Cloud, members: &[u32], k: usize, factor: f64, lists: &mut [V
             for (qi, &q) in queries.iter().enumerate() {
                 let best = &mut bests[qi];
                 for &(dist, cp) in &cands {
-                    if best.items.len() == k && factor * dist > best.worst() {
+                    if best.full() && factor * dist > best.worst() {
                         break;
                     }
                     for i in starts[cp as usize]..starts[cp as usize + 1] {
                         let e = members[i];
                         if se3 {
-                            let (pq, pe) = (&poses[starts[p] + qi], &poses[i]);
+                            let (pq, pe) = (&poses[q as usize], &poses[e as usize]);
                             #[cfg(test)]
                             CHECKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            if best.items.len() == k && alpha * angle_bound(pq, pe) + factor * dist > best.worst() {
+                            if best.full() && alpha * angle_bound(pq, pe) + factor * dist > best.worst() {
                                 continue;
                             }
                             #[cfg(test)]
                             EVALS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            best.offer(se3_distance(pq, pe, alpha), e);
+                            let (d, half) = se3_measure(pq, pe, alpha);
+                            best.offer(d, e, half);
                             continue;
                         }
-                        best.offer(c.distance(q, e), e);
+                        best.offer(c.distance(q, e), e, 0.0);
                     }
                 }
-                if best.items.len() < k || factor * radius <= best.worst() {
+                if !best.full() || factor * radius <= best.worst() {
                     finished = false;
                 }
             }
@@ -957,8 +1123,9 @@ fn knn_spatial(c: &Cloud, members: &[u32], k: usize, factor: f64, lists: &mut [V
             inner = radius;
             radius *= 2.0;
         }
-        for (qi, &q) in queries.iter().enumerate() {
-            lists[q as usize] = bests[qi].items.iter().map(|&(_, e)| e).collect();
+        for (qi, best) in bests.drain(..).enumerate() {
+            let items = best.sorted();
+            lists.put(c, queries[qi], &items, if se3 { Some(poses) } else { None });
         }
     }
 }
@@ -1138,7 +1305,15 @@ mod tests {
             let kk = 12;
             let mut off = vec![0u32; m + 1];
             let mut idx = vec![0u32; m * kk];
-            knn(&c, kk, &mut off, &mut idx).unwrap();
+            knn(&c, kk, &mut off, &mut idx, None).unwrap();
+            // The coordinates it can write along equal the logs computed afterwards.
+            let mut co = vec![0.0f32; m * kk * coords_width(k)];
+            knn(&c, kk, &mut off, &mut idx, Some(&mut co)).unwrap();
+            let mut co2 = vec![0.0f32; m * kk * coords_width(k)];
+            pair_coords(&c, &off, &idx[..off[m] as usize], &mut co2);
+            for (a, b) in co.iter().zip(&co2) {
+                assert!((a - b).abs() <= 1e-5 * b.abs().max(1.0), "{k:?} coords {a} vs {b}");
+            }
             let mut off2 = vec![0u32; m + 1];
             let need = within(&c, 0.9, &mut off2, &mut []);
             let mut idx2 = vec![0u32; need];
@@ -1188,10 +1363,9 @@ mod timing {
             let mut off = vec![0u32; m + 1];
             let mut idx = vec![0u32; m * 32];
             for a in [&EVALS, &CHECKS, &GATHERED, &ROUNDS] { a.store(0, std::sync::atomic::Ordering::Relaxed); }
-            knn(&c, 32, &mut off, &mut idx).unwrap();
-            let t2 = t0.elapsed();
             let mut coords = vec![0.0f32; m * 32 * 6];
-            pair_coords(&c, &off, &idx, &mut coords);
+            knn(&c, 32, &mut off, &mut idx, Some(&mut coords)).unwrap();
+            let t2 = t0.elapsed();
             let t3 = t0.elapsed();
             let t4 = std::time::Instant::now();
             let mut n = 0.0;

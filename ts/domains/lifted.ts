@@ -42,7 +42,9 @@ export class LiftedDomain {
     return withCached(this.lifted, `nbhd/${key}`, () => this.build(spec, where), use);
   }
 
-  private build(spec: NeighbourSpec, where: string): Neighbourhood {
+  /** Builds the neighbourhood of `spec` without caching it (the caller disposes it). */
+  build(spec: NeighbourSpec, where = 'neighbours'): Neighbourhood {
+    specKey(spec, where);
     const L = this.lifted, G = this.group, m = L.count;
     const kept = new Temporaries(); // owned by the cache once built; freed if building fails
     try {
@@ -52,6 +54,8 @@ export class LiftedDomain {
         const cloud = t.add(new U32Buffer(L.cloud));
         const offsets = kept.add(new U32Buffer(m + 1, false));
         let indices: U32Buffer, nnz: number;
+        const width = this.coordsWidth;
+        let coords: Tensor | undefined;
         if (spec === 'global') {
           nnz = kernels().neighbours_global_len(cloud.ptr, m);
           if (nnz < 0) kernelFailed(`${where}: neighbours`);
@@ -60,7 +64,9 @@ export class LiftedDomain {
           call(`${where}: neighbours`, (k) => k.neighbours_global(cloud.ptr, m, offsets.ptr, indices.ptr, nnz));
         } else if ('k' in spec) {
           indices = kept.add(new U32Buffer(m * spec.k, false));
-          call(`${where}: neighbours`, (k) => k.neighbours_knn(G.code, els.ptr, orbit?.ptr ?? 0, cloud.ptr, m, spec.k, spec.alpha ?? 0.2, offsets.ptr, indices.ptr));
+          // The relative logs come out of the search itself (it has the poses at hand).
+          coords = kept.add(new Tensor([m * spec.k, width], false, false));
+          call(`${where}: neighbours`, (k) => k.neighbours_knn(G.code, els.ptr, orbit?.ptr ?? 0, cloud.ptr, m, spec.k, spec.alpha ?? 0.2, offsets.ptr, indices.ptr, coords!.ptr));
           nnz = offsets.view()[m];
         } else {
           const { radius, alpha = 0.2 } = spec as { radius: number; alpha?: number };
@@ -70,9 +76,11 @@ export class LiftedDomain {
           indices = kept.add(new U32Buffer(Math.max(nnz, 1), false));
           if (nnz > 0 && kernels().neighbours_within(G.code, els.ptr, orbit?.ptr ?? 0, cloud.ptr, m, radius, alpha, offsets.ptr, indices.ptr, nnz) !== nnz) kernelFailed(`${where}: neighbours`);
         }
-        const width = this.coordsWidth;
-        const coords = kept.add(new Tensor([nnz, width], false, false));
-        if (nnz > 0) call(`${where}: relative logs`, (k) => k.pair_coords(G.code, els.ptr, orbit?.ptr ?? 0, m, offsets.ptr, indices.ptr, nnz, coords.ptr));
+        if (!coords) {
+          const out = kept.add(new Tensor([Math.max(nnz, 1), width], false, false));
+          if (nnz > 0) call(`${where}: relative logs`, (k) => k.pair_coords(G.code, els.ptr, orbit?.ptr ?? 0, m, offsets.ptr, indices.ptr, nnz, out.ptr));
+          coords = out;
+        }
         return new Neighbourhood(m, m, offsets, indices, nnz, undefined, { buffer: coords, width });
       });
       return made;
