@@ -1,11 +1,15 @@
 //! The boundary to JavaScript (wasm-bindgen), kept narrow: numbers in, a status code out.
 //!
-//! Tensors already live in this module's memory; JavaScript passes their addresses (byte
-//! offsets) and sizes. Every address is checked here, before any kernel runs: it must start a
-//! live allocation ([`crate::memory`]) long enough for what the kernel will touch, and an output
-//! must not alias an input. A refused call returns a non-zero status and leaves the reason in
-//! [`last_error`]; nothing is written. The TypeScript facade validates shapes first, so a refusal
-//! here means a bug in the facade, reported rather than trusted.
+//! Tensors already live in this module's memory; JavaScript passes their **handles** (issued by
+//! [`crate::memory`], never raw addresses) and sizes. Every handle is resolved here, before any
+//! kernel runs: it must name a live allocation long enough for what the kernel will touch, and an
+//! output's byte range must not overlap any input's. A refused call returns a non-zero status
+//! and leaves the reason in [`last_error`]; nothing is written. The TypeScript facade validates
+//! shapes first, so a refusal here means a bug in the facade, reported rather than trusted.
+//!
+//! New bindings follow the same pattern: `arg(name, handle, len)` (or `opt_arg`) for each
+//! operand, `distinct(&out, &[&inputs...])`, then `slice`/`slice_mut` and the kernel; errors
+//! through `fail`.
 
 use crate::attention;
 use crate::conv::{self, ConvShape};
@@ -49,26 +53,38 @@ fn memory_bytes() -> usize {
     }
 }
 
-/// A checked operand: `ptr` starts a live allocation holding `len` f32.
+/// A checked operand: `ptr` is the address of a live allocation holding at least `len` f32
+/// (resolved from the handle JavaScript passed).
 struct Arg {
     ptr: usize,
     len: usize,
 }
 
+/// Resolves the handle `ptr` of an operand of `len` f32 (u32 tables count the same).
 fn arg(name: &str, ptr: u32, len: Option<usize>) -> Result<Arg, String> {
     let len = len.ok_or_else(|| format!("{name}: size overflows the 32-bit address space"))?;
     let need = len.checked_mul(4).ok_or_else(|| format!("{name}: size overflows"))?;
-    let p = ptr as usize;
-    if p < 16 || p.checked_add(need).is_none_or(|end| end > memory_bytes()) {
-        return Err(format!("{name}: pointer {p} with {need} bytes lies outside memory"));
+    let addr = memory::check(ptr, need).map_err(|e| format!("{name}: {e}"))?;
+    // Defence in depth: the table only holds blocks the allocator gave out, inside memory.
+    if addr % 16 != 0 || addr.checked_add(need).is_none_or(|end| end > memory_bytes()) {
+        return Err(format!("{name}: allocation {ptr} at {addr} with {need} bytes lies outside memory"));
     }
-    memory::check(p as *const u8, need).map_err(|e| format!("{name}: {e}"))?;
-    Ok(Arg { ptr: p, len })
+    Ok(Arg { ptr: addr, len })
 }
 
+/// The byte range `[start, end)` an operand covers.
+fn range(a: &Arg) -> (usize, usize) {
+    (a.ptr, a.ptr + a.len * 4)
+}
+
+/// Refuses an output whose bytes overlap any input's (the same allocation, or any overlap).
 fn distinct(out: &Arg, inputs: &[&Arg]) -> Result<(), String> {
-    if inputs.iter().any(|i| i.ptr == out.ptr) {
-        return Err("the output must not be one of the inputs".into());
+    let (os, oe) = range(out);
+    for i in inputs {
+        let (is, ie) = range(i);
+        if os < ie && is < oe {
+            return Err(format!("the output (bytes {os}..{oe}) must not overlap an input (bytes {is}..{ie})"));
+        }
     }
     Ok(())
 }
@@ -86,20 +102,29 @@ fn mul(a: u32, b: u32) -> Option<usize> {
     (a as usize).checked_mul(b as usize)
 }
 
-/// Allocates `bytes` bytes, 16-byte aligned, zero-filled when `zeroed`; returns 0 when memory
-/// cannot grow.
+/// Allocates `bytes` bytes, 16-byte aligned, zero-filled when `zeroed`; returns its handle, or
+/// 0 when the size is over [`max_alloc_bytes`] or memory cannot grow.
 #[wasm_bindgen]
 pub fn tensor_alloc(bytes: u32, zeroed: bool) -> u32 {
-    memory::allocate_with(bytes as usize, zeroed).map_or(0, |p| p as usize as u32)
+    memory::allocate_with(bytes as usize, zeroed).unwrap_or(0)
 }
 
-/// Frees an allocation made by [`tensor_alloc`].
+/// The address of allocation `handle` (for JavaScript views), or 0 when it is not live.
 #[wasm_bindgen]
-pub fn tensor_free(ptr: u32) -> u32 {
-    if ptr < 16 || ptr as usize >= memory_bytes() {
-        return fail(format!("free: pointer {ptr} lies outside memory"));
-    }
-    match memory::release(ptr as usize as *mut u8) {
+pub fn tensor_address(handle: u32) -> u32 {
+    memory::resolve(handle).map_or(0, |(addr, _)| addr as u32)
+}
+
+/// The largest single allocation in bytes.
+#[wasm_bindgen]
+pub fn max_alloc_bytes() -> u32 {
+    memory::MAX_BYTES.min(u32::MAX as usize) as u32
+}
+
+/// Frees the allocation `handle` made by [`tensor_alloc`].
+#[wasm_bindgen]
+pub fn tensor_free(handle: u32) -> u32 {
+    match memory::release(handle) {
         Ok(()) => OK,
         Err(e) => fail(format!("free: {e}")),
     }
@@ -166,7 +191,9 @@ pub fn gemm(m: u32, n: u32, k: u32, a: u32, b_packed: u32, bias: u32, c: u32, re
     }
 }
 
-/// The plain-loop reference of [`gemm`], on unpacked row-major `b` (`k x n`).
+/// The plain-loop reference of [`gemm`], on unpacked row-major `b` (`k x n`). Test builds only
+/// (`--features testing`): the production module does not export it.
+#[cfg(feature = "testing")]
 #[wasm_bindgen]
 #[allow(clippy::too_many_arguments)]
 pub fn gemm_reference(m: u32, n: u32, k: u32, a: u32, b: u32, bias: u32, c: u32, relu: bool) -> u32 {
@@ -250,7 +277,8 @@ pub fn conv2d(
     }
 }
 
-/// The plain-loop reference of [`conv2d`] (same arguments).
+/// The plain-loop reference of [`conv2d`] (same arguments). Test builds only.
+#[cfg(feature = "testing")]
 #[wasm_bindgen]
 #[allow(clippy::too_many_arguments)]
 pub fn conv2d_reference(
@@ -415,7 +443,8 @@ pub fn peak_flops(iters: u32, chains: u32) -> f64 {
 }
 
 /// Deliberately traps (a Rust panic, which aborts): lets tests prove that the facade turns a
-/// trap into a typed error and that the instance stays usable afterwards.
+/// trap into a typed error and that the instance stays usable afterwards. Test builds only.
+#[cfg(feature = "testing")]
 #[wasm_bindgen]
 pub fn trap_for_test(depth: u32) -> u32 {
     // Recurse first so the trap happens with stack frames in use, as a real one would.
