@@ -71,7 +71,8 @@ export function describe(v: unknown): string {
   if (v === null) return 'null';
   if (v === undefined) return 'undefined';
   if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v);
-  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return `${typeof v} ${String(v)}`;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  if (typeof v === 'bigint') return `${v}n`;
   if (typeof v === 'function') return 'a function';
   if (typeof v === 'symbol') return 'a symbol';
   if (Array.isArray(v)) return `an array of ${v.length}`;
@@ -172,4 +173,18 @@ export function fmtBytes(b: number): string {
   if (b >= 2 ** 30) return `${(b / 2 ** 30).toFixed(2)} GiB`;
   if (b >= 2 ** 20) return `${(b / 2 ** 20).toFixed(1)} MiB`;
   return `${b} bytes`;
+}
+
+/** The option checks of `omega.kernel` (called first in its constructor). */
+export function checkKernelOmegaOptions(o: unknown): void {
+  checkOptions('omega.kernel', o, { in: ['dim'], out: ['dim'], size: ['dim', true], stride: ['dim', true], padding: ['any', true], bias: ['bool', true], lift: ['bool', true] });
+  const p = (o as { padding?: unknown }).padding;
+  if (p !== undefined && p !== 'same' && p !== 'valid' && !(typeof p === 'number' && Number.isSafeInteger(p) && p >= 0)) {
+    throw new ArgumentError(`omega.kernel: padding must be 'same', 'valid' or a non-negative integer, got ${describe(p)}`);
+  }
+}
+
+/** The option checks of `omega.attention` (called first in its constructor). */
+export function checkAttentionOmegaOptions(o: unknown): void {
+  checkOptions('omega.attention', o, { in: ['dim'], out: ['dim'], heads: ['dim', true], dim: ['dim', true], content: ['bool', true] });
 }

@@ -12,6 +12,7 @@ import { ArgumentError, ShapeError } from '../core/errors.js';
 import { gather } from '../core/ops.js';
 import { expectTensor, type Tensor } from '../core/tensor.js';
 import { withTable } from './action.js';
+import { checkGroupOrder } from './checks.js';
 
 /** What every group offers: the identity, products, inverses. Elements' type depends on the group. */
 export interface Group<E> {
@@ -48,7 +49,10 @@ export class FiniteGroup implements Group<number> {
     /** Internal: the constructors below build associative tables by construction. */
     trusted?: typeof TRUSTED,
   ) {
-    if (!Number.isInteger(order) || order < 1) throw new ArgumentError(`${name}: order must be a positive integer, got ${order}`);
+    if (typeof name !== 'string') throw new ArgumentError(`FiniteGroup: name must be a string, got ${typeof name}`);
+    if (!Number.isSafeInteger(order) || order < 1) throw new ArgumentError(`${name}: order must be a positive integer, got ${order}`);
+    checkGroupOrder(name, order);
+    if (!(table instanceof Int32Array)) throw new ArgumentError(`${name}: the Cayley table must be an Int32Array, got ${table === null ? 'null' : typeof table}`);
     if (table.length !== order * order) throw new ArgumentError(`${name}: the Cayley table must have ${order * order} entries, got ${table.length}`);
     this.#table = table;
     this.#inverse = new Int32Array(order).fill(-1);
@@ -157,6 +161,7 @@ function checkN(what: string, n: unknown, lo: number, hi: number): number {
 }
 
 function fromProduct(name: string, order: number, mul: (a: number, b: number) => number, labels: string[], generators: number[], family?: FiniteGroup['family']): FiniteGroup {
+  checkGroupOrder(name, order);
   const t = new Int32Array(order * order);
   for (let a = 0; a < order; a++) for (let b = 0; b < order; b++) t[a * order + b] = mul(a, b);
   return new FiniteGroup(name, order, t, labels, generators, family, TRUSTED);
@@ -175,12 +180,14 @@ function once<T extends FiniteGroup>(key: string, make: () => T): T {
 /** The cyclic group `C_n` of rotations by multiples of `360/n` degrees; element `r`. */
 export function cyclic(n: number): FiniteGroup {
   checkN('cyclic', n, 1, MAX_ORDER);
+  checkGroupOrder(`cyclic(${n})`, n);
   return once(`C${n}`, () => fromProduct(`C${n}`, n, (a, b) => (a + b) % n, Array.from({ length: n }, (_, r) => (r === 0 ? 'e' : `r${r}`)), n > 1 ? [1] : [], { kind: 'cyclic', n }));
 }
 
 /** The dihedral group `D_n` (order 2n): element `m*n + r` = rotation `r` after `m` mirrors. */
 export function dihedral(n: number): FiniteGroup {
   checkN('dihedral', n, 1, MAX_ORDER / 2);
+  checkGroupOrder(`dihedral(${n})`, 2 * n);
   return once(`D${n}`, () => makeDihedral(n));
 }
 
@@ -246,6 +253,7 @@ export function symmetric(n: number): SymmetricGroup {
 export function product(g: FiniteGroup, h: FiniteGroup): FiniteGroup {
   if (!(g instanceof FiniteGroup) || !(h instanceof FiniteGroup)) throw new ArgumentError('product: both factors must be finite groups');
   if (g.order * h.order > MAX_ORDER) throw new ArgumentError(`product: |G||H| = ${g.order * h.order} exceeds ${MAX_ORDER}`);
+  checkGroupOrder(`product(${g.name}, ${h.name})`, g.order * h.order);
   const n = h.order;
   const gens = [...g.generators.map((a) => a * n), ...h.generators];
   return fromProduct(`${g.name}x${h.name}`, g.order * n,

@@ -12,6 +12,7 @@ import { ArgumentError, ShapeError } from '../core/errors.js';
 import { applyMatrix } from '../core/ops.js';
 import { expectTensor, type Tensor } from '../core/tensor.js';
 import type { Group } from './finite.js';
+import { checkLift } from './checks.js';
 
 export type LieElement = Float64Array;
 /** A source of uniform numbers in [0, 1). */
@@ -183,6 +184,7 @@ export abstract class LieGroup implements Group<LieElement> {
    * `samples` of them around the axis. Points at the origin are refused for SO(d).
    */
   lift(points: ArrayLike<number>, options: { samples?: number; rng?: Rng } = {}): Lifted {
+    checkLift(this.name, this.d, points, options);
     const { samples = 1, rng = Math.random } = options;
     if (!Number.isInteger(samples) || samples < 1) throw new ArgumentError(`${this.name}.lift: samples must be a positive integer, got ${samples}`);
     if (this.name === 'SO(2)' && samples !== 1) throw new ArgumentError('SO(2).lift: the stabiliser of a point is trivial, so samples must be 1');

@@ -21,6 +21,7 @@ import { IndexTable, conv2d } from '../core/ops.js';
 import { Tensor, empty, keep, tensor } from '../core/tensor.js';
 import { call } from '../core/wasm.js';
 import { Layer, type LayerConfig } from './layer.js';
+import { checkAttentionOptions } from './guards.js';
 
 export interface AttentionOptions {
   group: FiniteGroup | string;
@@ -41,6 +42,7 @@ export class GroupAttention extends Layer {
   constructor(options: AttentionOptions, type = 'groupAttention') {
     super(options?.name);
     this.type = type;
+    checkAttentionOptions(type, options);
     if (options === null || typeof options !== 'object') throw new ArgumentError(`${type}: options { group, omega } are required`);
     const group = typeof options.group === 'string' ? byName(options.group) : options.group;
     if (!(group instanceof FiniteGroup)) throw new ArgumentError(`${type}: attention runs on the regular fields of a finite group (C<n>, D<n>, S<n>, ...); got ${String(options.group)}`);

@@ -22,6 +22,7 @@ import { conv2d, conv3x3Winograd, convGeometry, permute, winogradApplies, winogr
 import { matmulRows, packMatrix, PackedMatrix } from '../core/gemm.js';
 import { Tensor, keep, tensor, tidy } from '../core/tensor.js';
 import { Layer, type LayerConfig } from './layer.js';
+import { checkPhiOptions } from './guards.js';
 
 export type ConvAlgorithm = 'auto' | 'direct';
 
@@ -67,6 +68,7 @@ export class Phi extends Layer {
   constructor(options: PhiOptions, type = 'phi') {
     super(options?.name);
     this.type = type;
+    checkPhiOptions(type, options);
     if (options === null || typeof options !== 'object') throw new ArgumentError(`${type}: options { group, omega } are required`);
     const group = typeof options.group === 'string' ? byName(options.group) : options.group;
     if (!(group instanceof GridGroup) && !(group instanceof FiniteGroup)) throw new ArgumentError(`${type}: group must be p4, p4m or a finite group, got ${String(options.group)}`);

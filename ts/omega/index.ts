@@ -14,6 +14,7 @@
  *   the operator is the group convolution with kernel `softmax(b) W_V` (Conclusion 1).
  */
 import { ArgumentError } from '../core/errors.js';
+import { checkAttentionOmegaOptions, checkKernelOmegaOptions } from '../core/limits.js';
 
 export type Padding = 'same' | 'valid' | number;
 
@@ -51,6 +52,7 @@ export class KernelOmega {
   readonly lift: boolean;
 
   constructor(o: KernelOmegaOptions) {
+    checkKernelOmegaOptions(o);
     if (o === null || typeof o !== 'object') throw new ArgumentError('omega.kernel: options { in, out, size, padding, stride, bias, lift } are required');
     const posInt = (v: unknown, what: string) => positiveInt(v, `omega.kernel: ${what}`);
     this.in = posInt(o.in, 'in');
@@ -95,6 +97,7 @@ export class AttentionOmega {
   readonly content: boolean;
 
   constructor(o: AttentionOmegaOptions) {
+    checkAttentionOmegaOptions(o);
     if (o === null || typeof o !== 'object') throw new ArgumentError('omega.attention: options { in, out, heads, dim, content } are required');
     const posInt = (v: unknown, what: string) => positiveInt(v, `omega.attention: ${what}`);
     this.in = posInt(o.in, 'in');
