@@ -278,6 +278,7 @@ function buildLayer(cfg: LayerConfig, group: GridGroup | FiniteGroup, where: str
 export function inputChecker(config: ModelConfig): (x: Tensor) => void {
   const { group, name } = checkTopLevel(config);
   const type = inputType(group, config.input);
+  planLayers(config.layers, group, type.channels, name);
   const size = config.input.size ? ([...config.input.size] as [number, number]) : undefined;
   return (x) => checkModelInput(x, type, size, name);
 }

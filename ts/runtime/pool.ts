@@ -79,6 +79,8 @@ interface Slot {
   kill(err: EquivariantError): void;
   /** Which model the worker holds (0: none). */
   modelGen: number;
+  /** Settles when the start finished (either way). */
+  started: Promise<void>;
 }
 
 interface Job {
@@ -184,7 +186,11 @@ export class Pool {
       kill = reject;
     });
     died.catch(() => {});
-    const slot: Slot = { index: i, remote: undefined, terminate: () => {}, state: 'starting', busy: undefined, died, kill: () => {}, modelGen: 0 };
+    let startedResolve!: () => void;
+    const started = new Promise<void>((r) => {
+      startedResolve = r;
+    });
+    const slot: Slot = { index: i, remote: undefined, terminate: () => {}, state: 'starting', busy: undefined, died, kill: () => {}, modelGen: 0, started };
     slot.kill = (err) => {
       if (slot.state === 'dead') return;
       slot.state = 'dead';
@@ -218,6 +224,15 @@ export class Pool {
       throw e instanceof EquivariantError ? e : new WorkerStartError(`pool: worker ${i} failed to start: ${message(e)}`);
     } finally {
       clearTimeout(timer);
+      startedResolve();
+    }
+  }
+
+  /** Waits until no worker is in the middle of starting (bounded by the start timeout and retries). */
+  async #settled(): Promise<void> {
+    for (let i = 0; i < 4 * limits().maxWorkerStartFailures && this.#slots.some((s) => s && s.state === 'starting'); i++) {
+      await Promise.all(this.#slots.filter((s) => s && s.state === 'starting').map((s) => s.started));
+      await new Promise((r) => setTimeout(r, 0));
     }
   }
 
@@ -284,6 +299,7 @@ export class Pool {
         this.#checkOpen();
       }
       await this.#revive();
+      await this.#settled();
       this.#checkOpen();
       const candidate: LoadedModel = { gen: ++this.#gen, config, weights, algorithm: options.algorithm, check };
       const ready = this.#slots.filter((s) => s.state === 'ready');
@@ -293,9 +309,12 @@ export class Pool {
         await this.#call(s, (r) => r.load(config, Comlink.transfer(buf, [buf]), options.algorithm));
         s.modelGen = candidate.gen;
       }));
-      const failed = results.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
+      // A worker that died meanwhile is being replaced, and loads the model in force before it
+      // runs anything; any other failure (the model itself) makes the load fail.
+      const failed = results.find((r) => r.status === 'rejected' && !(r.reason instanceof WorkerCrashedError)) as PromiseRejectedResult | undefined;
       this.#checkOpen();
       if (failed) throw reviveError(failed.reason);
+      if (results.every((r) => r.status === 'rejected')) throw reviveError((results[0] as PromiseRejectedResult).reason);
       this.#model = candidate;
     })();
     this.#loading = loading;
@@ -436,8 +455,7 @@ export class Pool {
     if (typeof i !== 'number' || !Number.isInteger(i) || i < 0 || i >= this.size) throw new ArgumentError(`pool.killWorker: no worker ${describe(i)} (the pool has ${this.size}: 0..${this.size - 1})`);
     const slot = this.#slots[i];
     if (!slot || slot.state === 'dead') return;
-    if (isNode() && slot.state === 'ready') slot.terminate();
-    else this.#onDeath(slot, new Error('terminated'));
+    this.#onDeath(slot, new Error('terminated by killWorker'));
   }
 
   /** Stops every worker; every pending `run`, `load` and waiting call rejects with PoolClosedError. */
