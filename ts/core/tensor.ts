@@ -20,6 +20,8 @@ export const MAX_ALLOCATION_BYTES = 2 ** 31 - 16;
 
 const live = new Set<WasmBuffer>();
 const scopes: Set<WasmBuffer>[] = [];
+/** Buffers created inside `owned()` calls, whatever `keep()` says (freed if the call throws). */
+const owners: Set<WasmBuffer>[] = [];
 
 /** Something that owns an allocation in wasm memory: a tensor, or a packed weight matrix. */
 export abstract class WasmBuffer {
@@ -44,6 +46,7 @@ export abstract class WasmBuffer {
     this.userOwned = scoped;
     live.add(this);
     if (scoped) scopes.at(-1)?.add(this);
+    for (const o of owners) o.add(this);
   }
 
   /** The handle the kernels know this buffer by (pass it to kernel calls); throws once disposed. */
@@ -243,6 +246,23 @@ export function tidy<T>(fn: () => T): T {
     else b.dispose();
   }
   return result;
+}
+
+/**
+ * Runs `fn` (a constructor, typically) and, if it throws, frees every wasm buffer it created,
+ * kept or not: an object that never finished construction cannot free what it allocated.
+ */
+export function owned<T>(fn: () => T): T {
+  const mine = new Set<WasmBuffer>();
+  owners.push(mine);
+  try {
+    return fn();
+  } catch (e) {
+    for (const b of mine) b.dispose();
+    throw e;
+  } finally {
+    owners.splice(owners.indexOf(mine), 1);
+  }
 }
 
 /** Exempts a tensor from disposal by the enclosing `tidy()` scopes. */

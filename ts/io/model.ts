@@ -21,7 +21,7 @@ import { Sequential, runSteps, type Step } from '../nn/sequential.js';
 import { AttentionOmega, KernelOmega } from '../omega/index.js';
 import { GroupAttention } from '../nn/attention.js';
 import { encodeSafetensors, parseSafetensors, type NamedArray } from './safetensors.js';
-import { Tensor, expectTensor } from '../core/tensor.js';
+import { Tensor, expectTensor, owned } from '../core/tensor.js';
 
 export const FORMAT = 'equivariant.model';
 
@@ -377,7 +377,7 @@ export class Model {
     const layers: Layer[] = [];
     try {
       config.layers.forEach((cfg, i) => {
-        const layer = buildLayer(cfg, group, `layer ${i}${cfg && typeof cfg === 'object' && cfg.name ? ` '${cfg.name}'` : ''}`);
+        const layer = owned(() => buildLayer(cfg, group, `layer ${i}${cfg && typeof cfg === 'object' && cfg.name ? ` '${cfg.name}'` : ''}`));
         if (!layer.name) layer.name = `layers.${i}`;
         layers.push(layer);
       });

@@ -8,6 +8,7 @@ import type { Layer } from './layer.js';
 import { GroupAttention } from './attention.js';
 import { AttentionOmega } from '../omega/index.js';
 import { checkOptions } from '../core/limits.js';
+import { owned } from '../core/tensor.js';
 
 export { phi, Phi, type PhiOptions } from './phi.js';
 export { liftingConv, groupConv, type ConvOptions } from './conv.js';
@@ -19,7 +20,7 @@ export { GroupPool, Pool2d, GlobalPool, BatchNorm, Relu, Linear, Flatten };
 /** Group self-attention on a finite group's regular fields: `phi` with `omega.attention`. */
 export const groupAttention = (o: { group: import('../groups/finite.js').FiniteGroup | string; in: number; out: number; heads?: number; dim?: number; content?: boolean; name?: string; seed?: number }) => {
   checkOptions('groupAttention', o, { group: ['any'], name: ['string', true], seed: ['int', true] });
-  return new GroupAttention({ group: o.group, omega: new AttentionOmega({ in: o.in, out: o.out, heads: o.heads, dim: o.dim, content: o.content }), name: o.name, seed: o.seed });
+  return owned(() => new GroupAttention({ group: o.group, omega: new AttentionOmega({ in: o.in, out: o.out, heads: o.heads, dim: o.dim, content: o.content }), name: o.name, seed: o.seed }));
 };
 export const groupPool = (o: { reduce?: Reduction; name?: string } = {}) => new GroupPool(o);
 export const maxPool2d = (o: { size?: number; stride?: number; name?: string } = {}) => new Pool2d('max', o);

@@ -143,6 +143,7 @@ export class Sequential extends Layer {
 
   dispose(): void {
     for (const l of this.layers) l.dispose();
+    super.dispose();
   }
 }
 
