@@ -199,7 +199,7 @@ function inputType(group: GridGroup | FiniteGroup, spec: InputSpec): FieldType<u
     case 'invariant':
       return new InvariantField(group, c);
     default:
-      throw new ConfigError(`model config: input.field must be 'image', 'grid', 'regular' or 'invariant', got ${JSON.stringify(spec.field)}`);
+      throw new ConfigError(`model config: input.field must be 'image', 'grid', 'regular' or 'invariant', got ${describe(spec.field)}`);
   }
 }
 
