@@ -303,8 +303,16 @@ export async function fuzzSafetensors(eq, { seed = 1, cases = 1000, limit = 2000
   return rep;
 }
 
+/** The input of config case `i` of a campaign from `seed` (to replay a finding). */
+export function configCase(seed, i) {
+  const bases = BASE_CONFIGS.map((n) => ({ name: n, config: JSON.parse(readFileSync(`${fx}${n}.json`, 'utf8')) }));
+  const r = rng(seed * 1_000_033 + i);
+  const base = r.pick(bases);
+  return { base: base.name, config: mutateConfig(r, base.config) };
+}
+
 /** The model-config parser (and the model it builds). */
-export async function fuzzConfig(eq, { seed = 1, cases = 1000, limit = 2000 } = {}) {
+export async function fuzzConfig(eq, { seed = 1, cases = 1000, limit = 5000 } = {}) {
   const rep = report('model config');
   const bases = BASE_CONFIGS.map((n) => ({ config: JSON.parse(readFileSync(`${fx}${n}.json`, 'utf8')), weights: new Uint8Array(readFileSync(`${fx}${n}.safetensors`)) }));
   for (let i = 0; i < cases; i++) {

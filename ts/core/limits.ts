@@ -10,7 +10,7 @@
 import { ArgumentError, OutOfMemoryError } from './errors.js';
 
 export interface Limits {
-  /** Bytes one layer may need: parameters plus what is derived from them (expanded, packed). Default 512 MiB. */
+  /** Bytes one layer may need: parameters plus what is derived from them (expanded, packed). Default 256 MiB. */
   maxLayerBytes: number;
   /** Bytes a whole model may need (the sum over its layers). Default 1 GiB. */
   maxModelBytes: number;
@@ -29,7 +29,7 @@ export interface Limits {
 }
 
 const DEFAULTS: Limits = {
-  maxLayerBytes: 512 * 2 ** 20,
+  maxLayerBytes: 256 * 2 ** 20,
   maxModelBytes: 2 ** 30,
   maxDimension: 65_536,
   maxGroupOrder: 1024,

@@ -9,6 +9,7 @@
  * `p` sends `i` to `p[i]`, and `(a b)[i] = a[b[i]]`.
  */
 import { ArgumentError, ShapeError } from '../core/errors.js';
+import { describe } from '../core/limits.js';
 import { gather } from '../core/ops.js';
 import { expectTensor, type Tensor } from '../core/tensor.js';
 import { withTable } from './action.js';
@@ -88,7 +89,7 @@ export class FiniteGroup implements Group<number> {
   /** Throws unless `a` is an element of this group. */
   check(a: unknown, what = 'element'): number {
     if (!Number.isInteger(a) || (a as number) < 0 || (a as number) >= this.order) {
-      throw new ArgumentError(`${this.name}: ${what} must be an integer in 0..${this.order - 1}, got ${String(a)}`);
+      throw new ArgumentError(`${this.name}: ${what} must be an integer in 0..${this.order - 1}, got ${describe(a)}`);
     }
     return a as number;
   }
@@ -155,7 +156,7 @@ const MAX_ORDER = 5040;
 
 function checkN(what: string, n: unknown, lo: number, hi: number): number {
   if (!Number.isInteger(n) || (n as number) < lo || (n as number) > hi) {
-    throw new ArgumentError(`${what}: n must be an integer in ${lo}..${hi}, got ${String(n)}`);
+    throw new ArgumentError(`${what}: n must be an integer in ${lo}..${hi}, got ${describe(n)}`);
   }
   return n as number;
 }

@@ -51,7 +51,7 @@ export class GridGroup implements Group<GridElement> {
 
   /** The rotation by `quarterTurns * 90` degrees counter-clockwise (no mirror, no translation). */
   rotation(quarterTurns: number): GridElement {
-    if (!Number.isInteger(quarterTurns)) throw new ArgumentError(`${this.name}.rotation: expected a whole number of quarter turns, got ${String(quarterTurns)}`);
+    if (!Number.isInteger(quarterTurns)) throw new ArgumentError(`${this.name}.rotation: expected a whole number of quarter turns, got ${describe(quarterTurns)}`);
     const r = ((quarterTurns % 4) + 4) % 4;
     if (this.name === 'z2' && r !== 0) throw new ArgumentError('z2 has no rotations (translations only)');
     return this.element(r);

@@ -4,6 +4,7 @@ export { z2, p4, p4m, GridGroup, type GridElement } from './grid.js';
 export { so2, se2, so3, se3, seededRng, LieGroup, type LieElement, type Lifted, type Rng } from './lie.js';
 
 import { ArgumentError } from '../core/errors.js';
+import { describe } from '../core/limits.js';
 import { cyclic as C, dihedral as D, symmetric as S, type FiniteGroup as FG } from './finite.js';
 import { p4 as P4, p4m as P4M, z2 as Z2, type GridGroup as GG } from './grid.js';
 
@@ -13,7 +14,7 @@ export function byName(name: string): FG | GG {
   if (name === 'p4') return P4();
   if (name === 'p4m') return P4M();
   const m = typeof name === 'string' ? /^([CDS])(\d+)$/.exec(name) : null;
-  if (!m) throw new ArgumentError(`unknown group '${String(name)}': expected z2, p4, p4m, C<n>, D<n> or S<n>`);
+  if (!m) throw new ArgumentError(`unknown group ${typeof name === 'string' ? `'${name.slice(0, 40)}'` : describe(name)}: expected z2, p4, p4m, C<n>, D<n> or S<n>`);
   const n = Number(m[2]);
   return m[1] === 'C' ? C(n) : m[1] === 'D' ? D(n) : S(n);
 }

@@ -13,10 +13,10 @@ import { GridGroup } from '../groups/grid.js';
 import { pool2d, reduceAxis, type Reduction } from '../core/ops.js';
 import { Tensor, expectTensor } from '../core/tensor.js';
 import { Layer, type LayerConfig } from './layer.js';
-import { checkOptions, dimension } from '../core/limits.js';
+import { checkOptions, describe, dimension } from '../core/limits.js';
 
 function reduction(r: unknown, what: string): Reduction {
-  if (r !== 'max' && r !== 'mean') throw new ArgumentError(`${what}: reduce must be 'max' or 'mean', got ${String(r)}`);
+  if (r !== 'max' && r !== 'mean') throw new ArgumentError(`${what}: reduce must be 'max' or 'mean', got ${describe(r)}`);
   return r;
 }
 

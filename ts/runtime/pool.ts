@@ -483,9 +483,9 @@ export async function createPool(options: PoolOptions = {}): Promise<Pool> {
   checkOptions('createPool', options, { workers: ['int', true], maxQueue: ['int', true], workerUrl: ['any', true] }, true);
   const cores = isNode() ? (await import('node:os')).availableParallelism?.() ?? 1 : globalThis.navigator?.hardwareConcurrency ?? 1;
   const workers = options?.workers ?? Math.max(1, cores);
-  if (!Number.isInteger(workers) || workers < 1 || workers > 256) throw new ArgumentError(`createPool: workers must be an integer in 1..256, got ${String(workers)}`);
+  if (!Number.isInteger(workers) || workers < 1 || workers > 256) throw new ArgumentError(`createPool: workers must be an integer in 1..256, got ${describe(workers)}`);
   const maxQueue = options?.maxQueue ?? 2 * workers;
-  if (!Number.isSafeInteger(maxQueue) || maxQueue < 1) throw new ArgumentError(`createPool: maxQueue must be a positive integer, got ${String(maxQueue)}`);
+  if (!Number.isSafeInteger(maxQueue) || maxQueue < 1) throw new ArgumentError(`createPool: maxQueue must be a positive integer, got ${describe(maxQueue)}`);
   let url: URL | string = new URL('./worker.js', import.meta.url);
   if (options?.workerUrl !== undefined) {
     const u = options.workerUrl;
