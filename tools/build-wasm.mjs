@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, copyFileSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { homedir, tmpdir } from 'node:os';
-import { root, log, findRust, findBindgen, findWasmPack, SetupError } from './toolchain.mjs';
+import { root, log, findRust, findBindgen, findWasmPack, pinnedBindgenVersion, WASM_PACK_VERSION, SetupError } from './toolchain.mjs';
 
 const argv = process.argv.slice(2);
 const testing = argv.includes('--testing');
@@ -47,6 +47,7 @@ try {
   const cargoDir = rust.cargo.includes('/') ? dirname(rust.cargo) : null;
   const path = [bindgenDir, cargoDir, process.env.PATH].filter(Boolean).join(':');
   const staging = mkdtempSync(join(tmpdir(), 'eq-wasm-pack-'));
+  log(`wasm-pack ${WASM_PACK_VERSION} build --mode no-install --no-opt, wasm-bindgen ${pinnedBindgenVersion()} from PATH (${bindgenDir ?? 'PATH'})`);
   try {
     run(wasmPack, ['build', join(root, 'crate'), '--target', 'web', '--release', '--mode', 'no-install', '--no-opt', '--no-pack', '--no-gitignore',
       '--out-dir', staging, '--out-name', 'equivariant', '--', ...(testing ? ['--features', 'testing'] : [])], {
