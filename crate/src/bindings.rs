@@ -82,7 +82,8 @@ fn distinct(out: &Arg, inputs: &[&Arg]) -> Result<(), String> {
     let (os, oe) = range(out);
     for i in inputs {
         let (is, ie) = range(i);
-        if os < ie && is < oe {
+        // Empty ranges overlap nothing.
+        if os < oe && is < ie && os < ie && is < oe {
             return Err(format!("the output (bytes {os}..{oe}) must not overlap an input (bytes {is}..{ie})"));
         }
     }
@@ -454,4 +455,57 @@ pub fn trap_for_test(depth: u32) -> u32 {
         return frame.iter().copied().fold(0, u32::wrapping_add);
     }
     panic!("trap_for_test: deliberate trap");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filled(values: &[f32]) -> u32 {
+        let h = tensor_alloc((values.len() * 4) as u32, false);
+        let (addr, _) = memory::resolve(h).unwrap();
+        unsafe { core::slice::from_raw_parts_mut(addr as *mut f32, values.len()) }.copy_from_slice(values);
+        h
+    }
+
+    fn read(h: u32, n: usize) -> Vec<f32> {
+        let (addr, _) = memory::resolve(h).unwrap();
+        unsafe { core::slice::from_raw_parts(addr as *const f32, n) }.to_vec()
+    }
+
+    #[test]
+    fn kernels_take_handles_and_refuse_stale_short_or_overlapping_ones() {
+        let x = filled(&[-1.0, 2.0, -3.0, 4.0]);
+        let out = tensor_alloc(16, true);
+        assert_eq!(relu(x, out, 4), OK);
+        assert_eq!(read(out, 4), vec![0.0, 2.0, 0.0, 4.0]);
+        // The output may not be an input.
+        assert_eq!(relu(x, x, 4), INVALID);
+        assert!(last_error().contains("must not overlap"));
+        assert_eq!(read(x, 4), vec![-1.0, 2.0, -3.0, 4.0]);
+        // Longer than the allocation.
+        assert_eq!(relu(x, out, 5), INVALID);
+        assert!(last_error().contains("holds 16 bytes, the kernel needs 20"));
+        // A freed handle, and an address in place of a handle.
+        let (addr, _) = memory::resolve(x).unwrap();
+        assert_eq!(tensor_free(x), OK);
+        assert_eq!(relu(x, out, 4), INVALID);
+        assert!(last_error().contains("not a live allocation"));
+        assert_eq!(relu(addr as u32, out, 4), INVALID);
+        assert_eq!(tensor_free(x), INVALID);
+        assert_eq!(tensor_address(x), 0);
+        assert_eq!(tensor_free(out), OK);
+    }
+
+    #[test]
+    fn distinct_refuses_any_overlap() {
+        let a = Arg { ptr: 1024, len: 8 };
+        let inside = Arg { ptr: 1040, len: 2 };
+        let after = Arg { ptr: 1056, len: 4 };
+        let empty = Arg { ptr: 1040, len: 0 };
+        assert!(distinct(&a, &[&inside]).is_err());
+        assert!(distinct(&inside, &[&a]).is_err());
+        assert!(distinct(&a, &[&after]).is_ok());
+        assert!(distinct(&empty, &[&a]).is_ok());
+    }
 }
