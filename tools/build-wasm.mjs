@@ -6,8 +6,8 @@
 //   node tools/build-wasm.mjs [--out DIR] [--target-dir DIR] [--testing]
 // --testing adds the test-only exports (reference kernels, a deliberate trap; cargo feature
 // `testing`) and writes ts/gen-test/ by default; the production module never has them.
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, copyFileSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, copyFileSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { homedir, tmpdir } from 'node:os';
 import { root, log, findRust, findBindgen, findWasmPack, pinnedBindgenVersion, WASM_PACK_VERSION, SetupError } from './toolchain.mjs';
@@ -42,12 +42,16 @@ try {
     // Exported so the facade can restore the shadow stack after a trap (see ts/core/wasm.ts).
     '-C', 'link-arg=--export=__stack_pointer',
   ].join('\x1f');
-  // wasm-pack finds cargo, rustc and wasm-bindgen on PATH: put the chosen ones first.
-  const bindgenDir = bindgen.includes('/') ? dirname(bindgen) : null;
+  // wasm-pack finds cargo, rustc and wasm-bindgen on PATH: a directory holding only a link to
+  // the pinned wasm-bindgen goes first (so no other wasm-bindgen can shadow it), then the
+  // chosen cargo's directory.
+  const bindgenPath = bindgen.includes('/') ? bindgen : execFileSync('which', [bindgen], { encoding: 'utf8' }).trim();
+  const binDir = mkdtempSync(join(tmpdir(), 'eq-bindgen-'));
+  symlinkSync(bindgenPath, join(binDir, 'wasm-bindgen'));
   const cargoDir = rust.cargo.includes('/') ? dirname(rust.cargo) : null;
-  const path = [bindgenDir, cargoDir, process.env.PATH].filter(Boolean).join(':');
+  const path = [binDir, cargoDir, process.env.PATH].filter(Boolean).join(':');
   const staging = mkdtempSync(join(tmpdir(), 'eq-wasm-pack-'));
-  log(`wasm-pack ${WASM_PACK_VERSION} build --mode no-install --no-opt, wasm-bindgen ${pinnedBindgenVersion()} from PATH (${bindgenDir ?? 'PATH'})`);
+  log(`wasm-pack ${WASM_PACK_VERSION} build --mode no-install --no-opt, wasm-bindgen ${pinnedBindgenVersion()} from PATH (${bindgenPath})`);
   try {
     run(wasmPack, ['build', join(root, 'crate'), '--target', 'web', '--release', '--mode', 'no-install', '--no-opt', '--no-pack', '--no-gitignore',
       '--out-dir', staging, '--out-name', 'equivariant', '--', ...(testing ? ['--features', 'testing'] : [])], {
@@ -63,6 +67,7 @@ try {
     }
   } finally {
     rmSync(staging, { recursive: true, force: true });
+    rmSync(binDir, { recursive: true, force: true });
   }
   const wasm = join(outDir, 'equivariant_bg.wasm');
   const wasmOpt = join(root, 'node_modules', 'binaryen', 'bin', 'wasm-opt');
