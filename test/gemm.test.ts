@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as eq from '../ts/index.js';
-import { firstBitDifference, matmulLoops, random } from './helpers.js';
+import { firstBitDifference, matmulLoops, random, testWasm } from './helpers.js';
 
-beforeAll(() => eq.init());
+beforeAll(() => eq.init({ wasm: testWasm }));
 
 const SIZES = [1, 3, 5, 17, 64, 129];
 

@@ -50,3 +50,9 @@ export function relError(got: Float32Array, want: Float32Array): number {
   }
   return err / (scale || 1);
 }
+
+/**
+ * The test build of the kernels (`node tools/build-wasm.mjs --testing`, run by the test set-up):
+ * the production module plus the reference kernels and the deliberate trap.
+ */
+export const testWasm = new URL('../ts/gen-test/equivariant_bg.wasm', import.meta.url);

@@ -4,9 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as eq from '../ts/index.js';
 import { Phi } from '../ts/nn/phi.js';
 import * as ops from '../ts/core/ops.js';
-import { firstBitDifference, random } from './helpers.js';
+import { firstBitDifference, random, testWasm } from './helpers.js';
 
-beforeAll(() => eq.init());
+beforeAll(() => eq.init({ wasm: testWasm }));
 afterAll(() => eq.clearCaches());
 
 const { p4, p4m, dihedral, symmetric } = eq.groups;

@@ -122,10 +122,10 @@ describe('bad models and inputs', () => {
     const cases: [unknown, string][] = [
       [withLayer(2, { type: 'gelu' }), "layer 2 'layers.2' has unknown type 'gelu'"],
       [withLayer(0, { dilation: 2 }), "layer 0 'conv1' (liftingConv) has unknown option(s) dilation"],
-      [withLayer(3, { in: 12 }), "groupConv 'conv2': expects [N, 12, 4, H, W] (12 x regular(C4) fields on p4), but its input is [N, 10, 4, H, W]"],
-      [withLayer(1, { channels: 7 }), "batchNorm 'bn1': normalises 7 channels, but its input has 10"],
+      [withLayer(3, { in: 12 }), "layer 3 'conv2' (groupConv) takes 12 input channels, but the layers before it give 10"],
+      [withLayer(1, { channels: 7 }), "layer 1 'bn1' (batchNorm) takes 7 input channels, but the layers before it give 10"],
       [withLayer(3, { group: 'p4m' }), "layer 3 'conv2' is on group p4m but the model's group is p4"],
-      [withLayer(3, { kernel: 0 }), "layer 3 'conv2' (groupConv): omega.kernel: size must be a positive integer, got 0"],
+      [withLayer(3, { kernel: 0 }), "layer 3 'conv2' (groupConv): kernel must be an integer in 1..65536, got 0"],
       [{ ...config(), group: 'q7' }, "unknown group 'q7'"],
       [{ ...config(), format: 'other' }, "format must be 'equivariant.model'"],
       [{ ...config(), version: 2 }, 'version 2 is not supported'],
@@ -166,7 +166,7 @@ describe('bad models and inputs', () => {
     expect(() => conv.setParameters({ weight: new Float32Array(5) })).toThrow("groupConv: parameter 'weight' must hold 216 values ([3, 2, 4, 3, 3]), got 5");
     expect(() => conv.setParameters({ bias: new Float32Array(3), gain: [1] })).toThrow("unknown parameter 'gain'");
     expect(conv.parameters().weight.toArray()).toEqual(before);
-    expect(() => eq.nn.groupConv({ group: eq.groups.p4(), in: 0, out: 3 })).toThrow('in must be a positive integer, got 0');
+    expect(() => eq.nn.groupConv({ group: eq.groups.p4(), in: 0, out: 3 })).toThrow('in must be an integer in 1..65536, got 0');
     expect(() => eq.nn.liftingConv({ group: eq.groups.dihedral(4), in: 1, out: 3 })).toThrow('needs a domain');
     conv.dispose();
   });

@@ -120,8 +120,9 @@ describe('tensors in wasm memory', () => {
     // Beyond what wasm32 can address at all: refused before calling into wasm.
     expect(() => eq.zeros([2 ** 31])).toThrow(eq.OutOfMemoryError);
     expect(() => eq.zeros([2 ** 31])).toThrow('at most 4 GiB');
-    // Within the 4 GiB but more than memory can grow to: the allocator says no.
+    // Within the 4 GiB but over what one allocation can hold (2 GiB - 16 bytes): refused too.
     expect(() => eq.zeros([(2 ** 32 - 2 ** 17) / 4])).toThrow(eq.OutOfMemoryError);
+    expect(() => eq.zeros([2 ** 29])).toThrow('at most 2147483632 bytes');
     const t = eq.tensor([5], [1]);
     expect(t.toArray()[0]).toBe(5);
     t.dispose();

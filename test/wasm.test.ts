@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { readFileSync } from 'node:fs';
 import * as eq from '../ts/index.js';
+import { testWasm } from './helpers.js';
 
 const wasmPath = new URL('../ts/gen/equivariant_bg.wasm', import.meta.url);
 
@@ -11,7 +12,7 @@ describe('init and the wasm boundary', () => {
   });
 
   it('is idempotent and safe to call concurrently', async () => {
-    await Promise.all([eq.init(), eq.init(), eq.init()]);
+    await Promise.all([eq.init({ wasm: testWasm }), eq.init(), eq.init()]);
     await eq.init();
     expect(eq.initialized()).toBe(true);
     expect(eq.wasmModule()).toBeInstanceOf(WebAssembly.Module);

@@ -2,7 +2,9 @@
 // Makes a fresh checkout ready: npm dependencies, the Rust->wasm toolchain, the wasm module and
 // the bundle, each only when missing or out of date. `npm test`, `npm run demo` and
 // `npm run bench` call it first, so a fresh machine needs no other command.
-// With --browser it also makes sure Debian's chromium is there for the browser tests.
+// With --browser it also makes sure Debian's chromium is there for the browser tests; with
+// --testing it also builds the test build of the kernels (ts/gen-test/: the production module
+// plus test-only exports, which the production module never has).
 import { spawnSync } from 'node:child_process';
 import { existsSync, statSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -37,6 +39,10 @@ if (!existsSync(join(root, 'node_modules', '.package-lock.json')) || mtime('pack
 if (newest(['crate', 'Cargo.toml', 'Cargo.lock']) > mtime('ts/gen/equivariant_bg.wasm')) {
   log('building the wasm kernels ...');
   run(process.execPath, [join(root, 'tools', 'build-wasm.mjs')]);
+}
+if (process.argv.includes('--testing') && newest(['crate', 'Cargo.toml', 'Cargo.lock']) > mtime('ts/gen-test/equivariant_bg.wasm')) {
+  log('building the test build of the wasm kernels (ts/gen-test/) ...');
+  run(process.execPath, [join(root, 'tools', 'build-wasm.mjs'), '--testing']);
 }
 if (Math.max(newest(['ts']), mtime('rollup.config.mjs'), mtime('tsconfig.json')) > mtime('dist/index.js')) {
   log('bundling the TypeScript facade (rollup) ...');

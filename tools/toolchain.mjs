@@ -1,6 +1,7 @@
 // Finds (and, where it can, installs) what the wasm build needs: a Rust toolchain with the
-// wasm32-unknown-unknown standard library, a wasm linker, and the wasm-bindgen CLI at the exact
-// version Cargo.lock pins. See docs/building.md for the why of each step.
+// wasm32-unknown-unknown standard library, a wasm linker, the wasm-bindgen CLI at the exact
+// version Cargo.lock pins, and wasm-pack at the version pinned below. See docs/building.md for
+// the why of each step.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, copyFileSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -139,5 +140,28 @@ export function findBindgen({ install = true } = {}) {
   const p = join(homedir(), '.cargo', 'bin', 'wasm-bindgen');
   const v = capture(p, ['--version']);
   if (!v || v.split(/\s+/)[1] !== want) throw new SetupError(`wasm-bindgen ${want} was installed but ${p} reports ${v}`);
+  return p;
+}
+
+/** The wasm-pack release the build is written against (crates.io). */
+export const WASM_PACK_VERSION = '0.15.1';
+
+/** Path of wasm-pack at the pinned version, installing it with cargo when missing. */
+export function findWasmPack({ install = true } = {}) {
+  const want = WASM_PACK_VERSION;
+  for (const c of ['wasm-pack', join(homedir(), '.cargo', 'bin', 'wasm-pack')]) {
+    const v = capture(c, ['--version']);
+    if (v && v.split(/\s+/)[1] === want) return c;
+  }
+  if (!install) return null;
+  const cargo = capture('cargo', ['--version']) ? 'cargo' : existsSync('/usr/bin/cargo') ? '/usr/bin/cargo' : null;
+  if (!cargo) throw new SetupError(`wasm-pack ${want} is missing and no cargo was found to build it: install Rust (https://rustup.rs) or apt-get install cargo-web`);
+  log(`building wasm-pack ${want} from crates.io (about 10 minutes on 2 cores, once) ...`);
+  // --locked works here (unlike wasm-bindgen-cli): every crate its lock file names is on the
+  // registry mirror, so the build is the one wasm-pack released.
+  run(cargo, ['install', '--force', '--locked', 'wasm-pack', '--version', want]);
+  const p = join(homedir(), '.cargo', 'bin', 'wasm-pack');
+  const v = capture(p, ['--version']);
+  if (!v || v.split(/\s+/)[1] !== want) throw new SetupError(`wasm-pack ${want} was installed but ${p} reports ${v}`);
   return p;
 }

@@ -24,7 +24,8 @@ export {
 export * as diagnostics from './core/diagnostics.js';
 export * as groups from './groups/index.js';
 export * as nn from './nn/index.js';
-export { createPool, Pool, WorkerCrashedError, PoolClosedError, AbortError, type PoolOptions } from './runtime/pool.js';
+export { createPool, Pool, WorkerCrashedError, PoolClosedError, AbortError, WorkerStartError, type PoolOptions } from './runtime/pool.js';
+export { limits, setLimits, defaultLimits, type Limits } from './core/limits.js';
 export { loadModel, Model, FORMAT as MODEL_FORMAT, type ModelConfig, type InputSpec, type LoadOptions } from './io/model.js';
 export { parseSafetensors, encodeSafetensors, type NamedArray } from './io/safetensors.js';
 export { omega, Omega, KernelOmega, MlpOmega, AttentionOmega, CustomOmega, type KernelOmegaOptions, type MlpOmegaOptions, type AttentionOmegaOptions, type CustomOmegaOptions, type CustomFn, type Activation, type Normaliser } from './omega/index.js';

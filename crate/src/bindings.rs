@@ -1,11 +1,15 @@
 //! The boundary to JavaScript (wasm-bindgen), kept narrow: numbers in, a status code out.
 //!
-//! Tensors already live in this module's memory; JavaScript passes their addresses (byte
-//! offsets) and sizes. Every address is checked here, before any kernel runs: it must start a
-//! live allocation ([`crate::memory`]) long enough for what the kernel will touch, and an output
-//! must not alias an input. A refused call returns a non-zero status and leaves the reason in
-//! [`last_error`]; nothing is written. The TypeScript facade validates shapes first, so a refusal
-//! here means a bug in the facade, reported rather than trusted.
+//! Tensors already live in this module's memory; JavaScript passes their **handles** (issued by
+//! [`crate::memory`], never raw addresses) and sizes. Every handle is resolved here, before any
+//! kernel runs: it must name a live allocation long enough for what the kernel will touch, and an
+//! output's byte range must not overlap any input's. A refused call returns a non-zero status
+//! and leaves the reason in [`last_error`]; nothing is written. The TypeScript facade validates
+//! shapes first, so a refusal here means a bug in the facade, reported rather than trusted.
+//!
+//! New bindings follow the same pattern: `arg(name, handle, len)` (or `opt_arg`) for each
+//! operand, `distinct(&out, &[&inputs...])`, then `slice`/`slice_mut` and the kernel; errors
+//! through `fail`.
 
 use crate::attention;
 use crate::engine;
@@ -50,27 +54,40 @@ fn memory_bytes() -> usize {
     }
 }
 
-/// A checked operand: `ptr` starts a live allocation holding `len` f32.
+/// A checked operand: `ptr` is the address of a live allocation holding at least `len` f32
+/// (resolved from the handle JavaScript passed).
 #[derive(Clone, Copy)]
 struct Arg {
     ptr: usize,
     len: usize,
 }
 
+/// Resolves the handle `ptr` of an operand of `len` f32 (u32 tables count the same).
 fn arg(name: &str, ptr: u32, len: Option<usize>) -> Result<Arg, String> {
     let len = len.ok_or_else(|| format!("{name}: size overflows the 32-bit address space"))?;
     let need = len.checked_mul(4).ok_or_else(|| format!("{name}: size overflows"))?;
-    let p = ptr as usize;
-    if p < 16 || p.checked_add(need).is_none_or(|end| end > memory_bytes()) {
-        return Err(format!("{name}: pointer {p} with {need} bytes lies outside memory"));
+    let addr = memory::check(ptr, need).map_err(|e| format!("{name}: {e}"))?;
+    // Defence in depth: the table only holds blocks the allocator gave out, inside memory.
+    if addr % 16 != 0 || addr.checked_add(need).is_none_or(|end| end > memory_bytes()) {
+        return Err(format!("{name}: allocation {ptr} at {addr} with {need} bytes lies outside memory"));
     }
-    memory::check(p as *const u8, need).map_err(|e| format!("{name}: {e}"))?;
-    Ok(Arg { ptr: p, len })
+    Ok(Arg { ptr: addr, len })
 }
 
+/// The byte range `[start, end)` an operand covers.
+fn range(a: &Arg) -> (usize, usize) {
+    (a.ptr, a.ptr + a.len * 4)
+}
+
+/// Refuses an output whose bytes overlap any input's (the same allocation, or any overlap).
 fn distinct(out: &Arg, inputs: &[&Arg]) -> Result<(), String> {
-    if inputs.iter().any(|i| i.ptr == out.ptr) {
-        return Err("the output must not be one of the inputs".into());
+    let (os, oe) = range(out);
+    for i in inputs {
+        let (is, ie) = range(i);
+        // Empty ranges overlap nothing.
+        if os < oe && is < ie && os < ie && is < oe {
+            return Err(format!("the output (bytes {os}..{oe}) must not overlap an input (bytes {is}..{ie})"));
+        }
     }
     Ok(())
 }
@@ -88,20 +105,29 @@ fn mul(a: u32, b: u32) -> Option<usize> {
     (a as usize).checked_mul(b as usize)
 }
 
-/// Allocates `bytes` bytes, 16-byte aligned, zero-filled when `zeroed`; returns 0 when memory
-/// cannot grow.
+/// Allocates `bytes` bytes, 16-byte aligned, zero-filled when `zeroed`; returns its handle, or
+/// 0 when the size is over [`max_alloc_bytes`] or memory cannot grow.
 #[wasm_bindgen]
 pub fn tensor_alloc(bytes: u32, zeroed: bool) -> u32 {
-    memory::allocate_with(bytes as usize, zeroed).map_or(0, |p| p as usize as u32)
+    memory::allocate_with(bytes as usize, zeroed).unwrap_or(0)
 }
 
-/// Frees an allocation made by [`tensor_alloc`].
+/// The address of allocation `handle` (for JavaScript views), or 0 when it is not live.
 #[wasm_bindgen]
-pub fn tensor_free(ptr: u32) -> u32 {
-    if ptr < 16 || ptr as usize >= memory_bytes() {
-        return fail(format!("free: pointer {ptr} lies outside memory"));
-    }
-    match memory::release(ptr as usize as *mut u8) {
+pub fn tensor_address(handle: u32) -> u32 {
+    memory::resolve(handle).map_or(0, |(addr, _)| addr as u32)
+}
+
+/// The largest single allocation in bytes.
+#[wasm_bindgen]
+pub fn max_alloc_bytes() -> u32 {
+    memory::MAX_BYTES.min(u32::MAX as usize) as u32
+}
+
+/// Frees the allocation `handle` made by [`tensor_alloc`].
+#[wasm_bindgen]
+pub fn tensor_free(handle: u32) -> u32 {
+    match memory::release(handle) {
         Ok(()) => OK,
         Err(e) => fail(format!("free: {e}")),
     }
@@ -199,7 +225,9 @@ pub fn gemm(m: u32, n: u32, k: u32, a: u32, b_packed: u32, bias: u32, c: u32, re
     }
 }
 
-/// The plain-loop reference of [`gemm`], on unpacked row-major `b` (`k x n`).
+/// The plain-loop reference of [`gemm`], on unpacked row-major `b` (`k x n`). Test builds only
+/// (`--features testing`): the production module does not export it.
+#[cfg(feature = "testing")]
 #[wasm_bindgen]
 #[allow(clippy::too_many_arguments)]
 pub fn gemm_reference(m: u32, n: u32, k: u32, a: u32, b: u32, bias: u32, c: u32, relu: bool) -> u32 {
@@ -283,7 +311,8 @@ pub fn conv2d(
     }
 }
 
-/// The plain-loop reference of [`conv2d`] (same arguments).
+/// The plain-loop reference of [`conv2d`] (same arguments). Test builds only.
+#[cfg(feature = "testing")]
 #[wasm_bindgen]
 #[allow(clippy::too_many_arguments)]
 pub fn conv2d_reference(
@@ -468,7 +497,8 @@ pub fn peak_flops(iters: u32, chains: u32) -> f64 {
 }
 
 /// Deliberately traps (a Rust panic, which aborts): lets tests prove that the facade turns a
-/// trap into a typed error and that the instance stays usable afterwards.
+/// trap into a typed error and that the instance stays usable afterwards. Test builds only.
+#[cfg(feature = "testing")]
 #[wasm_bindgen]
 pub fn trap_for_test(depth: u32) -> u32 {
     // Recurse first so the trap happens with stack frames in use, as a real one would.
@@ -488,18 +518,19 @@ pub fn trap_for_test(depth: u32) -> u32 {
 fn arg64(name: &str, ptr: u32, len: Option<usize>) -> Result<Arg, String> {
     let len = len.ok_or_else(|| format!("{name}: size overflows the 32-bit address space"))?;
     let halves = len.checked_mul(2).ok_or_else(|| format!("{name}: size overflows"))?;
+    // `len` stays in 4-byte units (what `range` and `distinct` measure); `slice64` halves it.
     let a = arg(name, ptr, Some(halves))?;
     if a.ptr % 8 != 0 {
         return Err(format!("{name}: pointer {} is not 8-byte aligned", a.ptr));
     }
-    Ok(Arg { ptr: a.ptr, len })
+    Ok(a)
 }
 
 unsafe fn slice64<'a>(a: &Arg) -> &'a [f64] {
-    core::slice::from_raw_parts(a.ptr as *const f64, a.len)
+    core::slice::from_raw_parts(a.ptr as *const f64, a.len / 2)
 }
 unsafe fn slice64_mut<'a>(a: &Arg) -> &'a mut [f64] {
-    core::slice::from_raw_parts_mut(a.ptr as *mut f64, a.len)
+    core::slice::from_raw_parts_mut(a.ptr as *mut f64, a.len / 2)
 }
 unsafe fn slice_u32<'a>(a: &Arg) -> &'a [u32] {
     core::slice::from_raw_parts(a.ptr as *const u32, a.len)
@@ -890,4 +921,57 @@ pub fn phi_engine(plan: u32, words: u32) -> u32 {
         Ok(())
     };
     run().map_or_else(fail, |()| OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filled(values: &[f32]) -> u32 {
+        let h = tensor_alloc((values.len() * 4) as u32, false);
+        let (addr, _) = memory::resolve(h).unwrap();
+        unsafe { core::slice::from_raw_parts_mut(addr as *mut f32, values.len()) }.copy_from_slice(values);
+        h
+    }
+
+    fn read(h: u32, n: usize) -> Vec<f32> {
+        let (addr, _) = memory::resolve(h).unwrap();
+        unsafe { core::slice::from_raw_parts(addr as *const f32, n) }.to_vec()
+    }
+
+    #[test]
+    fn kernels_take_handles_and_refuse_stale_short_or_overlapping_ones() {
+        let x = filled(&[-1.0, 2.0, -3.0, 4.0]);
+        let out = tensor_alloc(16, true);
+        assert_eq!(relu(x, out, 4), OK);
+        assert_eq!(read(out, 4), vec![0.0, 2.0, 0.0, 4.0]);
+        // The output may not be an input.
+        assert_eq!(relu(x, x, 4), INVALID);
+        assert!(last_error().contains("must not overlap"));
+        assert_eq!(read(x, 4), vec![-1.0, 2.0, -3.0, 4.0]);
+        // Longer than the allocation.
+        assert_eq!(relu(x, out, 5), INVALID);
+        assert!(last_error().contains("holds 16 bytes, the kernel needs 20"));
+        // A freed handle, and an address in place of a handle.
+        let (addr, _) = memory::resolve(x).unwrap();
+        assert_eq!(tensor_free(x), OK);
+        assert_eq!(relu(x, out, 4), INVALID);
+        assert!(last_error().contains("not a live allocation"));
+        assert_eq!(relu(addr as u32, out, 4), INVALID);
+        assert_eq!(tensor_free(x), INVALID);
+        assert_eq!(tensor_address(x), 0);
+        assert_eq!(tensor_free(out), OK);
+    }
+
+    #[test]
+    fn distinct_refuses_any_overlap() {
+        let a = Arg { ptr: 1024, len: 8 };
+        let inside = Arg { ptr: 1040, len: 2 };
+        let after = Arg { ptr: 1056, len: 4 };
+        let empty = Arg { ptr: 1040, len: 0 };
+        assert!(distinct(&a, &[&inside]).is_err());
+        assert!(distinct(&inside, &[&a]).is_err());
+        assert!(distinct(&a, &[&after]).is_ok());
+        assert!(distinct(&empty, &[&a]).is_ok());
+    }
 }

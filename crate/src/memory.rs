@@ -1,126 +1,142 @@
-//! Checked allocations: every buffer JavaScript hands to a kernel must be one of these.
+//! Checked allocations: every buffer JavaScript hands to a kernel is named by a **handle** that
+//! this module issued, never by an address.
 //!
-//! Each allocation carries a 16-byte header (a magic word and its length) just before the data,
-//! so the boundary can check in O(1), without a table that could itself fail to allocate, that a
-//! pointer is the start of a live allocation and that the length a kernel will touch fits inside
-//! it. Data is 16-byte aligned for SIMD loads.
+//! The module keeps a table of live allocations, `handle -> (address, length)`. A handle is an
+//! odd number drawn from a counter that only moves forward, so a handle is never reused while the
+//! counter has not wrapped (2^31 allocations later, and even then a handle still in use is
+//! skipped): a freed handle stays invalid even when its memory block has been handed out again,
+//! and no byte pattern in tensor data can make an address pass for an allocation. The binding
+//! layer resolves handles here before any kernel runs and checks that the length a kernel will
+//! touch fits the allocation. Handles are odd on purpose: one mistaken for an address makes a
+//! `Float32Array` view throw instead of reading the wrong memory.
+//!
+//! Data is 16-byte aligned for SIMD loads. One allocation holds at most [`MAX_BYTES`]
+//! (`isize::MAX` rounded down to the alignment: 2 GiB - 16 bytes on wasm32), the limit Rust's
+//! allocator API puts on a single block; all allocations together are bounded by the 4 GiB a
+//! wasm32 memory can address.
 
 use std::alloc::{alloc, alloc_zeroed, dealloc, Layout};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::BTreeMap;
+use std::sync::Mutex;
 
-const HEADER: usize = 16;
 const ALIGN: usize = 16;
-const MAGIC: u32 = 0x4551_5641; // "EQVA"
-const FREED: u32 = 0x4652_4545; // "FREE"
+/// The largest single allocation, in bytes.
+pub const MAX_BYTES: usize = (isize::MAX as usize) & !(ALIGN - 1);
 
-static LIVE_BYTES: AtomicUsize = AtomicUsize::new(0);
-static LIVE_COUNT: AtomicUsize = AtomicUsize::new(0);
+struct Block {
+    addr: usize,
+    bytes: usize,
+}
 
-/// Why a pointer was refused.
+struct Table {
+    blocks: BTreeMap<u32, Block>,
+    /// The counter handles are made from: `handle = 2 * counter + 1`.
+    counter: u32,
+    live_bytes: usize,
+}
+
+static TABLE: Mutex<Table> = Mutex::new(Table { blocks: BTreeMap::new(), counter: 0, live_bytes: 0 });
+
+fn table() -> std::sync::MutexGuard<'static, Table> {
+    // panic = "abort": a panic never unwinds while the lock is held, so the lock is never
+    // poisoned on wasm; on the host (tests) take the data anyway.
+    TABLE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Why a handle was refused.
 #[derive(Debug, PartialEq, Eq)]
 pub enum AccessError {
     Null,
-    Misaligned(usize),
-    NotAllocated(usize),
-    Freed(usize),
-    TooShort { ptr: usize, have: usize, need: usize },
+    NotAllocated(u32),
+    TooShort { handle: u32, have: usize, need: usize },
 }
 
 impl core::fmt::Display for AccessError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            AccessError::Null => write!(f, "null pointer"),
-            AccessError::Misaligned(p) => write!(f, "pointer {p} is not 16-byte aligned"),
-            AccessError::NotAllocated(p) => write!(f, "pointer {p} is not a live allocation"),
-            AccessError::Freed(p) => write!(f, "pointer {p} was already freed"),
-            AccessError::TooShort { ptr, have, need } => {
-                write!(f, "allocation {ptr} holds {have} bytes, the kernel needs {need}")
+            AccessError::Null => write!(f, "null handle"),
+            AccessError::NotAllocated(h) => write!(f, "handle {h} is not a live allocation (never issued, or already freed)"),
+            AccessError::TooShort { handle, have, need } => {
+                write!(f, "allocation {handle} holds {have} bytes, the kernel needs {need}")
             }
         }
     }
 }
 
 fn layout(bytes: usize) -> Option<Layout> {
-    Layout::from_size_align(bytes.checked_add(HEADER)?, ALIGN).ok()
+    // Zero-byte tensors still get a block (the allocator API needs a non-zero size).
+    Layout::from_size_align(bytes.max(ALIGN), ALIGN).ok()
 }
 
 /// Allocates `bytes` (zero-filled); `None` when memory cannot grow that far.
-pub fn allocate(bytes: usize) -> Option<*mut u8> {
+pub fn allocate(bytes: usize) -> Option<u32> {
     allocate_with(bytes, true)
 }
 
-/// Allocates `bytes`, zero-filled or not (kernel outputs, which every kernel overwrites whole).
-pub fn allocate_with(bytes: usize, zeroed: bool) -> Option<*mut u8> {
-    let lay = layout(bytes)?;
-    // SAFETY: the layout has a non-zero size (it includes the header).
-    let base = unsafe { if zeroed { alloc_zeroed(lay) } else { alloc(lay) } };
-    if base.is_null() {
+/// Allocates `bytes`, zero-filled or not (kernel outputs, which every kernel overwrites whole);
+/// returns its handle, or `None` when the size is over [`MAX_BYTES`] or memory cannot grow.
+pub fn allocate_with(bytes: usize, zeroed: bool) -> Option<u32> {
+    if bytes > MAX_BYTES {
         return None;
     }
-    // SAFETY: base is valid for HEADER + bytes and 16-byte aligned.
-    unsafe {
-        (base as *mut u32).write(MAGIC);
-        (base as *mut u64).add(1).write(bytes as u64);
+    let lay = layout(bytes)?;
+    // SAFETY: the layout has a non-zero size.
+    let addr = unsafe { if zeroed { alloc_zeroed(lay) } else { alloc(lay) } };
+    if addr.is_null() {
+        return None;
     }
-    LIVE_BYTES.fetch_add(bytes, Ordering::Relaxed);
-    LIVE_COUNT.fetch_add(1, Ordering::Relaxed);
-    Some(unsafe { base.add(HEADER) })
+    let mut t = table();
+    let handle = loop {
+        t.counter = if t.counter >= (u32::MAX >> 1) { 1 } else { t.counter + 1 };
+        let h = 2 * t.counter + 1;
+        if !t.blocks.contains_key(&h) {
+            break h;
+        }
+    };
+    t.blocks.insert(handle, Block { addr: addr as usize, bytes });
+    t.live_bytes += bytes;
+    Some(handle)
 }
 
-/// Length in bytes of the live allocation that starts at `ptr`.
-pub fn length(ptr: *const u8) -> Result<usize, AccessError> {
-    let p = ptr as usize;
-    if p == 0 {
+/// The address and length in bytes of the live allocation `handle`.
+pub fn resolve(handle: u32) -> Result<(usize, usize), AccessError> {
+    if handle == 0 {
         return Err(AccessError::Null);
     }
-    if p % ALIGN != 0 {
-        return Err(AccessError::Misaligned(p));
-    }
-    if p < HEADER {
-        return Err(AccessError::NotAllocated(p));
-    }
-    // SAFETY: on wasm32 every address below the memory size is readable; the caller (the
-    // binding layer) has checked `p` against the memory size before calling.
-    let (magic, len) = unsafe {
-        let h = ptr.sub(HEADER);
-        ((h as *const u32).read(), (h as *const u64).add(1).read() as usize)
-    };
-    match magic {
-        MAGIC => Ok(len),
-        FREED => Err(AccessError::Freed(p)),
-        _ => Err(AccessError::NotAllocated(p)),
-    }
+    table().blocks.get(&handle).map(|b| (b.addr, b.bytes)).ok_or(AccessError::NotAllocated(handle))
 }
 
-/// Checks that `ptr` starts a live allocation of at least `need` bytes.
-pub fn check(ptr: *const u8, need: usize) -> Result<(), AccessError> {
-    let have = length(ptr)?;
+/// Checks that `handle` is a live allocation of at least `need` bytes; returns its address.
+pub fn check(handle: u32, need: usize) -> Result<usize, AccessError> {
+    let (addr, have) = resolve(handle)?;
     if need > have {
-        return Err(AccessError::TooShort { ptr: ptr as usize, have, need });
+        return Err(AccessError::TooShort { handle, have, need });
     }
-    Ok(())
+    Ok(addr)
 }
 
-/// Frees an allocation made by [`allocate`].
-pub fn release(ptr: *mut u8) -> Result<(), AccessError> {
-    let bytes = length(ptr)?;
-    // SAFETY: `length` verified the header, so this is our allocation with this layout.
-    unsafe {
-        let base = ptr.sub(HEADER);
-        (base as *mut u32).write(FREED);
-        dealloc(base, layout(bytes).expect("layout was valid at allocation"));
+/// Frees an allocation made by [`allocate`]; the handle is invalid from then on.
+pub fn release(handle: u32) -> Result<(), AccessError> {
+    if handle == 0 {
+        return Err(AccessError::Null);
     }
-    LIVE_BYTES.fetch_sub(bytes, Ordering::Relaxed);
-    LIVE_COUNT.fetch_sub(1, Ordering::Relaxed);
+    let block = {
+        let mut t = table();
+        let b = t.blocks.remove(&handle).ok_or(AccessError::NotAllocated(handle))?;
+        t.live_bytes -= b.bytes;
+        b
+    };
+    // SAFETY: the table held this block with this layout, and it is now removed from it.
+    unsafe { dealloc(block.addr as *mut u8, layout(block.bytes).expect("layout was valid at allocation")) };
     Ok(())
 }
 
 pub fn live_bytes() -> usize {
-    LIVE_BYTES.load(Ordering::Relaxed)
+    table().live_bytes
 }
 
 pub fn live_count() -> usize {
-    LIVE_COUNT.load(Ordering::Relaxed)
+    table().blocks.len()
 }
 
 #[cfg(test)]
@@ -129,22 +145,60 @@ mod tests {
 
     #[test]
     fn allocate_check_release() {
-        let p = allocate(64).unwrap();
-        assert_eq!(p as usize % 16, 0);
-        assert_eq!(length(p), Ok(64));
-        assert!(check(p, 64).is_ok());
-        assert_eq!(check(p, 65), Err(AccessError::TooShort { ptr: p as usize, have: 64, need: 65 }));
-        assert!(matches!(check(unsafe { p.add(16) }, 4), Err(AccessError::NotAllocated(_))));
-        assert!(matches!(check(unsafe { p.add(4) }, 4), Err(AccessError::Misaligned(_))));
-        assert_eq!(check(core::ptr::null(), 4), Err(AccessError::Null));
-        release(p).unwrap();
+        let h = allocate(64).unwrap();
+        assert_eq!(h % 2, 1, "handles are odd");
+        let (addr, len) = resolve(h).unwrap();
+        assert_eq!(addr % 16, 0);
+        assert_eq!(len, 64);
+        assert_eq!(check(h, 64), Ok(addr));
+        assert_eq!(check(h, 65), Err(AccessError::TooShort { handle: h, have: 64, need: 65 }));
+        assert_eq!(check(0, 4), Err(AccessError::Null));
+        assert!(matches!(check(h + 2_000_000, 4), Err(AccessError::NotAllocated(_))));
+        release(h).unwrap();
+        assert_eq!(check(h, 4), Err(AccessError::NotAllocated(h)));
+        assert_eq!(release(h), Err(AccessError::NotAllocated(h)));
     }
 
     #[test]
-    fn zero_filled() {
-        let p = allocate(256).unwrap();
-        let s = unsafe { core::slice::from_raw_parts(p, 256) };
+    fn a_freed_handle_stays_invalid_when_its_block_is_reused() {
+        let a = allocate(256).unwrap();
+        let (addr, _) = resolve(a).unwrap();
+        release(a).unwrap();
+        // The allocator is free to hand the same block out again; the old handle must not
+        // come back to life with it.
+        let b = allocate(256).unwrap();
+        assert_ne!(a, b);
+        let _ = addr;
+        assert_eq!(check(a, 4), Err(AccessError::NotAllocated(a)));
+        assert!(check(b, 256).is_ok());
+        release(b).unwrap();
+    }
+
+    #[test]
+    fn data_cannot_imitate_an_allocation() {
+        // Under the old header scheme a magic word and a length written into tensor data made an
+        // interior address pass. Handles are looked up in the table, and addresses (16-aligned,
+        // so even) are never handles (odd), whatever the data holds.
+        let h = allocate(128).unwrap();
+        let (addr, _) = resolve(h).unwrap();
+        let words = unsafe { core::slice::from_raw_parts_mut(addr as *mut u32, 32) };
+        words[0] = 0x4551_5641; // the old magic word
+        words[2] = 64; // and a length
+        assert!(matches!(check((addr + 16) as u32, 4), Err(AccessError::NotAllocated(_))));
+        assert!(matches!(check(addr as u32, 4), Err(AccessError::NotAllocated(_))));
+        release(h).unwrap();
+    }
+
+    #[test]
+    fn zero_filled_and_zero_sized() {
+        let h = allocate(256).unwrap();
+        let (addr, _) = resolve(h).unwrap();
+        let s = unsafe { core::slice::from_raw_parts(addr as *const u8, 256) };
         assert!(s.iter().all(|&b| b == 0));
-        release(p).unwrap();
+        release(h).unwrap();
+        let z = allocate(0).unwrap();
+        assert_eq!(resolve(z).unwrap().1, 0);
+        release(z).unwrap();
+        assert_eq!(allocate(MAX_BYTES + 1), None);
     }
 }

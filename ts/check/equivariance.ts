@@ -7,6 +7,7 @@
  * relative error is at most the tolerance.
  */
 import { ArgumentError, ShapeError } from '../core/errors.js';
+import { describe } from '../core/limits.js';
 import type { FieldType } from '../fields/index.js';
 import { GridGroup, type GridElement } from '../groups/grid.js';
 import { LieGroup, seededRng } from '../groups/lie.js';
@@ -87,7 +88,7 @@ export function checkEquivariance<E = unknown>(layer: EquivariantMap | ((x: any)
     const rng = seededRng(options.seed ?? 1);
     elements = Array.from({ length: spec }, () => G.random(rng) as E);
   } else if (Array.isArray(spec)) elements = spec;
-  else throw new ArgumentError(`checkEquivariance: elements must be 'all', a number or a list, got ${String(spec)}`);
+  else throw new ArgumentError(`checkEquivariance: elements must be 'all', a number or a list, got ${describe(spec)}`);
 
   // Lifted fields own their features: free what each run makes (tidy frees the tensors).
   const values = (v: FeatureMap) => v.toArray();

@@ -20,7 +20,7 @@ abstract class TypedBuffer<A extends Uint32Array | Float64Array> extends WasmBuf
   protected abstract make(buf: ArrayBuffer, ptr: number, length: number): A;
   /** A fresh view; valid only until the next allocation (memory may grow). */
   view(): A {
-    return this.make(memoryBuffer(), this.ptr, this.length);
+    return this.make(memoryBuffer(), this.address, this.length);
   }
   /** A copy of the contents. */
   toArray(): A {

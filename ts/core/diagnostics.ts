@@ -4,7 +4,7 @@
  */
 import { expectTensor, zeros, type Tensor } from './tensor.js';
 import { ShapeError } from './errors.js';
-import { call, guard } from './wasm.js';
+import { call, guard, testExports } from './wasm.js';
 
 /** Accumulator chain counts the peak kernel can run. */
 export const PEAK_CHAINS = [8, 10, 12, 13, 14, 16] as const;
@@ -15,7 +15,7 @@ export function peak(iterations: number, chains: (typeof PEAK_CHAINS)[number] = 
   return guard('peak', (k) => k.peak_flops(iterations, chains));
 }
 
-/** The plain-loop GEMM (in wasm, same summation order as `matmul`) on an unpacked `b`. */
+/** The plain-loop GEMM (in wasm, same summation order as `matmul`) on an unpacked `b`. Test builds of the module only. */
 export function matmulReference(a: Tensor, b: Tensor, options: { bias?: Tensor; relu?: boolean } = {}): Tensor {
   expectTensor(a, 'matmulReference: a', 2);
   expectTensor(b, 'matmulReference: b', 2);
@@ -26,9 +26,10 @@ export function matmulReference(a: Tensor, b: Tensor, options: { bias?: Tensor; 
     expectTensor(options.bias, 'matmulReference: bias', 1);
     if (options.bias.shape[0] !== n) throw new ShapeError(`matmulReference: bias must be [${n}], got [${options.bias.shape.join(', ')}]`);
   }
+  testExports();
   const out = zeros([m, n]);
   try {
-    call('matmulReference', (kn) => kn.gemm_reference(m, n, k, a.ptr, b.ptr, options.bias?.ptr ?? 0, out.ptr, options.relu ?? false));
+    call('matmulReference', () => testExports().gemm_reference(m, n, k, a.ptr, b.ptr, options.bias?.ptr ?? 0, out.ptr, options.relu ? 1 : 0));
   } catch (e) {
     out.dispose();
     throw e;
@@ -36,8 +37,9 @@ export function matmulReference(a: Tensor, b: Tensor, options: { bias?: Tensor; 
   return out;
 }
 
-/** Makes the wasm module trap on purpose (a Rust panic `depth` frames deep). Always throws. */
+/** Makes the wasm module trap on purpose (a Rust panic `depth` frames deep). Always throws. Test builds only. */
 export function trap(depth = 3): never {
-  guard('diagnostics.trap', (k) => k.trap_for_test(depth));
+  const t = testExports();
+  guard('diagnostics.trap', () => t.trap_for_test(depth));
   throw new Error('unreachable: trap_for_test returned');
 }

@@ -7,7 +7,7 @@ import { ShapeError } from './errors.js';
 import { Tensor, WasmBuffer, empty, tensor } from './tensor.js';
 import { PackedMatrix, matmulRows, packMatrix } from './gemm.js';
 import type { U32Buffer } from './buffers.js';
-import { call, memoryBuffer } from './wasm.js';
+import { call, memoryBuffer, testExports } from './wasm.js';
 
 /** Convolution padding: `'valid'`, `'same'` (PyTorch's: the extra pixel bottom/right), or pixels per side. */
 export type Padding = 'same' | 'valid' | number;
@@ -84,10 +84,11 @@ export function winogradApplies(k: number, stride: number, padding: Padding): bo
   return k === 3 && stride === 1 && (padding === 'valid' || padding === 'same' || padding === 0 || padding === 1);
 }
 
-/** The plain-loop reference of `conv2d` (same arguments). */
+/** The plain-loop reference of `conv2d` (same arguments). Test builds of the module only. */
 export function conv2dReference(x: Tensor, weights: Tensor, bias: Tensor | undefined, g: ConvGeometry, relu: boolean, outShape: readonly number[]): Tensor {
+  const t = testExports();
   return into(outShape, 'conv2dReference', (out) =>
-    call('conv2dReference', (k) => k.conv2d_reference(x.ptr, weights.ptr, bias ? bias.ptr : 0, out.ptr, g.n, g.cin, g.h, g.w, g.cout, g.kh, g.kw, g.stride, g.padTop, g.padLeft, g.ho, g.wo, relu)));
+    call('conv2dReference', () => t.conv2d_reference(x.ptr, weights.ptr, bias ? bias.ptr : 0, out.ptr, g.n, g.cin, g.h, g.w, g.cout, g.kh, g.kw, g.stride, g.padTop, g.padLeft, g.ho, g.wo, relu ? 1 : 0)));
 }
 
 /** `x` as `[outer, len, inner]` reduced over the middle axis; output `outShape` (`outer*inner`). */
@@ -129,7 +130,7 @@ export class IndexTable extends WasmBuffer {
   /** @param scoped false for tables a cache owns. */
   constructor(readonly indices: Int32Array, scoped = true) {
     super(indices.length * 4, `index table [${indices.length}]`, scoped);
-    new Int32Array(memoryBuffer(), this.ptr, indices.length).set(indices);
+    new Int32Array(memoryBuffer(), this.address, indices.length).set(indices);
   }
   describe(): string {
     return `index table [${this.indices.length}]`;

@@ -1,47 +1,64 @@
 /**
  * Tensors: f32, row-major, living in the wasm module's memory so kernels read them in place.
  *
- * A tensor owns one checked allocation (see crate/src/memory.rs) and frees it on `dispose()` (or
+ * A tensor owns one checked allocation (see crate/src/memory.rs): the kernels know it by a
+ * handle (`ptr`, passed to every kernel call and resolved on the Rust side against its table of
+ * live allocations), JavaScript reads it at its byte `address`. It is freed on `dispose()` (or
  * at the end of a `using` block, or of a `tidy()` scope). JavaScript never holds a view of wasm
  * memory across calls: memory can grow, which detaches every old view, so each access derives a
  * fresh one from the current buffer.
  */
 import { DisposedError, OutOfMemoryError, ShapeError, ArgumentError } from './errors.js';
 import { call, guard, kernels, memoryBuffer } from './wasm.js';
+import { describe } from './limits.js';
 
-/** The largest buffer wasm32 memory can hold (4 GiB minus the pages already in use). */
-const MAX_BYTES = 2 ** 32 - 2 ** 16;
+/**
+ * The largest single allocation: Rust's allocator API allows at most `isize::MAX` bytes (2 GiB
+ * on wasm32) in one block, 16-byte aligned. All allocations together can use up to 4 GiB.
+ */
+export const MAX_ALLOCATION_BYTES = 2 ** 31 - 16;
 
 const live = new Set<WasmBuffer>();
 const scopes: Set<WasmBuffer>[] = [];
+/** Buffers created inside `owned()` calls, whatever `keep()` says (freed if the call throws). */
+const owners: Set<WasmBuffer>[] = [];
 
 /** Something that owns an allocation in wasm memory: a tensor, or a packed weight matrix. */
 export abstract class WasmBuffer {
   #ptr: number;
+  #address: number;
   readonly bytes: number;
   /** False for buffers the library owns itself (caches): not counted as the user's memory. */
   readonly userOwned: boolean;
 
   /** @param scoped whether the enclosing `tidy()` scope owns it (caches opt out). */
   protected constructor(bytes: number, what: string, scoped = true, zeroed = true) {
-    if (!Number.isSafeInteger(bytes) || bytes > MAX_BYTES) {
-      throw new OutOfMemoryError(`${what}: needs ${bytes} bytes, but WebAssembly (wasm32) memory holds at most 4 GiB`);
+    if (!Number.isSafeInteger(bytes) || bytes < 0 || bytes > MAX_ALLOCATION_BYTES) {
+      throw new OutOfMemoryError(`${what}: needs ${bytes} bytes, but one WebAssembly (wasm32) allocation holds at most ${MAX_ALLOCATION_BYTES} bytes (2 GiB - 16; all tensors together at most 4 GiB)`);
     }
     const ptr = guard(what, (k) => k.tensor_alloc(bytes, zeroed));
     if (ptr === 0) {
       throw new OutOfMemoryError(`${what}: could not allocate ${bytes} bytes (wasm memory is ${memoryBuffer().byteLength} bytes and cannot grow that far; at most 4 GiB in all). Dispose tensors you no longer need.`);
     }
     this.#ptr = ptr;
+    this.#address = guard(what, (k) => k.tensor_address(ptr));
     this.bytes = bytes;
     this.userOwned = scoped;
     live.add(this);
     if (scoped) scopes.at(-1)?.add(this);
+    for (const o of owners) o.add(this);
   }
 
-  /** Byte address in wasm memory; throws once disposed. */
+  /** The handle the kernels know this buffer by (pass it to kernel calls); throws once disposed. */
   get ptr(): number {
     if (this.#ptr === 0) throw new DisposedError(`${this.describe()} was used after dispose()`);
     return this.#ptr;
+  }
+
+  /** Byte address in wasm memory (for views); throws once disposed. */
+  get address(): number {
+    if (this.#ptr === 0) throw new DisposedError(`${this.describe()} was used after dispose()`);
+    return this.#address;
   }
 
   get disposed(): boolean {
@@ -53,6 +70,7 @@ export abstract class WasmBuffer {
     if (this.#ptr === 0) return;
     const ptr = this.#ptr;
     this.#ptr = 0;
+    this.#address = 0;
     live.delete(this);
     for (const s of scopes) s.delete(this);
     call('dispose', (k) => k.tensor_free(ptr));
@@ -67,12 +85,14 @@ export abstract class WasmBuffer {
 
 /** Checks a shape: a list of non-negative integers; returns the element count. */
 export function shapeSize(shape: readonly number[], what = 'tensor'): number {
-  if (!Array.isArray(shape)) throw new ShapeError(`${what}: shape must be an array of integers, got ${typeof shape}`);
+  if (!Array.isArray(shape)) throw new ShapeError(`${what}: shape must be an array of integers, got ${describe(shape)}`);
+  if (shape.length > 32) throw new ShapeError(`${what}: shape has ${shape.length} axes; at most 32 are supported`);
   let n = 1;
   for (const d of shape) {
-    if (!Number.isSafeInteger(d) || d < 0) throw new ShapeError(`${what}: shape must hold non-negative integers, got [${shape.join(', ')}]`);
+    if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) throw new ShapeError(`${what}: shape must hold non-negative integers, got [${shape.map((v) => (typeof v === 'number' ? String(v) : describe(v))).join(', ')}]`);
     n *= d;
   }
+  if (!Number.isSafeInteger(n)) throw new OutOfMemoryError(`${what}: shape [${shape.join(', ')}] holds more values than any memory can`);
   return n;
 }
 
@@ -97,7 +117,7 @@ export class Tensor extends WasmBuffer {
 
   /** A fresh view of the data; valid only until the next allocation (memory may grow). */
   view(): Float32Array {
-    return new Float32Array(memoryBuffer(), this.ptr, this.size);
+    return new Float32Array(memoryBuffer(), this.address, this.size);
   }
 
   /** A copy of the data. */
@@ -114,18 +134,40 @@ export class Tensor extends WasmBuffer {
   }
 }
 
+/**
+ * Checks that `data` holds numbers: a typed array other than BigInt64Array/BigUint64Array, or
+ * an array (or array-like) whose every element is a number. Nothing is converted silently.
+ */
+export function checkNumbers(data: unknown, what: string): asserts data is ArrayLike<number> {
+  if (data === null || typeof data !== 'object') throw new ArgumentError(`${what}: expected a Float32Array or an array of numbers, got ${describe(data)}`);
+  if (data instanceof BigInt64Array || data instanceof BigUint64Array) throw new ArgumentError(`${what}: expected a Float32Array or an array of numbers, got a ${data.constructor.name} (BigInt values are not converted)`);
+  if (ArrayBuffer.isView(data)) {
+    if (data instanceof DataView) throw new ArgumentError(`${what}: expected a Float32Array or an array of numbers, got a DataView`);
+    return;
+  }
+  const n = (data as ArrayLike<unknown>).length;
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) throw new ArgumentError(`${what}: expected a Float32Array or an array of numbers, got ${describe(data)}`);
+  for (let i = 0; i < n; i++) {
+    const v = (data as ArrayLike<unknown>)[i];
+    if (typeof v !== 'number') throw new ArgumentError(`${what}: element ${i} is ${describe(v)}, not a number`);
+  }
+}
+
 /** Creates a tensor from data (copied into wasm memory) and a shape. */
 export function tensor(data: Float32Array | ArrayLike<number>, shape?: readonly number[]): Tensor {
-  if (data === null || typeof data !== 'object' || typeof (data as ArrayLike<number>).length !== 'number') {
-    throw new ArgumentError(`tensor: data must be a Float32Array or an array of numbers, got ${data === null ? 'null' : typeof data}`);
-  }
+  checkNumbers(data, 'tensor: data');
   const dims = shape ?? [data.length];
   const size = shapeSize(dims);
   if (size !== data.length) {
     throw new ShapeError(`tensor: shape ${fmt(dims)} holds ${size} values, but data has ${data.length}`);
   }
   const t = new Tensor(dims, false);
-  t.view().set(data);
+  try {
+    t.view().set(data);
+  } catch (e) {
+    t.dispose();
+    throw e;
+  }
   return t;
 }
 
@@ -213,6 +255,23 @@ export function tidy<T>(fn: () => T): T {
     else b.dispose();
   }
   return result;
+}
+
+/**
+ * Runs `fn` (a constructor, typically) and, if it throws, frees every wasm buffer it created,
+ * kept or not: an object that never finished construction cannot free what it allocated.
+ */
+export function owned<T>(fn: () => T): T {
+  const mine = new Set<WasmBuffer>();
+  owners.push(mine);
+  try {
+    return fn();
+  } catch (e) {
+    for (const b of mine) b.dispose();
+    throw e;
+  } finally {
+    owners.splice(owners.indexOf(mine), 1);
+  }
 }
 
 /** Exempts a tensor from disposal by the enclosing `tidy()` scopes. */

@@ -8,7 +8,8 @@
  * next call finds the instance as it was.
  */
 import wbgInit, * as gen from '../gen/equivariant.js';
-import { ArgumentError, KernelError, NotInitializedError, UnsupportedError, WasmTrapError } from './errors.js';
+import { ArgumentError, EquivariantError, KernelError, NotInitializedError, UnsupportedError, WasmTrapError } from './errors.js';
+import { describe } from './limits.js';
 
 /** What `init` accepts as the module: bytes, a URL or path, a fetch Response, or a compiled module. */
 export type WasmSource = WebAssembly.Module | BufferSource | URL | string | Response | Promise<Response>;
@@ -37,7 +38,13 @@ export function simdSupported(): boolean {
 
 const isNode = () => typeof process === 'object' && typeof process.versions?.node === 'string';
 
-async function compile(source: WasmSource): Promise<WebAssembly.Module> {
+function sourceName(source: unknown): string {
+  if (typeof source === 'string') return `'${source.length > 200 ? `${source.slice(0, 200)}...` : source}'`;
+  if (source instanceof URL) return source.href;
+  return describe(source);
+}
+
+async function compileSource(source: WasmSource): Promise<WebAssembly.Module> {
   if (source instanceof WebAssembly.Module) return source;
   if (ArrayBuffer.isView(source) || source instanceof ArrayBuffer) return WebAssembly.compile(source);
   if (typeof source === 'string' || source instanceof URL) {
@@ -46,7 +53,7 @@ async function compile(source: WasmSource): Promise<WebAssembly.Module> {
       const fs = await import('node:fs/promises');
       return WebAssembly.compile(await fs.readFile(url ?? (source as string)));
     }
-    return compile(fetch(url as URL));
+    return compileSource(fetch(url as URL));
   }
   const response = await source;
   if (typeof Response === 'function' && response instanceof Response) {
@@ -56,20 +63,55 @@ async function compile(source: WasmSource): Promise<WebAssembly.Module> {
     }
     return WebAssembly.compile(await response.arrayBuffer());
   }
-  throw new ArgumentError(`init: options.wasm must be a WebAssembly.Module, bytes, a URL, a path or a Response; got ${Object.prototype.toString.call(source)}`);
+  throw new ArgumentError(`init: options.wasm must be a WebAssembly.Module, bytes, a URL, a path or a Response; got ${describe(source)}`);
+}
+
+/** Compiles the source, turning every failure (unreadable path, unreachable URL, bad bytes) into an ArgumentError. */
+async function compile(source: WasmSource): Promise<WebAssembly.Module> {
+  try {
+    return await compileSource(source);
+  } catch (e) {
+    if (e instanceof EquivariantError) throw e;
+    const why = e instanceof Error ? e.message : String(e);
+    const kind = e instanceof WebAssembly.CompileError ? 'is not a valid WebAssembly module' : 'could not be read';
+    throw new ArgumentError(`init: the wasm module at ${sourceName(source)} ${kind} (${why})`);
+  }
+}
+
+/** The exports the facade and its glue need: every kernel function, the memory, the stack pointer. */
+function requiredExports(): string[] {
+  const fns = Object.keys(gen).filter((k) => k !== 'default' && k !== 'initSync' && typeof (gen as Record<string, unknown>)[k] === 'function');
+  return [...fns, 'memory', '__stack_pointer', '__wbindgen_start'];
+}
+
+/** Refuses a valid module that is not this library's kernels, before the glue instantiates it. */
+function checkModule(module: WebAssembly.Module): void {
+  const have = new Set(WebAssembly.Module.exports(module).map((e) => e.name));
+  const missing = requiredExports().filter((n) => !have.has(n));
+  if (missing.length) {
+    throw new ArgumentError(`init: this WebAssembly module is not equivariant's kernels (or is another version): it lacks the export(s) ${missing.slice(0, 8).join(', ')}${missing.length > 8 ? ', ...' : ''}`);
+  }
 }
 
 /**
  * Loads and instantiates the kernels. Idempotent; concurrent calls share one load; a failed
- * load can be retried.
+ * load leaves everything as if `init` had never been called, so it can be retried.
  */
 export function init(options: InitOptions = {}): Promise<void> {
+  if (options === null || typeof options !== 'object') return Promise.reject(new ArgumentError(`init: options must be an object { wasm? } or omitted, got ${describe(options)}`));
   if (state) return Promise.resolve();
   pending ??= (async () => {
     if (typeof WebAssembly !== 'object') throw new UnsupportedError('init: this runtime has no WebAssembly; equivariant needs WebAssembly with SIMD128 (Node >= 20, current Chrome, Firefox, Safari >= 16.4)');
     if (!simdSupported()) throw new UnsupportedError('init: this runtime lacks WebAssembly SIMD128, which equivariant needs (Node >= 20, Chrome >= 91, Firefox >= 89, Safari >= 16.4)');
+    if ('wasm' in options && (options.wasm === null || options.wasm === undefined)) throw new ArgumentError(`init: options.wasm is ${describe(options.wasm)}; omit it to load the module next to this file`);
     const module = await compile(options.wasm ?? new URL('../gen/equivariant_bg.wasm', import.meta.url));
-    const raw = (await wbgInit({ module_or_path: module })) as unknown as RawExports;
+    checkModule(module);
+    let raw: RawExports;
+    try {
+      raw = (await wbgInit({ module_or_path: module })) as unknown as RawExports;
+    } catch (e) {
+      throw new ArgumentError(`init: instantiating the wasm module failed (${e instanceof Error ? e.message : String(e)})`);
+    }
     state = { kernels: gen, raw, module };
   })().catch((e) => {
     pending = undefined;
@@ -129,4 +171,20 @@ export function guard<T>(op: string, run: (k: Exports) => T): T {
     }
     throw e;
   }
+}
+
+/** The test-only exports (`node tools/build-wasm.mjs --testing`); absent from the production module. */
+export interface TestExports {
+  gemm_reference(m: number, n: number, k: number, a: number, b: number, bias: number, c: number, relu: number): number;
+  conv2d_reference(x: number, w: number, bias: number, out: number, n: number, cin: number, h: number, width: number, cout: number, kh: number, kw: number, stride: number, padTop: number, padLeft: number, ho: number, wo: number, relu: number): number;
+  trap_for_test(depth: number): number;
+}
+
+/** The raw test-only exports of the loaded module; an UnsupportedError when it is the production build. */
+export function testExports(): TestExports {
+  const raw = loaded().raw as unknown as Partial<TestExports>;
+  if (typeof raw.trap_for_test !== 'function' || typeof raw.gemm_reference !== 'function' || typeof raw.conv2d_reference !== 'function') {
+    throw new UnsupportedError('diagnostics: the loaded wasm module is the production build, which has no test-only exports (reference kernels, deliberate trap); init() with ts/gen-test/equivariant_bg.wasm (node tools/build-wasm.mjs --testing) to use them');
+  }
+  return raw as TestExports;
 }

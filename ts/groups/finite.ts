@@ -9,9 +9,11 @@
  * `p` sends `i` to `p[i]`, and `(a b)[i] = a[b[i]]`.
  */
 import { ArgumentError, ShapeError } from '../core/errors.js';
+import { describe } from '../core/limits.js';
 import { gather } from '../core/ops.js';
 import { expectTensor, type Tensor } from '../core/tensor.js';
 import { withTable } from '../core/cache.js';
+import { checkGroupOrder } from './checks.js';
 
 /** What every group offers: the identity, products, inverses. Elements' type depends on the group. */
 export interface Group<E> {
@@ -48,7 +50,10 @@ export class FiniteGroup implements Group<number> {
     /** Internal: the constructors below build associative tables by construction. */
     trusted?: typeof TRUSTED,
   ) {
-    if (!Number.isInteger(order) || order < 1) throw new ArgumentError(`${name}: order must be a positive integer, got ${order}`);
+    if (typeof name !== 'string') throw new ArgumentError(`FiniteGroup: name must be a string, got ${typeof name}`);
+    if (!Number.isSafeInteger(order) || order < 1) throw new ArgumentError(`${name}: order must be a positive integer, got ${order}`);
+    checkGroupOrder(name, order);
+    if (!(table instanceof Int32Array)) throw new ArgumentError(`${name}: the Cayley table must be an Int32Array, got ${table === null ? 'null' : typeof table}`);
     if (table.length !== order * order) throw new ArgumentError(`${name}: the Cayley table must have ${order * order} entries, got ${table.length}`);
     this.#table = table;
     this.#inverse = new Int32Array(order).fill(-1);
@@ -84,7 +89,7 @@ export class FiniteGroup implements Group<number> {
   /** Throws unless `a` is an element of this group. */
   check(a: unknown, what = 'element'): number {
     if (!Number.isInteger(a) || (a as number) < 0 || (a as number) >= this.order) {
-      throw new ArgumentError(`${this.name}: ${what} must be an integer in 0..${this.order - 1}, got ${String(a)}`);
+      throw new ArgumentError(`${this.name}: ${what} must be an integer in 0..${this.order - 1}, got ${describe(a)}`);
     }
     return a as number;
   }
@@ -151,12 +156,13 @@ const MAX_ORDER = 5040;
 
 function checkN(what: string, n: unknown, lo: number, hi: number): number {
   if (!Number.isInteger(n) || (n as number) < lo || (n as number) > hi) {
-    throw new ArgumentError(`${what}: n must be an integer in ${lo}..${hi}, got ${String(n)}`);
+    throw new ArgumentError(`${what}: n must be an integer in ${lo}..${hi}, got ${describe(n)}`);
   }
   return n as number;
 }
 
 function fromProduct(name: string, order: number, mul: (a: number, b: number) => number, labels: string[], generators: number[], family?: FiniteGroup['family']): FiniteGroup {
+  checkGroupOrder(name, order);
   const t = new Int32Array(order * order);
   for (let a = 0; a < order; a++) for (let b = 0; b < order; b++) t[a * order + b] = mul(a, b);
   return new FiniteGroup(name, order, t, labels, generators, family, TRUSTED);
@@ -175,12 +181,14 @@ function once<T extends FiniteGroup>(key: string, make: () => T): T {
 /** The cyclic group `C_n` of rotations by multiples of `360/n` degrees; element `r`. */
 export function cyclic(n: number): FiniteGroup {
   checkN('cyclic', n, 1, MAX_ORDER);
+  checkGroupOrder(`cyclic(${n})`, n);
   return once(`C${n}`, () => fromProduct(`C${n}`, n, (a, b) => (a + b) % n, Array.from({ length: n }, (_, r) => (r === 0 ? 'e' : `r${r}`)), n > 1 ? [1] : [], { kind: 'cyclic', n }));
 }
 
 /** The dihedral group `D_n` (order 2n): element `m*n + r` = rotation `r` after `m` mirrors. */
 export function dihedral(n: number): FiniteGroup {
   checkN('dihedral', n, 1, MAX_ORDER / 2);
+  checkGroupOrder(`dihedral(${n})`, 2 * n);
   return once(`D${n}`, () => makeDihedral(n));
 }
 
@@ -246,6 +254,7 @@ export function symmetric(n: number): SymmetricGroup {
 export function product(g: FiniteGroup, h: FiniteGroup): FiniteGroup {
   if (!(g instanceof FiniteGroup) || !(h instanceof FiniteGroup)) throw new ArgumentError('product: both factors must be finite groups');
   if (g.order * h.order > MAX_ORDER) throw new ArgumentError(`product: |G||H| = ${g.order * h.order} exceeds ${MAX_ORDER}`);
+  checkGroupOrder(`product(${g.name}, ${h.name})`, g.order * h.order);
   const n = h.order;
   const gens = [...g.generators.map((a) => a * n), ...h.generators];
   return fromProduct(`${g.name}x${h.name}`, g.order * n,

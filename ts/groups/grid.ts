@@ -13,6 +13,7 @@ import { ArgumentError, ShapeError } from '../core/errors.js';
 import { gather } from '../core/ops.js';
 import { expectTensor, type Tensor } from '../core/tensor.js';
 import { withTable } from '../core/cache.js';
+import { describe } from '../core/limits.js';
 import { cyclic, dihedral, type FiniteGroup, type Group } from './finite.js';
 
 export interface GridElement {
@@ -50,7 +51,7 @@ export class GridGroup implements Group<GridElement> {
 
   /** The rotation by `quarterTurns * 90` degrees counter-clockwise (no mirror, no translation). */
   rotation(quarterTurns: number): GridElement {
-    if (!Number.isInteger(quarterTurns)) throw new ArgumentError(`${this.name}.rotation: expected a whole number of quarter turns, got ${String(quarterTurns)}`);
+    if (!Number.isInteger(quarterTurns)) throw new ArgumentError(`${this.name}.rotation: expected a whole number of quarter turns, got ${describe(quarterTurns)}`);
     const r = ((quarterTurns % 4) + 4) % 4;
     if (this.name === 'z2' && r !== 0) throw new ArgumentError('z2 has no rotations (translations only)');
     return this.element(r);
@@ -69,7 +70,7 @@ export class GridGroup implements Group<GridElement> {
   check(g: unknown, what = 'an element'): GridElement {
     const e = g as GridElement;
     if (e === null || typeof e !== 'object' || !Number.isInteger(e.tx) || !Number.isInteger(e.ty)) {
-      throw new ArgumentError(`${this.name}: ${what} is { point, tx, ty } with integer translations (make one with ${this.name}.element(point, tx, ty) or ${this.name}.rotation(r)), got ${typeof g === 'number' ? `the number ${g}` : JSON.stringify(g)}`);
+      throw new ArgumentError(`${this.name}: ${what} is { point, tx, ty } with integer translations (make one with ${this.name}.element(point, tx, ty) or ${this.name}.rotation(r)), got ${typeof g === 'number' ? `the number ${g}` : describe(g)}`);
     }
     this.pointGroup.check(e.point, 'point');
     return e;

@@ -17,6 +17,7 @@ import { applyMatrix } from '../core/ops.js';
 import { Tensor, expectTensor } from '../core/tensor.js';
 import { call, kernels } from '../core/wasm.js';
 import type { Group } from './finite.js';
+import { checkLift } from './checks.js';
 
 export type LieElement = Float64Array;
 /** A source of uniform numbers in [0, 1). */
@@ -284,18 +285,14 @@ export abstract class LieGroup implements Group<LieElement> {
    * non-finite coordinates everywhere.
    */
   lift(points: ArrayLike<number> | Tensor, options: LiftOptions = {}): Lifted {
-    if (options === null || typeof options !== 'object') throw new ArgumentError(`${this.name}.lift: options must be an object, got ${options === null ? 'null' : typeof options}`);
-    const { samples = 1, rng, seed = 1 } = options;
-    const d = this.d;
-    let flat: ArrayLike<number>;
     if (points instanceof Tensor) {
       expectTensor(points, `${this.name}.lift`);
-      if (points.rank !== 2 || points.shape[1] !== d) throw new ShapeError(`${this.name}.lift: points must be [P, ${d}], got [${points.shape.join(', ')}]`);
-      flat = points.toArray();
-    } else {
-      if (points === null || typeof points !== 'object' || typeof points.length !== 'number') throw new ArgumentError(`${this.name}.lift: points must be an array of numbers or a Tensor [P, ${d}]`);
-      flat = points;
+      if (points.rank !== 2 || points.shape[1] !== this.d) throw new ShapeError(`${this.name}.lift: points must be [P, ${this.d}], got [${points.shape.join(', ')}]`);
     }
+    const flat: ArrayLike<number> = points instanceof Tensor ? points.toArray() : points;
+    checkLift(this.name, this.d, flat, options);
+    const { samples = 1, rng, seed = 1 } = options;
+    const d = this.d;
     if (flat.length % d !== 0) throw new ArgumentError(`${this.name}.lift: points must be a flat list of ${d}-vectors, got ${flat.length} numbers`);
     if (!Number.isInteger(samples) || samples < 1 || samples > 4096) throw new ArgumentError(`${this.name}.lift: samples must be an integer in 1..4096, got ${String(samples)}`);
     if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new ArgumentError(`${this.name}.lift: seed must be an integer in 0..2^32-1, got ${String(seed)}`);

@@ -3,7 +3,10 @@
  * safetensors, loaded into a `Sequential` and compiled once into the fused plan that `run`
  * executes. See docs/model-format.md.
  */
-import { ArgumentError, ConfigError, ShapeError, WeightsError } from '../core/errors.js';
+import { ArgumentError, ConfigError, DisposedError, OutOfMemoryError, ShapeError, WeightsError } from '../core/errors.js';
+import { describe, dimension, fmtBytes, limits } from '../core/limits.js';
+import { cloneJson, planLayers } from './plan.js';
+import { checkBatch } from '../nn/layer.js';
 import { FieldType, GridField, ImageField, InvariantField, RegularField } from '../fields/index.js';
 import { FiniteGroup } from '../groups/finite.js';
 import { GridGroup } from '../groups/grid.js';
@@ -18,7 +21,7 @@ import { Sequential, runSteps, type Step } from '../nn/sequential.js';
 import { omegaFromConfig } from '../omega/index.js';
 import { groupAttention, lieConv } from '../nn/conv.js';
 import { encodeSafetensors, parseSafetensors, type NamedArray } from './safetensors.js';
-import { Tensor, expectTensor } from '../core/tensor.js';
+import { Tensor, expectTensor, owned } from '../core/tensor.js';
 
 export const FORMAT = 'equivariant.model';
 
@@ -40,48 +43,150 @@ export interface ModelConfig {
   [key: string]: unknown;
 }
 
-export type Source = string | URL | Uint8Array | ArrayBuffer;
+export type Source = string | URL | Uint8Array | ArrayBuffer | ArrayBufferView;
 export type WeightsSource = Source | Record<string, Tensor | NamedArray>;
 
 const isNode = () => typeof process === 'object' && typeof process.versions?.node === 'string';
 
+/** The bytes of a view, exactly (a Node Buffer is often a window on a larger shared buffer). */
+export function viewBytes(v: ArrayBufferView | ArrayBuffer): Uint8Array {
+  return v instanceof ArrayBuffer ? new Uint8Array(v) : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+}
+
+/** A fresh ArrayBuffer holding exactly the bytes of `v` (to transfer or post). */
+export function exactBuffer(v: ArrayBufferView | ArrayBuffer): ArrayBuffer {
+  const b = viewBytes(v);
+  const out = new Uint8Array(b.byteLength);
+  out.set(b);
+  return out.buffer;
+}
+
+function tooLarge(what: string, src: string | URL, bytes: number | string): ArgumentError {
+  return new ArgumentError(`loadModel: the ${what} at ${String(src)} is ${typeof bytes === 'number' ? fmtBytes(bytes) : bytes}, over the limit of ${fmtBytes(limits().maxSourceBytes)} (limits.maxSourceBytes)`);
+}
+
+/**
+ * Reads a file (Node) or URL, at most `limits.maxSourceBytes`: a larger source, a device or
+ * other non-regular file (`/dev/zero`), an unreadable path or an unreachable URL is an
+ * ArgumentError that names it.
+ */
 async function readBytes(src: string | URL, what: string): Promise<Uint8Array> {
-  const url = src instanceof URL ? src : /^[a-z][a-z0-9+.-]*:\/\//i.test(src) ? new URL(src) : null;
+  const max = limits().maxSourceBytes;
+  let url: URL | null;
+  try {
+    url = src instanceof URL ? src : /^[a-z][a-z0-9+.-]*:\/\//i.test(src) ? new URL(src) : null;
+  } catch (e) {
+    throw new ArgumentError(`loadModel: the ${what} location ${String(src)} is not a valid URL (${(e as Error).message})`);
+  }
   if (isNode() && (url === null || url.protocol === 'file:')) {
     const fs = await import('node:fs/promises');
+    let handle: Awaited<ReturnType<typeof fs.open>>;
     try {
-      return new Uint8Array(await fs.readFile(url ?? (src as string)));
+      handle = await fs.open(url ?? (src as string), 'r');
     } catch (e) {
       throw new ArgumentError(`loadModel: cannot read the ${what} at ${String(src)}: ${(e as Error).message}`);
     }
+    try {
+      const st = await handle.stat();
+      if (!st.isFile()) throw new ArgumentError(`loadModel: the ${what} at ${String(src)} is not a regular file (a device, directory or pipe); give a file, bytes or a URL`);
+      if (st.size > max) throw tooLarge(what, src, st.size);
+      const out = new Uint8Array(st.size);
+      let at = 0;
+      while (at < out.length) {
+        const { bytesRead } = await handle.read(out, at, out.length - at, at);
+        if (bytesRead === 0) break;
+        at += bytesRead;
+      }
+      return at === out.length ? out : out.subarray(0, at);
+    } catch (e) {
+      if (e instanceof ArgumentError) throw e;
+      throw new ArgumentError(`loadModel: cannot read the ${what} at ${String(src)}: ${(e as Error).message}`);
+    } finally {
+      await handle.close().catch(() => {});
+    }
   }
-  const res = await fetch(url ?? new URL(src as string, globalThis.location?.href));
-  if (!res.ok) throw new ArgumentError(`loadModel: fetching the ${what} at ${String(src)} failed: ${res.status} ${res.statusText}`);
-  return new Uint8Array(await res.arrayBuffer());
+  let res: Response;
+  try {
+    res = await fetch(url ?? new URL(src as string, globalThis.location?.href));
+  } catch (e) {
+    const cause = (e as { cause?: { message?: string } }).cause?.message;
+    throw new ArgumentError(`loadModel: fetching the ${what} at ${String(src)} failed: ${(e as Error).message}${cause ? ` (${cause})` : ''}`);
+  }
+  if (!res.ok) {
+    await res.body?.cancel().catch(() => {});
+    throw new ArgumentError(`loadModel: fetching the ${what} at ${String(src)} failed: ${res.status} ${res.statusText}`);
+  }
+  const declared = Number(res.headers.get('content-length') ?? NaN);
+  if (declared > max) {
+    await res.body?.cancel().catch(() => {});
+    throw tooLarge(what, src, declared);
+  }
+  if (!res.body) return new Uint8Array(0);
+  const reader = res.body.getReader();
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.byteLength;
+      if (total > max) {
+        await reader.cancel().catch(() => {});
+        throw tooLarge(what, src, `more than ${fmtBytes(max)}`);
+      }
+      parts.push(value);
+    }
+  } catch (e) {
+    if (e instanceof ArgumentError) throw e;
+    throw new ArgumentError(`loadModel: reading the ${what} at ${String(src)} failed: ${(e as Error).message}`);
+  }
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
 }
 
 async function readConfig(src: ModelConfig | Source): Promise<ModelConfig> {
-  if (src instanceof Uint8Array || src instanceof ArrayBuffer) return parseJson(new TextDecoder().decode(src));
+  if (src instanceof ArrayBuffer || ArrayBuffer.isView(src)) return parseJson(decodeText(viewBytes(src)));
   if (typeof src === 'string' && src.trimStart().startsWith('{')) return parseJson(src);
-  if (typeof src === 'string' || src instanceof URL) return parseJson(new TextDecoder().decode(await readBytes(src, 'config')));
-  if (src !== null && typeof src === 'object') return src as ModelConfig;
-  throw new ArgumentError(`loadModel: config must be an object, JSON text or bytes, a path or a URL; got ${src === null ? 'null' : typeof src}`);
+  if (typeof src === 'string' || src instanceof URL) return parseJson(decodeText(await readBytes(src, 'config')));
+  if (src !== null && typeof src === 'object') return cloneJson(src, 'config') as ModelConfig;
+  throw new ArgumentError(`loadModel: config must be an object, JSON text or bytes, a path or a URL; got ${describe(src)}`);
 }
 
-function parseJson(text: string): ModelConfig {
+function decodeText(bytes: Uint8Array): string {
   try {
-    return JSON.parse(text);
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch (e) {
-    throw new ConfigError(`model config: not valid JSON (${(e as Error).message})`);
+    throw new ConfigError(`model config: not valid UTF-8 (${(e as Error).message})`);
   }
 }
 
+function parseJson(text: string): ModelConfig {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(`model config: not valid JSON (${(e as Error).message})`);
+  }
+  return cloneJson(v, 'config') as ModelConfig;
+}
+
 function inputType(group: AnyGroup, spec: InputSpec): FieldType<unknown> {
-  if (spec === null || typeof spec !== 'object') throw new ConfigError('model config: input must be { field, channels, size? }');
+  if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) throw new ConfigError(`model config: input must be { field, channels, size? }, got ${describe(spec)}`);
+  const extra = Object.keys(spec).filter((k) => !['field', 'channels', 'size'].includes(k));
+  if (extra.length) throw new ConfigError(`model config: input has unknown option(s) ${extra.join(', ')}; it takes field, channels, size`);
   const c = spec.channels;
-  if (!Number.isInteger(c) || c < 1) throw new ConfigError(`model config: input.channels must be a positive integer, got ${String(c)}`);
-  if (spec.size !== undefined && !(Array.isArray(spec.size) && spec.size.length === 2 && spec.size.every((d) => Number.isInteger(d) && d > 0))) {
-    throw new ConfigError(`model config: input.size must be [H, W], got ${JSON.stringify(spec.size)}`);
+  try {
+    dimension(c, 'input.channels');
+  } catch (e) {
+    throw new ConfigError(`model config: ${(e as Error).message}`);
+  }
+  if (spec.size !== undefined && !(Array.isArray(spec.size) && spec.size.length === 2 && spec.size.every((d) => typeof d === 'number' && Number.isSafeInteger(d) && d > 0 && d <= limits().maxDimension))) {
+    throw new ConfigError(`model config: input.size must be [H, W] with integers in 1..${limits().maxDimension}, got ${describe(spec.size)}`);
   }
   switch (spec.field) {
     case 'image':
@@ -94,7 +199,7 @@ function inputType(group: AnyGroup, spec: InputSpec): FieldType<unknown> {
     case 'invariant':
       return new InvariantField(group, c);
     default:
-      throw new ConfigError(`model config: input.field must be 'image', 'grid', 'regular' or 'invariant', got ${JSON.stringify(spec.field)}`);
+      throw new ConfigError(`model config: input.field must be 'image', 'grid', 'regular' or 'invariant', got ${describe(spec.field)}`);
   }
 }
 
@@ -102,8 +207,13 @@ function inputType(group: AnyGroup, spec: InputSpec): FieldType<unknown> {
 function buildLayer(cfg: LayerConfig, group: AnyGroup, where: string): Layer {
   if (cfg === null || typeof cfg !== 'object' || typeof cfg.type !== 'string') throw new ConfigError(`model config: ${where} must be an object with a 'type'`);
   const c = cfg as unknown as Record<string, never>;
-  const g = c.group === undefined ? group : byName(c.group);
-  if (g !== group) throw new ConfigError(`model config: ${where} is on group ${String(c.group)} but the model's group is ${group.name}`);
+  let g: AnyGroup;
+  try {
+    g = c.group === undefined ? group : byName(c.group);
+  } catch (e) {
+    throw new ConfigError(`model config: ${where}: ${(e as Error).message}`);
+  }
+  if (g !== group) throw new ConfigError(`model config: ${where} is on group ${typeof c.group === 'string' ? c.group : describe(c.group)} but the model's group is ${group.name}`);
   const known = (keys: string[]) => {
     const extra = Object.keys(cfg).filter((k) => !['type', 'name', 'group', ...keys].includes(k));
     if (extra.length) throw new ConfigError(`model config: ${where} (${cfg.type}) has unknown option(s) ${extra.join(', ')}; it takes ${keys.join(', ') || 'none'}`);
@@ -118,7 +228,7 @@ function buildLayer(cfg: LayerConfig, group: AnyGroup, where: string): Layer {
       case 'phi': {
         known(['omega', 'neighbours']);
         const o = c.omega as Record<string, unknown>;
-        if (o === null || typeof o !== 'object' || !['kernel', 'mlp', 'attention'].includes(o.kind as string)) throw new ConfigError(`model config: ${where} (phi) needs omega { kind: 'kernel' | 'mlp' | 'attention', ... }`);
+        if (o === null || typeof o !== 'object' || Array.isArray(o) || !['kernel', 'mlp', 'attention'].includes(o.kind as string)) throw new ConfigError(`model config: ${where} (phi) needs omega { kind: 'kernel' | 'mlp' | 'attention', ... }, got ${describe(o)}`);
         return new Phi({ group: g, omega: omegaFromConfig(o), neighbours: c.neighbours, name });
       }
       case 'groupAttention':
@@ -154,6 +264,7 @@ function buildLayer(cfg: LayerConfig, group: AnyGroup, where: string): Layer {
     }
   } catch (e) {
     if (e instanceof ArgumentError || e instanceof ShapeError) throw new ConfigError(`model config: ${where} (${cfg.type}): ${e.message}`);
+    if (e instanceof RangeError) throw new OutOfMemoryError(`model config: ${where} (${cfg.type}): ${e.message}`);
     throw e;
   }
 }
@@ -163,20 +274,33 @@ function buildLayer(cfg: LayerConfig, group: AnyGroup, where: string): Layer {
  * model: what a pool runs on the main thread before sending a batch to workers.
  */
 export function inputChecker(config: ModelConfig): (x: Tensor) => void {
-  if (config === null || typeof config !== 'object') throw new ConfigError('model config: expected an object');
+  const { group, name } = checkTopLevel(config);
+  const type = inputType(group, config.input);
+  planLayers(config.layers, group, type.channels, name);
+  const size = config.input.size ? ([...config.input.size] as [number, number]) : undefined;
+  return (x) => checkModelInput(x, type, size, name);
+}
+
+/** The top-level fields of a config, type-checked; the layers are checked by `planLayers`. */
+function checkTopLevel(config: ModelConfig): { group: AnyGroup; name: string } {
+  if (config === null || typeof config !== 'object' || Array.isArray(config)) throw new ConfigError(`model config: expected an object, got ${describe(config)}`);
+  if (config.format !== FORMAT) throw new ConfigError(`model config: format must be '${FORMAT}', got ${describe(config.format)}`);
+  if (config.version !== 1) throw new ConfigError(`model config: version ${describe(config.version)} is not supported (this library reads version 1)`);
+  if (config.name !== undefined && typeof config.name !== 'string') throw new ConfigError(`model config: name must be a string, got ${describe(config.name)}`);
+  if (typeof config.group !== 'string') throw new ConfigError(`model config: group must be a string (z2, p4, p4m, C<n>, D<n>, S<n>), got ${describe(config.group)}`);
   let group: AnyGroup;
   try {
     group = byName(config.group);
   } catch (e) {
     throw new ConfigError(`model config: ${(e as Error).message}`);
   }
-  const type = inputType(group, config.input);
-  const name = config.name ?? 'model';
-  return (x) => checkModelInput(x, type, config.input.size, name);
+  if (!Array.isArray(config.layers) || config.layers.length === 0) throw new ConfigError(`model config: layers must be a non-empty array, got ${describe(config.layers)}`);
+  return { group, name: config.name ?? 'model' };
 }
 
 function checkModelInput(x: Tensor, type: FieldType<unknown>, size: [number, number] | undefined, name: string): void {
   expectTensor(x, `${name}.run`);
+  checkBatch(x, `${name}.run`);
   type.check(x, `${name}.run: input`);
   if (size && (x.shape[x.rank - 2] !== size[0] || x.shape[x.rank - 1] !== size[1])) {
     throw new ShapeError(`${name}.run: input must be ${size[0]} x ${size[1]}, got [${x.shape.join(', ')}]`);
@@ -188,17 +312,39 @@ export async function readConfigSource(src: ModelConfig | Source): Promise<Model
   return readConfig(src);
 }
 
-/** Weights from any source as safetensors bytes (encoding tensors and arrays given as objects). */
+/**
+ * Weights from any source as safetensors bytes (encoding tensors and arrays given as objects):
+ * always a fresh copy holding exactly the source's bytes.
+ */
 export async function readWeightsBytes(w: WeightsSource): Promise<Uint8Array> {
-  if (w instanceof Uint8Array) return w;
-  if (w instanceof ArrayBuffer) return new Uint8Array(w);
+  if (w instanceof ArrayBuffer || ArrayBuffer.isView(w)) return new Uint8Array(exactBuffer(w));
   if (typeof w === 'string' || w instanceof URL) return readBytes(w, 'weights');
   if (w !== null && typeof w === 'object') {
     const named: Record<string, NamedArray> = {};
-    for (const [k, v] of Object.entries(w)) named[k] = v instanceof Tensor ? { shape: [...v.shape], data: v.toArray() } : v;
+    for (const [k, v] of Object.entries(weightsMap(w))) named[k] = v instanceof Tensor ? { shape: [...v.shape], data: v.toArray() } : v;
     return encodeSafetensors(named);
   }
-  throw new ArgumentError('weights must be safetensors bytes, a path, a URL, or an object of tensors');
+  throw new ArgumentError(`weights must be safetensors bytes, a path, a URL, or an object of tensors; got ${describe(w)}`);
+}
+
+/** Weights given as an object: each a live Tensor or `{ shape, data: Float32Array }` whose shape holds `data.length` values. */
+function weightsMap(w: object): Record<string, Tensor | NamedArray> {
+  if (Array.isArray(w)) throw new WeightsError('weights: expected an object of named tensors, got an array');
+  const out: Record<string, Tensor | NamedArray> = {};
+  for (const [k, v] of Object.entries(w)) {
+    if (v instanceof Tensor) {
+      expectTensor(v, `weights: '${k}'`);
+      out[k] = v;
+      continue;
+    }
+    const a = v as NamedArray;
+    if (!a || typeof a !== 'object' || !Array.isArray(a.shape) || !(a.data instanceof Float32Array)) throw new WeightsError(`weights: '${k}' must be a Tensor or { shape, data: Float32Array }, got ${describe(v)}`);
+    if (a.shape.length > 32 || !a.shape.every((d) => typeof d === 'number' && Number.isSafeInteger(d) && d >= 0)) throw new WeightsError(`weights: '${k}' has shape ${describe(a.shape)}; expected an array of non-negative integers`);
+    const n = a.shape.reduce((x, y) => x * y, 1);
+    if (n !== a.data.length) throw new WeightsError(`weights: '${k}' has shape [${a.shape.join(', ')}] (${n} values) but ${a.data.length} values`);
+    out[k] = { shape: [...a.shape], data: a.data };
+  }
+  return out;
 }
 
 /** A loaded model: `run` is synchronous on this thread. */
@@ -210,26 +356,26 @@ export class Model {
   readonly outType: FieldType<unknown>;
   readonly name: string;
   #steps: { key: string; steps: Step[] } | undefined;
+  #disposed = false;
 
+  /**
+   * Checks the whole config (types, channels, the bytes the layers need) before building
+   * anything, builds the layers and sets the weights; on any error everything built is freed.
+   * The model keeps its own copy of `config`.
+   */
   constructor(config: ModelConfig, weights: Map<string, NamedArray | Tensor>) {
-    if (config === null || typeof config !== 'object') throw new ConfigError('model config: expected an object');
-    if (config.format !== FORMAT) throw new ConfigError(`model config: format must be '${FORMAT}', got ${JSON.stringify(config.format)}`);
-    if (config.version !== 1) throw new ConfigError(`model config: version ${JSON.stringify(config.version)} is not supported (this library reads version 1)`);
-    let group: AnyGroup;
-    try {
-      group = byName(config.group);
-    } catch (e) {
-      throw new ConfigError(`model config: ${(e as Error).message}`);
-    }
-    if (!Array.isArray(config.layers) || config.layers.length === 0) throw new ConfigError('model config: layers must be a non-empty array');
+    config = cloneJson(config, 'config') as ModelConfig;
+    const { group, name } = checkTopLevel(config);
+    if (!(weights instanceof Map)) throw new ArgumentError(`Model: weights must be a Map of named arrays, got ${describe(weights)}`);
     this.config = config;
     this.group = group;
-    this.name = config.name ?? 'model';
+    this.name = name;
     this.inType = inputType(group, config.input);
+    planLayers(config.layers, group, this.inType.channels, this.name);
     const layers: Layer[] = [];
     try {
       config.layers.forEach((cfg, i) => {
-        const layer = buildLayer(cfg, group, `layer ${i}${cfg && typeof cfg === 'object' && cfg.name ? ` '${cfg.name}'` : ''}`);
+        const layer = owned(() => buildLayer(cfg, group, `layer ${i}${cfg && typeof cfg === 'object' && cfg.name ? ` '${cfg.name}'` : ''}`));
         if (!layer.name) layer.name = `layers.${i}`;
         layers.push(layer);
       });
@@ -262,7 +408,12 @@ export class Model {
     if (extra.length) throw new WeightsError(`weights: tensor(s) ${extra.map((e) => `'${e}'`).join(', ')} belong to no layer of the model (expected: ${Object.keys(expected).join(', ')})`);
     const values: Record<string, Tensor | Float32Array> = {};
     for (const [k, v] of weights) values[k] = v instanceof Tensor ? v : v.data;
-    this.network.setParameters(values);
+    try {
+      this.network.setParameters(values);
+    } catch (e) {
+      if (e instanceof ArgumentError || e instanceof ShapeError) throw new WeightsError(`weights: ${e.message}`);
+      throw e;
+    }
   }
 
   /** The fused plan, compiled on first use (choose the algorithm at load: `loadModel({ algorithm })`). */
@@ -278,8 +429,18 @@ export class Model {
     return this.#steps.steps;
   }
 
-  /** Checks the input's field type and size (when the config gives one). */
+  #live(): void {
+    if (this.#disposed) throw new DisposedError(`${this.name}: the model was used after dispose()`);
+  }
+
+  /** Whether `dispose()` was called. */
+  get disposed(): boolean {
+    return this.#disposed;
+  }
+
+  /** Checks the input's field type and size (when the config gives one); an empty batch is refused. */
   checkInput(x: Tensor): void {
+    this.#live();
     checkModelInput(x, this.inType, this.config.input.size, this.name);
   }
 
@@ -300,10 +461,13 @@ export class Model {
   }
 
   parameters(): Record<string, Tensor> {
+    this.#live();
     return this.network.parameters();
   }
 
+  /** Frees the weights and the plan. Idempotent; afterwards `run` and `parameters` throw a DisposedError. */
   dispose(): void {
+    this.#disposed = true;
     for (const s of this.#steps?.steps ?? []) s.dispose();
     this.#steps = undefined;
     this.network.dispose();
@@ -323,20 +487,15 @@ export interface LoadOptions {
 
 /** Loads a model from its config and weights (objects, bytes, paths in Node, or URLs). */
 export async function loadModel(options: LoadOptions): Promise<Model> {
-  if (options === null || typeof options !== 'object') throw new ArgumentError('loadModel: expected { config, weights }');
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new ArgumentError(`loadModel: expected { config, weights, algorithm? }, got ${describe(options)}`);
+  if (options.algorithm !== undefined && options.algorithm !== 'auto' && options.algorithm !== 'direct') throw new ArgumentError(`loadModel: algorithm must be 'auto' or 'direct', got ${describe(options.algorithm)}`);
   const config = await readConfig(options.config);
   const w = options.weights;
   let weights: Map<string, NamedArray | Tensor>;
-  if (w instanceof Uint8Array || w instanceof ArrayBuffer) weights = parseSafetensors(w).tensors;
+  if (w instanceof ArrayBuffer || ArrayBuffer.isView(w)) weights = parseSafetensors(viewBytes(w)).tensors;
   else if (typeof w === 'string' || w instanceof URL) weights = parseSafetensors(await readBytes(w, 'weights')).tensors;
-  else if (w !== null && typeof w === 'object') {
-    weights = new Map();
-    for (const [k, v] of Object.entries(w)) {
-      if (v instanceof Tensor) weights.set(k, v);
-      else if (v && typeof v === 'object' && Array.isArray((v as NamedArray).shape) && (v as NamedArray).data instanceof Float32Array) weights.set(k, v as NamedArray);
-      else throw new WeightsError(`weights: '${k}' must be a Tensor or { shape, data: Float32Array }`);
-    }
-  } else throw new ArgumentError('loadModel: weights must be safetensors bytes, a path, a URL, or an object of tensors');
+  else if (w !== null && typeof w === 'object') weights = new Map(Object.entries(weightsMap(w)));
+  else throw new ArgumentError(`loadModel: weights must be safetensors bytes, a path, a URL, or an object of tensors; got ${describe(w)}`);
   const model = new Model(config, weights);
   if (options.algorithm !== undefined) {
     try {

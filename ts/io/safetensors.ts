@@ -6,6 +6,10 @@
  * match the shape, no two tensors overlapping, and no byte of data left unreferenced.
  */
 import { WeightsError } from '../core/errors.js';
+import { describe } from '../core/limits.js';
+
+/** A value for a message: short, and safe for any nesting depth. */
+const show = (v: unknown): string => (Array.isArray(v) && v.length <= 8 && v.every((x) => typeof x === 'number') ? `[${v.join(', ')}]` : describe(v));
 
 export interface NamedArray {
   shape: number[];
@@ -24,7 +28,8 @@ function halfToFloat(h: number): number {
 
 /** Parses safetensors bytes into named f32 arrays (and the `__metadata__`, if any). */
 export function parseSafetensors(bytes: Uint8Array | ArrayBuffer): { tensors: Map<string, NamedArray>; metadata: Record<string, string> } {
-  const buf = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+  if (!(bytes instanceof ArrayBuffer) && !ArrayBuffer.isView(bytes)) throw new WeightsError(`safetensors: expected bytes (a Uint8Array or ArrayBuffer), got ${describe(bytes)}`);
+  const buf = bytes instanceof ArrayBuffer ? new Uint8Array(bytes) : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (buf.length < 8) throw new WeightsError(`safetensors: the file has ${buf.length} bytes; it must start with an 8-byte header length`);
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const headerLen = Number(view.getBigUint64(0, true));
@@ -50,17 +55,17 @@ export function parseSafetensors(bytes: Uint8Array | ArrayBuffer): { tensors: Ma
     const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (e === null || typeof e !== 'object') throw new WeightsError(`safetensors: tensor '${name}': entry must be an object with dtype, shape and data_offsets`);
     const dtype = e.dtype;
-    if (typeof dtype !== 'string' || !(dtype in SIZES)) throw new WeightsError(`safetensors: tensor '${name}' has dtype ${JSON.stringify(dtype)}; expected F32 (or F16, BF16, F64, converted to f32)`);
-    if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new WeightsError(`safetensors: tensor '${name}' has shape ${JSON.stringify(e.shape)}; expected an array of non-negative integers`);
+    if (typeof dtype !== 'string' || !(dtype in SIZES)) throw new WeightsError(`safetensors: tensor '${name}' has dtype ${typeof dtype === 'string' ? JSON.stringify(dtype.slice(0, 40)) : show(dtype)}; expected F32 (or F16, BF16, F64, converted to f32)`);
+    if (!Array.isArray(e.shape) || e.shape.length > 32 || !e.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new WeightsError(`safetensors: tensor '${name}' has shape ${show(e.shape)}; expected an array of non-negative integers`);
     const off = e.data_offsets;
     if (!Array.isArray(off) || off.length !== 2 || !off.every((d) => Number.isSafeInteger(d) && d >= 0) || off[0] > off[1]) {
-      throw new WeightsError(`safetensors: tensor '${name}' has data_offsets ${JSON.stringify(off)}; expected [begin, end] with 0 <= begin <= end`);
+      throw new WeightsError(`safetensors: tensor '${name}' has data_offsets ${show(off)}; expected [begin, end] with 0 <= begin <= end`);
     }
     const [begin, end] = off as [number, number];
     if (end > data.length) throw new WeightsError(`safetensors: tensor '${name}' ends at byte ${end} of the data, which has only ${data.length} bytes (truncated file?)`);
     const count = (e.shape as number[]).reduce((a, b) => a * b, 1);
     const size = SIZES[dtype];
-    if (end - begin !== count * size) throw new WeightsError(`safetensors: tensor '${name}' of shape [${(e.shape as number[]).join(', ')}] and dtype ${dtype} needs ${count * size} bytes, its offsets span ${end - begin}`);
+    if (!Number.isSafeInteger(count * size) || end - begin !== count * size) throw new WeightsError(`safetensors: tensor '${name}' of shape [${(e.shape as number[]).join(', ')}] and dtype ${dtype} needs ${count * size} bytes, its offsets span ${end - begin}`);
     spans.push([begin, end, name]);
     const dv = new DataView(data.buffer, data.byteOffset + begin, end - begin);
     const out = new Float32Array(count);

@@ -1,11 +1,12 @@
 /** `linear` (a dense layer on invariant features) and `flatten`. */
-import { ArgumentError, ShapeError } from '../core/errors.js';
+import { ShapeError } from '../core/errors.js';
 import { FieldType, InvariantField } from '../fields/index.js';
 import { PackedMatrix, matmulRows, packMatrix } from '../core/gemm.js';
 import { permute, reshape } from '../core/ops.js';
 import { Tensor, expectTensor, keep, tidy } from '../core/tensor.js';
 import { Layer, type LayerConfig } from './layer.js';
 import { seededRng } from '../groups/lie.js';
+import { checkLayerBytes, checkOptions } from '../core/limits.js';
 
 /** `y = x W^T + b` on `[N, in]`, with `W` `[out, in]` as PyTorch stores it (packed once). */
 export class Linear extends Layer {
@@ -16,10 +17,10 @@ export class Linear extends Layer {
   #packed?: PackedMatrix;
 
   constructor(options: { in: number; out: number; bias?: boolean; name?: string; seed?: number }) {
-    super(options?.name);
-    for (const k of ['in', 'out'] as const) {
-      if (!Number.isInteger(options?.[k]) || options[k] < 1) throw new ArgumentError(`linear: ${k} must be a positive integer, got ${String(options?.[k])}`);
-    }
+    checkOptions('linear', options, { in: ['dim'], out: ['dim'], bias: ['bool', true], name: ['string', true], seed: ['int', true] });
+    super(options.name);
+    // Parameters, the transposed copy and its packed form, before anything is allocated.
+    checkLayerBytes(`linear ${options.in} -> ${options.out}`, 4 * 4 * (options.in * options.out + options.out));
     this.in = options.in;
     this.out = options.out;
     this.bias = options.bias ?? true;
@@ -69,7 +70,8 @@ export class Linear extends Layer {
 export class Flatten extends Layer {
   readonly type = 'flatten';
   constructor(options: { name?: string } = {}) {
-    super(options.name);
+    checkOptions('flatten', options, { name: ['string', true] }, true);
+    super(options?.name);
   }
   outputType(t: FieldType<unknown>): FieldType<unknown> {
     if (!(t instanceof InvariantField)) throw new ShapeError(`${this.label()}: flattening is equivariant only on invariant features; its input is ${t.describe()}`);

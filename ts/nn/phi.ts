@@ -29,6 +29,7 @@ import { AttentionOmega } from '../omega/attention.js';
 import { KernelOmega } from '../omega/kernel.js';
 import { Omega, type DomainKind, type OmegaContext, type Prepared } from '../omega/omega.js';
 import { Layer, type LayerConfig } from './layer.js';
+import { checkPhiOptions } from './guards.js';
 
 export type ConvAlgorithm = 'auto' | 'direct';
 /** `'auto'`: the dense fast path where one applies; `'general'`: always the engine. */
@@ -87,7 +88,7 @@ export class Phi extends Layer {
   constructor(options: PhiOptions, type = 'phi') {
     super(options?.name);
     this.type = type;
-    if (options === null || typeof options !== 'object') throw new ArgumentError(`${type}: options { group, omega, neighbours } are required`);
+    checkPhiOptions(type, options);
     const group = typeof options.group === 'string' ? byName(options.group) : options.group;
     if (!(group instanceof GridGroup) && !(group instanceof FiniteGroup) && !(group instanceof LieGroup)) {
       throw new ArgumentError(`${type}: group must be a finite group, p4/p4m/z2 or a Lie group, got ${String(options.group)}`);

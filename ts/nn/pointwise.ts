@@ -8,11 +8,13 @@ import type { FieldType } from '../fields/index.js';
 import { channelAffine, relu as reluOp } from '../core/ops.js';
 import { Tensor, expectTensor, keep, tensor } from '../core/tensor.js';
 import { Layer, inner, type LayerConfig } from './layer.js';
+import { checkLayerBytes, checkOptions } from '../core/limits.js';
 
 export class Relu extends Layer {
   readonly type = 'relu';
   constructor(options: { name?: string } = {}) {
-    super(options.name);
+    checkOptions('relu', options, { name: ['string', true] }, true);
+    super(options?.name);
   }
   outputType(t: FieldType<unknown>): FieldType<unknown> {
     return t;
@@ -34,11 +36,12 @@ export class BatchNorm extends Layer {
   #shift?: Tensor;
 
   constructor(options: { channels: number; eps?: number; name?: string }) {
-    super(options?.name);
-    if (!Number.isInteger(options?.channels) || options.channels < 1) throw new ArgumentError(`batchNorm: channels must be a positive integer, got ${String(options?.channels)}`);
+    checkOptions('batchNorm', options, { channels: ['dim'], eps: ['positive', true], name: ['string', true], group: ['any', true] });
+    super(options.name);
+    // Four parameters, scale and shift, and the arrays they are computed from.
+    checkLayerBytes(`batchNorm ${options.channels}`, 4 * 10 * options.channels);
     this.channels = options.channels;
     this.eps = options.eps ?? 1e-5;
-    if (!(this.eps > 0)) throw new ArgumentError(`batchNorm: eps must be positive, got ${this.eps}`);
     const c = this.channels;
     this.setParameters({ weight: new Float32Array(c).fill(1), bias: new Float32Array(c), running_mean: new Float32Array(c), running_var: new Float32Array(c).fill(1) });
   }
@@ -61,10 +64,10 @@ export class BatchNorm extends Layer {
 
   protected prepare(): void {
     if (this.store.size < 4) return;
-    const { scale, shift } = this.affine();
-    if (Array.from(this.store.get('running_var')!.toArray()).some((v) => !(v >= 0))) {
-      throw new ArgumentError(`${this.label()}: running_var must be non-negative`);
+    if (this.store.get('running_var')!.toArray().some((v) => !(v >= 0))) {
+      throw new ArgumentError(`${this.label()}: running_var must be non-negative (and not NaN)`);
     }
+    const { scale, shift } = this.affine();
     this.#scale?.dispose();
     this.#shift?.dispose();
     this.#scale = keep(tensor(scale, [this.channels]));

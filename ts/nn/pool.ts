@@ -15,9 +15,10 @@ import { U32Buffer } from '../core/buffers.js';
 import { LiftedField, LiftedFieldType } from '../fields/lifted.js';
 import { Tensor, expectTensor } from '../core/tensor.js';
 import { Layer, type LayerConfig } from './layer.js';
+import { checkOptions, describe, dimension } from '../core/limits.js';
 
 function reduction(r: unknown, what: string): Reduction {
-  if (r !== 'max' && r !== 'mean') throw new ArgumentError(`${what}: reduce must be 'max' or 'mean', got ${String(r)}`);
+  if (r !== 'max' && r !== 'mean') throw new ArgumentError(`${what}: reduce must be 'max' or 'mean', got ${describe(r)}`);
   return r;
 }
 
@@ -26,8 +27,9 @@ export class GroupPool extends Layer {
   readonly type = 'groupPool';
   readonly reduce: Reduction;
   constructor(options: { reduce?: Reduction; name?: string } = {}) {
-    super(options.name);
-    this.reduce = reduction(options.reduce ?? 'max', 'groupPool');
+    checkOptions('groupPool', options, { reduce: [['max', 'mean'], true], name: ['string', true] }, true);
+    super(options?.name);
+    this.reduce = reduction(options?.reduce ?? 'max', 'groupPool');
   }
   outputType(t: FieldType<unknown>): FieldType<unknown> {
     if (t instanceof GridField) return new ImageField(t.group, t.channels) as FieldType<unknown>;
@@ -57,13 +59,13 @@ export class Pool2d extends Layer {
   readonly size: number;
   readonly stride: number;
   constructor(reduce: Reduction, options: { size?: number; stride?: number; name?: string } = {}) {
-    super(options.name);
-    this.type = reduce === 'max' ? 'maxPool2d' : 'avgPool2d';
-    const size = options.size ?? 2, stride = options.stride ?? size;
-    if (!Number.isInteger(size) || size < 1) throw new ArgumentError(`${this.type}: size must be a positive integer, got ${String(size)}`);
-    if (!Number.isInteger(stride) || stride < 1) throw new ArgumentError(`${this.type}: stride must be a positive integer, got ${String(stride)}`);
-    this.size = size;
-    this.stride = stride;
+    const type = reduce === 'max' ? 'maxPool2d' : 'avgPool2d';
+    checkOptions(type, options, { size: ['dim', true], stride: ['dim', true], name: ['string', true] }, true);
+    super(options?.name);
+    this.type = type;
+    const size = options?.size ?? 2;
+    this.size = dimension(size, `${type}: size`);
+    this.stride = dimension(options?.stride ?? size, `${type}: stride`);
   }
   outputType(t: FieldType<unknown>): FieldType<unknown> {
     if (t instanceof GridField || t instanceof ImageField || t instanceof InvariantField) return t;
@@ -92,8 +94,9 @@ export class GlobalPool extends Layer {
   readonly type = 'globalPool';
   readonly reduce: Reduction;
   constructor(options: { reduce?: Reduction; name?: string } = {}) {
-    super(options.name);
-    this.reduce = reduction(options.reduce ?? 'mean', 'globalPool');
+    checkOptions('globalPool', options, { reduce: [['max', 'mean'], true], name: ['string', true] }, true);
+    super(options?.name);
+    this.reduce = reduction(options?.reduce ?? 'mean', 'globalPool');
   }
   outputType(t: FieldType<unknown, any>): FieldType<unknown, any> {
     if (t instanceof LiftedFieldType) return new InvariantField(t.group, t.channels);

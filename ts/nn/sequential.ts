@@ -8,7 +8,8 @@
 import { ArgumentError, ShapeError } from '../core/errors.js';
 import type { FieldType } from '../fields/index.js';
 import { Tensor, expectTensor } from '../core/tensor.js';
-import { Layer, type LayerConfig } from './layer.js';
+import { Layer, type LayerConfig, type StagedParameters } from './layer.js';
+import { checkOptions, describe } from '../core/limits.js';
 import { Phi } from './phi.js';
 import { BatchNorm, Relu } from './pointwise.js';
 
@@ -26,14 +27,19 @@ export class Sequential extends Layer {
   readonly types: FieldType<unknown>[] = [];
 
   constructor(layers: Layer[], options: { inType?: FieldType<unknown>; name?: string } = {}) {
-    super(options.name);
-    if (!Array.isArray(layers) || layers.length === 0) throw new ArgumentError('sequential: expected a non-empty array of layers');
+    checkOptions('sequential', options, { inType: ['object', true], name: ['string', true] }, true);
+    super(options?.name);
+    if (!Array.isArray(layers) || layers.length === 0) throw new ArgumentError(`sequential: expected a non-empty array of layers, got ${describe(layers)}`);
     layers.forEach((l, i) => {
-      if (!(l instanceof Layer)) throw new ArgumentError(`sequential: element ${i} is not a layer (got ${l === null ? 'null' : typeof l})`);
+      if (!(l instanceof Layer)) throw new ArgumentError(`sequential: element ${i} is not a layer (got ${describe(l)})`);
+      l.assertLive();
+    });
+    if (new Set(layers).size !== layers.length) throw new ArgumentError('sequential: the same layer object appears twice');
+    layers.forEach((l, i) => {
       if (!l.name) l.name = `layers.${i}`;
     });
-    this.layers = layers;
-    const first = options.inType ?? layers[0].inType;
+    this.layers = [...layers];
+    const first = options?.inType ?? layers[0].inType;
     if (first) {
       let t = first;
       for (const l of layers) {
@@ -91,17 +97,44 @@ export class Sequential extends Layer {
     return out;
   }
 
-  /** Sets parameters by `layerName.param`; all-or-nothing per layer. */
+  /**
+   * Sets parameters by `layerName.param`, all or nothing across the layers: every value is
+   * checked and copied first, then the layers are updated one by one, and if one fails the
+   * layers already updated get their old parameters back.
+   */
   setParameters(values: Record<string, Tensor | Float32Array | ArrayLike<number>>): void {
+    if (values === null || typeof values !== 'object' || Array.isArray(values)) throw new ArgumentError(`sequential.setParameters: expected an object of named parameters, got ${describe(values)}`);
     const byLayer = new Map<Layer, Record<string, Tensor | Float32Array | ArrayLike<number>>>();
     const names = new Map(this.layers.map((l) => [l.name, l]));
     for (const [key, v] of Object.entries(values)) {
       const dot = key.lastIndexOf('.');
-      const layer = names.get(key.slice(0, dot));
-      if (dot < 0 || !layer) throw new ArgumentError(`sequential: no layer for parameter '${key}' (layers: ${[...names.keys()].join(', ')})`);
+      const layer = dot < 0 ? undefined : names.get(key.slice(0, dot));
+      if (!layer) throw new ArgumentError(`sequential: no layer for parameter '${key}' (layers: ${[...names.keys()].join(', ')})`);
       byLayer.set(layer, { ...(byLayer.get(layer) ?? {}), [key.slice(dot + 1)]: v });
     }
-    for (const [layer, vals] of byLayer) layer.setParameters(vals);
+    const staged: [Layer, StagedParameters][] = [];
+    try {
+      for (const [layer, vals] of byLayer) staged.push([layer, layer.stageParameters(vals)]);
+    } catch (e) {
+      for (const [, st] of staged) for (const t of st.values()) t.dispose();
+      throw e;
+    }
+    const applied: { rollback(): void; commit(): void }[] = [];
+    let i = 0;
+    try {
+      for (; i < staged.length; i++) applied.push(staged[i][0].applyParameters(staged[i][1]));
+    } catch (e) {
+      for (const a of applied.reverse()) {
+        try {
+          a.rollback();
+        } catch {
+          // Memory ran out re-deriving old weights: the original error says why.
+        }
+      }
+      for (let j = i + 1; j < staged.length; j++) for (const t of staged[j][1].values()) t.dispose();
+      throw e;
+    }
+    for (const a of applied) a.commit();
   }
 
   config(): LayerConfig {
@@ -110,6 +143,7 @@ export class Sequential extends Layer {
 
   dispose(): void {
     for (const l of this.layers) l.dispose();
+    super.dispose();
   }
 }
 

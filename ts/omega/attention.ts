@@ -13,6 +13,7 @@
  * run once per element; the sum over pairs runs in the engine.
  */
 import { ArgumentError } from '../core/errors.js';
+import { checkAttentionOmegaOptions } from '../core/limits.js';
 import { PackedMatrix, matmulRows, packMatrix } from '../core/gemm.js';
 import { Tensor, keep, tensor, tidy } from '../core/tensor.js';
 import type { Rng } from '../groups/lie.js';
@@ -69,11 +70,12 @@ export class AttentionOmega extends Omega {
   constructor(o: AttentionOmegaOptions) {
     super();
     const where = 'omega.attention';
+    checkAttentionOmegaOptions(o);
     options(o, where, ['in', 'out', 'heads', 'dim', 'content', 'location', 'hidden', 'activation', 'normalise']);
     this.in = positiveInt(o.in, `${where}: in`);
     this.out = positiveInt(o.out, `${where}: out`);
-    this.heads = positiveInt(o.heads ?? 1, `${where}: heads`, 4096);
-    this.dim = positiveInt(o.dim ?? 8, `${where}: dim`, 65536);
+    this.heads = positiveInt(o.heads ?? 1, `${where}: heads`);
+    this.dim = positiveInt(o.dim ?? 8, `${where}: dim`);
     if (this.out % this.heads !== 0) throw new ArgumentError(`${where}: out (${this.out}) must be divisible by heads (${this.heads})`);
     this.content = bool(o.content ?? true, `${where}: content`);
     const loc = o.location ?? 'auto';
@@ -81,7 +83,7 @@ export class AttentionOmega extends Omega {
     this.location = loc;
     const hidden = o.hidden ?? [16, 16];
     if (!Array.isArray(hidden) || hidden.length > 16) throw new ArgumentError(`${where}: hidden must be an array of at most 16 widths`);
-    this.hidden = hidden.map((h, i) => positiveInt(h, `${where}: hidden[${i}]`, 65536));
+    this.hidden = hidden.map((h, i) => positiveInt(h, `${where}: hidden[${i}]`));
     this.activation = activation(o.activation ?? 'silu', `${where}: activation`);
     this.normalise = normaliser(o.normalise ?? 'softmax', `${where}: normalise`, ['softmax', 'dot_product', 'norm_exp', 'mean', 'none']);
     if (!this.content && this.locationOn('finite') === 'none') throw new ArgumentError(`${where}: with content off and no location term, every logit is 0`);

@@ -7,6 +7,7 @@
  * a product with the one-hot relative index (tested equal).
  */
 import { ArgumentError } from '../core/errors.js';
+import { checkKernelOmegaOptions } from '../core/limits.js';
 import { PackedMatrix, packMatrix } from '../core/gemm.js';
 import type { Padding } from '../core/ops.js';
 import { Tensor, keep, tensor, tidy } from '../core/tensor.js';
@@ -51,11 +52,12 @@ export class KernelOmega extends Omega {
   constructor(o: KernelOmegaOptions) {
     super();
     const where = 'omega.kernel';
+    checkKernelOmegaOptions(o);
     options(o, where, ['in', 'out', 'size', 'padding', 'stride', 'bias', 'lift']);
     this.in = positiveInt(o.in, `${where}: in`);
     this.out = positiveInt(o.out, `${where}: out`);
-    this.size = positiveInt(o.size ?? 3, `${where}: size`, 1024);
-    this.stride = positiveInt(o.stride ?? 1, `${where}: stride`, 1024);
+    this.size = positiveInt(o.size ?? 3, `${where}: size`);
+    this.stride = positiveInt(o.stride ?? 1, `${where}: stride`);
     const p = o.padding ?? 'valid';
     if (p !== 'same' && p !== 'valid' && !(Number.isInteger(p) && (p as number) >= 0 && (p as number) < this.size)) {
       throw new ArgumentError(`${where}: padding must be 'same', 'valid' or an integer in 0..${this.size - 1}, got ${String(p)}`);

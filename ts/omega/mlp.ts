@@ -90,7 +90,7 @@ export class MlpOmega extends Omega {
     this.out = positiveInt(o.out, `${where}: out`);
     const hidden = o.hidden ?? [32, 32];
     if (!Array.isArray(hidden) || hidden.length > 16) throw new ArgumentError(`${where}: hidden must be an array of at most 16 widths, got ${String(hidden)}`);
-    this.hidden = hidden.map((h, i) => positiveInt(h, `${where}: hidden[${i}]`, 65536));
+    this.hidden = hidden.map((h, i) => positiveInt(h, `${where}: hidden[${i}]`));
     this.activation = activation(o.activation ?? 'silu', `${where}: activation`);
     this.outputActivation = activation(o.outputActivation ?? 'none', `${where}: outputActivation`);
     const f = o.features ?? 'none';
@@ -99,14 +99,14 @@ export class MlpOmega extends Omega {
     const out = o.output ?? 'matrix';
     if (!['matrix', 'basis', 'heads'].includes(out)) throw new ArgumentError(`${where}: output must be 'matrix', 'basis' or 'heads', got ${String(out)}`);
     this.output = out;
-    this.basis = positiveInt(o.basis ?? 16, `${where}: basis`, 65536);
-    this.heads = positiveInt(o.heads ?? 1, `${where}: heads`, 4096);
+    this.basis = positiveInt(o.basis ?? 16, `${where}: basis`);
+    this.heads = positiveInt(o.heads ?? 1, `${where}: heads`);
     if (out === 'heads' && this.out % this.heads !== 0) throw new ArgumentError(`${where}: out (${this.out}) must be divisible by heads (${this.heads})`);
     this.normalise = normaliser(o.normalise ?? (out === 'heads' ? 'softmax' : 'none'), `${where}: normalise`, out === 'heads' ? ['softmax', 'dot_product', 'norm_exp', 'mean', 'none'] : ['none', 'mean']);
     this.bias = bool(o.bias ?? true, `${where}: bias`);
     this.lift = bool(o.lift ?? false, `${where}: lift`);
-    this.size = positiveInt(o.size ?? 3, `${where}: size`, 1024);
-    this.stride = positiveInt(o.stride ?? 1, `${where}: stride`, 1024);
+    this.size = positiveInt(o.size ?? 3, `${where}: size`);
+    this.stride = positiveInt(o.stride ?? 1, `${where}: stride`);
     this.padding = o.padding ?? 'same';
     if (out === 'matrix' && this.in * this.out > 65536) throw new ArgumentError(`${where}: a matrix psi gives in x out = ${this.in * this.out} values per pair; use output 'basis' (LieConv's) for wide layers`);
   }

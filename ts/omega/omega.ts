@@ -7,6 +7,7 @@
  * which lets `Phi` run it on the dense fast paths (Cayley GEMM, convolution).
  */
 import { ArgumentError } from '../core/errors.js';
+import { describe, dimension } from '../core/limits.js';
 import type { Tensor } from '../core/tensor.js';
 import type { Lifted, Rng } from '../groups/lie.js';
 import type { AnyGroup } from '../groups/index.js';
@@ -100,22 +101,20 @@ export abstract class Omega {
   }
 }
 
-/** `v` if it is a positive integer, else an ArgumentError naming `what`. */
-export function positiveInt(v: unknown, what: string, max = 2 ** 24): number {
-  if (!Number.isInteger(v) || (v as number) < 1) throw new ArgumentError(`${what} must be a positive integer, got ${String(v)}`);
-  if ((v as number) > max) throw new ArgumentError(`${what} is ${String(v)}, more than the limit of ${max}`);
-  return v as number;
+/** `v` if it is an integer in `1..limits.maxDimension`, else an ArgumentError naming `what`. */
+export function positiveInt(v: unknown, what: string): number {
+  return dimension(v, what, 1);
 }
 
 /** `v` if it is a boolean, else an ArgumentError. */
 export function bool(v: unknown, what: string): boolean {
-  if (typeof v !== 'boolean') throw new ArgumentError(`${what} must be a boolean, got ${typeof v === 'string' ? `'${v}'` : String(v)}`);
+  if (typeof v !== 'boolean') throw new ArgumentError(`${what} must be a boolean (true or false), got ${describe(v)}`);
   return v;
 }
 
 /** Checks an options object, naming unknown keys. */
 export function options<T>(o: unknown, where: string, keys: readonly string[]): T {
-  if (o === null || typeof o !== 'object' || Array.isArray(o)) throw new ArgumentError(`${where}: options { ${keys.join(', ')} } are required, got ${o === null ? 'null' : typeof o}`);
+  if (o === null || typeof o !== 'object' || Array.isArray(o)) throw new ArgumentError(`${where}: options { ${keys.join(', ')} } are required, got ${describe(o)}`);
   const extra = Object.keys(o).filter((k) => !keys.includes(k));
   if (extra.length) throw new ArgumentError(`${where}: unknown option(s) ${extra.join(', ')}; it takes ${keys.join(', ')}`);
   return o as T;
