@@ -63,7 +63,7 @@ export async function runPhi({ passes = 5, only = ['LIFT', 'MLP', 'DENSE'], glob
       add('liftKnn', all.median * 1e3);
       line.push(`LIFT-SE3 lift ${(lift.median * 1e3).toFixed(1)} + kNN/logs ${(knn.median * 1e3).toFixed(1)} = ${(all.median * 1e3).toFixed(1)} ms`);
       if (global) {
-        const g = time(() => d.build('global').dispose(), { rounds: 1, minSeconds: 0, warmup: 0 });
+        const g = time(() => d.build('global').dispose(), { rounds: 1, minSeconds: 0.001, warmup: 0 });
         add('global', g.median * 1e3);
         line.push(`global ${(g.median * 1e3).toFixed(0)} ms`);
       }
@@ -72,7 +72,7 @@ export async function runPhi({ passes = 5, only = ['LIFT', 'MLP', 'DENSE'], glob
       const k = time(run(l1.kernel, l1.x), { rounds: 3, minSeconds: 0.3 });
       const m = time(run(l1.mlp, l1.x), { rounds: 3, minSeconds: 0.3 });
       const mg = time(run(l1.mlpGeneral, l1.x), { rounds: 1, minSeconds: 0.5, warmup: 1 });
-      const mf = time(run(l1.mlpFeatures, l1.x), { rounds: 1, minSeconds: 0, warmup: 0 });
+      const mf = time(run(l1.mlpFeatures, l1.x), { rounds: 1, minSeconds: 0.001, warmup: 0 });
       add('l1Kernel', k.median * 1e3); add('l1Mlp', m.median * 1e3); add('l1MlpGeneral', mg.median * 1e3); add('l1MlpFeatures', mf.median * 1e3);
       line.push(`L1 kernel ${(k.median * 1e3).toFixed(1)} / mlp ${(m.median * 1e3).toFixed(1)} / mlp engine ${(mg.median * 1e3).toFixed(0)} / mlp+features ${(mf.median * 1e3).toFixed(0)} ms`);
     }

@@ -1146,10 +1146,18 @@ pub fn pair_coords(c: &Cloud, offsets: &[u32], indices: &[u32], out: &mut [f32])
     let (k, a) = (c.kind, c.kind.a());
     let width = coords_width(k);
     let mut v = [0.0; 6];
+    // SE(3): from quaternions (one atan per pair, no other trigonometry).
+    let m = c.elements.len() / (k.n() * k.n());
+    let poses: Vec<Pose> = if k == Kind::SE3 { (0..m as u32).map(|e| Pose::of(c.element(e))).collect() } else { Vec::new() };
     for g in 0..offsets.len() - 1 {
         for j in offsets[g] as usize..offsets[g + 1] as usize {
             let h = indices[j];
-            rel_log(k, c.element(g as u32), c.element(h), &mut v);
+            if k == Kind::SE3 {
+                let (pa, pb) = (&poses[g], &poses[h as usize]);
+                se3_log_from(pa, pb, c.element(g as u32), se3_measure(pa, pb, 0.0).1, &mut v);
+            } else {
+                rel_log(k, c.element(g as u32), c.element(h), &mut v);
+            }
             let o = &mut out[j * width..(j + 1) * width];
             for i in 0..a {
                 o[i] = v[i] as f32;
@@ -1281,6 +1289,44 @@ mod tests {
                 for h in 0..m as u32 {
                     let (a, b) = (c.distance(g, h), c.distance_by_log(g, h));
                     assert!((a - b).abs() < 1e-8 * b.max(1.0), "{k:?}: {a} vs {b}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn se3_logs_from_quaternions_equal_the_matrix_logs() {
+        let mut u = Uniforms::Seeded(17);
+        let k = Kind::SE3;
+        let mut els: Vec<Vec<f64>> = (0..60).map(|_| random_element(k, &mut u)).collect();
+        // A relative rotation of exactly pi and one of almost zero.
+        let mut g = vec![0.0; 16];
+        exp(k, &[0.0, core::f64::consts::PI, 0.0, 1.0, 2.0, 3.0], &mut g);
+        els.push(g);
+        let mut g2 = vec![0.0; 16];
+        exp(k, &[1e-9, 0.0, 0.0, 0.5, 0.0, 0.0], &mut g2);
+        els.push(g2);
+        els.push(vec![1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0]);
+        for a in &els {
+            for b in &els {
+                let (pa, pb) = (Pose::of(a), Pose::of(b));
+                let mut fast = [0.0; 6];
+                se3_log_from(&pa, &pb, a, se3_measure(&pa, &pb, 0.0).1, &mut fast);
+                let mut slow = [0.0; 6];
+                rel_log(k, a, b, &mut slow);
+                // At exactly pi the axis sign is a convention: compare the rotation both give.
+                let theta = norm(&slow[..3]);
+                if (core::f64::consts::PI - theta).abs() < 1e-6 {
+                    let (mut ea, mut eb) = (vec![0.0; 16], vec![0.0; 16]);
+                    exp(k, &fast, &mut ea);
+                    exp(k, &slow, &mut eb);
+                    for (x, y) in ea.iter().zip(&eb) {
+                        assert!((x - y).abs() < 1e-9);
+                    }
+                    continue;
+                }
+                for i in 0..6 {
+                    assert!((fast[i] - slow[i]).abs() < 1e-9 * slow[i].abs().max(1.0), "{fast:?} vs {slow:?}");
                 }
             }
         }
