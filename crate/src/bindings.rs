@@ -11,7 +11,6 @@
 //! operand, `distinct(&out, &[&inputs...])`, then `slice`/`slice_mut` and the kernel; errors
 //! through `fail`.
 
-use crate::attention;
 use crate::engine;
 use crate::conv::{self, ConvShape};
 use crate::pointwise::{self, Reduce};
@@ -361,33 +360,6 @@ pub fn conv3x3_winograd(x: u32, u: u32, bias: u32, out: u32, n: u32, cin: u32, h
             distinct(&o, &[b])?;
         }
         winograd::conv3x3(&s, unsafe { slice(&xin) }, unsafe { slice(&ut) }, b.as_ref().map(|b| unsafe { slice(b) }), relu, unsafe { slice_mut(&o) });
-        Ok(())
-    };
-    run().map_or_else(fail, |()| OK)
-}
-
-/// Self-attention over a finite group of `order` elements ([`crate::attention`]): `q`, `k`
-/// `[n, heads, d, order]`, `v` and `out` `[n, heads, dv, order]`, `rel` `order^2` u32 indices
-/// into the per-head table `bias` `[heads, order]`.
-#[wasm_bindgen]
-#[allow(clippy::too_many_arguments)]
-pub fn group_attention(q: u32, k: u32, v: u32, rel: u32, bias: u32, out: u32, n: u32, heads: u32, d: u32, dv: u32, order: u32, content: bool) -> u32 {
-    let run = || -> Result<(), String> {
-        let prod = |xs: &[u32]| xs.iter().try_fold(1usize, |a, &b| a.checked_mul(b as usize));
-        let qa = arg("group_attention: q", q, prod(&[n, heads, d, order]))?;
-        let ka = arg("group_attention: k", k, prod(&[n, heads, d, order]))?;
-        let va = arg("group_attention: v", v, prod(&[n, heads, dv, order]))?;
-        let ra = arg("group_attention: rel", rel, prod(&[order, order]))?;
-        let ba = arg("group_attention: bias", bias, prod(&[heads, order]))?;
-        let oa = arg("group_attention: out", out, prod(&[n, heads, dv, order]))?;
-        distinct(&oa, &[&qa, &ka, &va, &ra, &ba])?;
-        // SAFETY: checked like an f32 operand; u32 has the same size and alignment.
-        let relv = unsafe { core::slice::from_raw_parts(ra.ptr as *const u32, ra.len) };
-        if let Some((i, &r)) = relv.iter().enumerate().find(|(_, &r)| r >= order) {
-            return Err(format!("group_attention: rel[{i}] = {r} is not an element index (order {order})"));
-        }
-        let s = attention::Shape { n: n as usize, heads: heads as usize, d: d as usize, dv: dv as usize, order: order as usize };
-        attention::attention(&s, unsafe { slice(&qa) }, unsafe { slice(&ka) }, unsafe { slice(&va) }, relv, unsafe { slice(&ba) }, content, unsafe { slice_mut(&oa) });
         Ok(())
     };
     run().map_or_else(fail, |()| OK)

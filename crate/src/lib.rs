@@ -11,7 +11,6 @@
 //! (`k = 0, 1, ..., K-1`, then bias, then activation), no fused multiply-add, and no kernel
 //! splits a reduction, so results never depend on how a caller tiles or batches the work.
 
-pub mod attention;
 pub mod bindings;
 pub mod conv;
 pub mod engine;
