@@ -27,7 +27,7 @@
 //! every batch item); nothing crosses back to JavaScript per pair.
 
 use crate::scratch;
-use crate::simd::relu;
+use crate::simd::{relu, F4};
 use crate::tile::{multiply, Epilogue, Op, NR};
 use crate::vmath;
 
@@ -210,6 +210,8 @@ pub struct Plan<'a> {
 
 /// Pairs per block (the MLP's batch), and a cap on the rows of the basis matrix per block.
 const PAIR_BLOCK: usize = 2048;
+/// Rows of attention sharing one neighbour list taken together (their queries, one product).
+const SHARED_ROWS: usize = 64;
 const BASIS_BLOCK_FLOATS: usize = 1 << 18;
 
 impl Plan<'_> {
@@ -349,41 +351,65 @@ pub fn run(p: &Plan, out: &mut [f32]) {
         Mode::Heads { heads, .. } => *heads,
         _ => 0,
     };
-    // Rows per block: by pairs, and for the basis matrix by its size.
+    // Rows per block: by pairs, and for the basis matrix by its size. Attention without an MLP
+    // takes rows that share one neighbour list together (up to SHARED_ROWS: its scores are then
+    // one product of queries and packed keys).
     let max_rows = if basis_k > 0 { (BASIS_BLOCK_FLOATS / basis_k).max(1) } else { usize::MAX };
+    let shares = heads > 0 && mlp.is_none();
     let mut max_pairs = 0;
     let mut blocks = Vec::new();
     let mut g0 = 0;
     while g0 < p.m_out {
         let mut g1 = g0 + 1;
-        while g1 < p.m_out && g1 - g0 < max_rows && (p.offsets[g1 + 1] - p.offsets[g0]) as usize <= PAIR_BLOCK {
-            g1 += 1;
+        if shares && same_list(p, g0, g0 + 1) {
+            while g1 < p.m_out && g1 - g0 < SHARED_ROWS && same_list(p, g0, g1) {
+                g1 += 1;
+            }
+        } else {
+            while g1 < p.m_out && g1 - g0 < max_rows && (p.offsets[g1 + 1] - p.offsets[g0]) as usize <= PAIR_BLOCK && !(shares && same_list(p, g1, g1 + 1)) {
+                g1 += 1;
+            }
         }
         max_pairs = max_pairs.max((p.offsets[g1] - p.offsets[g0]) as usize);
         blocks.push((g0, g1));
         g0 = g1;
     }
     let max_rows_used = blocks.iter().map(|(a, b)| b - a).max().unwrap_or(0);
+    let max_list = (0..p.m_out).map(|g| (p.offsets[g + 1] - p.offsets[g]) as usize).max().unwrap_or(0);
     let z_len = max_pairs * zw;
     let h_len = max_pairs * hw;
     let s_len = max_rows_used * basis_k;
     let y_len = max_rows_used * p.c_out;
     let l_len = max_pairs * heads;
     let v_len = p.c_out + p.c_in;
-    scratch::with(z_len + 2 * h_len + s_len + y_len + l_len + v_len, false, |buf| {
+    // Attention: keys and values of one list packed for the tile (per head), and its output rows.
+    let (dk, dv) = match &p.mode {
+        Mode::Heads { content, dv, .. } => (content.as_ref().map_or(0, |c| c.dk), *dv),
+        _ => (0, 0),
+    };
+    let pack_len = if heads > 0 { max_list.div_ceil(NR) * NR * dk + max_list * dv.div_ceil(NR) * NR + max_rows_used.max(1) * dv.max(1) } else { 0 };
+    scratch::with(z_len + 2 * h_len + s_len + y_len + l_len + v_len + pack_len, false, |buf| {
         let (z, rest) = buf.split_at_mut(z_len);
         let (h1, rest) = rest.split_at_mut(h_len);
         let (h2, rest) = rest.split_at_mut(h_len);
         let (s, rest) = rest.split_at_mut(s_len);
         let (y, rest) = rest.split_at_mut(y_len);
-        let (logits, vecs) = rest.split_at_mut(l_len);
+        let (logits, rest) = rest.split_at_mut(l_len);
+        let (vecs, packs) = rest.split_at_mut(v_len);
         for b in 0..p.batch {
             for &(g0, g1) in &blocks {
                 let psi = mlp.map(|m| evaluate(p, m, b, g0, g1, z, h1, h2));
                 match &p.mode {
                     Mode::Basis { m, w, bias, act, norm, .. } => basis(p, b, g0, g1, *m, w, *bias, *act, *norm, psi, s, y, out),
                     Mode::Matrix { bias, act, norm, .. } => matrix(p, b, g0, g1, *bias, *act, *norm, psi.unwrap(), vecs, out),
-                    Mode::Heads { heads, dv, v, content, location, norm } => attend(p, b, g0, g1, *heads, *dv, v, content.as_ref(), location, *norm, psi, logits, out),
+                    Mode::Heads { heads, dv, v, content, location, norm } => {
+                        let a = Attention { heads: *heads, dv: *dv, v, content: content.as_ref(), location, norm: *norm, psi };
+                        if g1 - g0 > 1 && shares && same_list(p, g0, g1 - 1) {
+                            attend_shared(p, b, g0, g1, &a, logits, packs, out);
+                        } else {
+                            attend_rows(p, b, g0, g1, &a, logits, out);
+                        }
+                    }
                 }
             }
         }
@@ -554,61 +580,189 @@ fn matrix(p: &Plan, b: usize, g0: usize, g1: usize, bias: Option<&[f32]>, act: A
     }
 }
 
-/// Attention for rows `g0..g1` of batch item `b`.
+/// Whether rows `g` and `h` have the same neighbour list.
+fn same_list(p: &Plan, g: usize, h: usize) -> bool {
+    if h >= p.m_out {
+        return false;
+    }
+    let (a0, a1, b0, b1) = (p.offsets[g] as usize, p.offsets[g + 1] as usize, p.offsets[h] as usize, p.offsets[h + 1] as usize);
+    a1 - a0 == b1 - b0 && a1 > a0 && p.indices[a0..a1] == p.indices[b0..b1]
+}
+
+/// What one attention call needs besides the plan.
+struct Attention<'a, 'b> {
+    heads: usize,
+    dv: usize,
+    v: &'a [f32],
+    content: Option<&'a Content<'a>>,
+    location: &'b Location<'a>,
+    norm: Norm,
+    psi: Option<&'b [f32]>,
+}
+
+/// `sum_i a_i b_i` over SIMD lanes in a fixed order: four running sums, then `(l0 + l1) + (l2 + l3)`,
+/// then the remainder in order.
+#[inline(always)]
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let mut acc = F4::zero();
+    let mut i = 0;
+    while i + 4 <= n {
+        // SAFETY: i + 4 <= n for both slices.
+        acc = acc.add(unsafe { F4::load(a.as_ptr().add(i)) }.mul(unsafe { F4::load(b.as_ptr().add(i)) }));
+        i += 4;
+    }
+    let mut s = (acc.get(0) + acc.get(1)) + (acc.get(2) + acc.get(3));
+    while i < n {
+        s += a[i] * b[i];
+        i += 1;
+    }
+    s
+}
+
+/// `acc += w x`, SIMD lanes then the remainder.
+#[inline(always)]
+fn axpy(acc: &mut [f32], w: f32, x: &[f32]) {
+    let n = acc.len().min(x.len());
+    let ws = F4::splat(w);
+    let mut i = 0;
+    while i + 4 <= n {
+        // SAFETY: i + 4 <= n for both slices.
+        unsafe { F4::load(acc.as_ptr().add(i)).add(ws.mul(F4::load(x.as_ptr().add(i)))).store(acc.as_mut_ptr().add(i)) };
+        i += 4;
+    }
+    while i < n {
+        acc[i] += w * x[i];
+        i += 1;
+    }
+}
+
+/// The location term of pair `j` (global index) for head `h`.
+#[inline(always)]
+fn location_term(p: &Plan, a: &Attention, p0: usize, j: usize, h: usize) -> f32 {
+    match a.location {
+        Location::None => 0.0,
+        Location::Table(t) => {
+            let (idx, size) = p.rel.index.expect("validated: a table needs indices");
+            t[h * size + idx[j] as usize]
+        }
+        Location::Mlp(_) => a.psi.expect("an MLP location has psi")[(j - p0) * a.heads + h],
+    }
+}
+
+/// Attention for rows with their own lists (local neighbourhoods): per row and head, the scores
+/// are dot products of the query with each neighbour's key row (SIMD over the key's dimensions),
+/// and the output accumulates the neighbours' value rows weighted (SIMD over the values'
+/// dimensions). Memory: one row's logits, never an N x N matrix.
 #[allow(clippy::too_many_arguments)]
-fn attend(p: &Plan, b: usize, g0: usize, g1: usize, heads: usize, dv: usize, v: &[f32], content: Option<&Content>, location: &Location, norm: Norm, psi: Option<&[f32]>, logits: &mut [f32], out: &mut [f32]) {
-    let p0 = p.offsets[g0] as usize;
+fn attend_rows(p: &Plan, b: usize, g0: usize, g1: usize, a: &Attention, logits: &mut [f32], out: &mut [f32]) {
+    let (heads, dv) = (a.heads, a.dv);
     let width = heads * dv;
-    let vb = &v[b * p.m_in * width..(b + 1) * p.m_in * width];
+    let p0 = p.offsets[g0] as usize;
+    let vb = &a.v[b * p.m_in * width..(b + 1) * p.m_in * width];
+    let mut acc = [0.0f32; 64];
     for g in g0..g1 {
         let (j0, j1) = (p.offsets[g] as usize, p.offsets[g + 1] as usize);
         let n = j1 - j0;
-        // logits[(j - j0) * heads + h]
         let l = &mut logits[(j0 - p0) * heads..(j1 - p0) * heads];
-        l.fill(0.0);
-        if let Some(c) = content {
-            let dk = c.dk;
-            let qrow = &c.q[(b * p.m_out + g) * heads * dk..(b * p.m_out + g + 1) * heads * dk];
-            for j in j0..j1 {
-                let e = p.indices[j] as usize;
-                let krow = &c.k[(b * p.m_in + e) * heads * dk..(b * p.m_in + e + 1) * heads * dk];
-                for h in 0..heads {
-                    let mut dot = 0.0f32;
-                    for i in 0..dk {
-                        dot += qrow[h * dk + i] * krow[h * dk + i];
-                    }
-                    l[(j - j0) * heads + h] = dot * c.scale;
-                }
-            }
-        }
-        match location {
-            Location::None => {}
-            Location::Table(t) => {
-                let (idx, size) = p.rel.index.expect("validated: a table needs indices");
-                for j in j0..j1 {
-                    for h in 0..heads {
-                        l[(j - j0) * heads + h] += t[h * size + idx[j] as usize];
-                    }
-                }
-            }
-            Location::Mlp(_) => {
-                let psi = psi.unwrap();
-                for j in j0..j1 {
-                    for h in 0..heads {
-                        l[(j - j0) * heads + h] += psi[(j - p0) * heads + h];
-                    }
-                }
-            }
-        }
-        normalise(l, n, heads, norm);
         for h in 0..heads {
-            for c in 0..dv {
-                let mut acc = 0.0f32;
-                for j in j0..j1 {
-                    let e = p.indices[j] as usize;
-                    acc += l[(j - j0) * heads + h] * vb[e * width + h * dv + c];
+            let lh = &mut l[h * n..(h + 1) * n];
+            match a.content {
+                Some(c) => {
+                    let dk = c.dk;
+                    let qrow = &c.q[(b * p.m_out + g) * heads * dk + h * dk..][..dk];
+                    for (jj, lv) in lh.iter_mut().enumerate() {
+                        let e = p.indices[j0 + jj] as usize;
+                        *lv = dot(qrow, &c.k[(b * p.m_in + e) * heads * dk + h * dk..][..dk]) * c.scale;
+                    }
                 }
-                out[p.os.at(b, g, h * dv + c)] = acc;
+                None => lh.fill(0.0),
+            }
+            if !matches!(a.location, Location::None) {
+                for (jj, lv) in lh.iter_mut().enumerate() {
+                    *lv += location_term(p, a, p0, j0 + jj, h);
+                }
+            }
+            normalise(lh, n, 1, a.norm);
+            // out_h = sum_j w_j v_h(g'_j), in list order; dv <= 64 in a stack buffer, else in parts.
+            let mut c0 = 0;
+            while c0 < dv {
+                let w = (dv - c0).min(acc.len());
+                let part = &mut acc[..w];
+                part.fill(0.0);
+                for (jj, &wt) in lh.iter().enumerate() {
+                    let e = p.indices[j0 + jj] as usize;
+                    axpy(part, wt, &vb[e * width + h * dv + c0..][..w]);
+                }
+                for (c, &val) in part.iter().enumerate() {
+                    out[p.os.at(b, g, h * dv + c0 + c)] = val;
+                }
+                c0 += w;
+            }
+        }
+    }
+}
+
+/// Attention for rows `g0..g1` that share one list (global neighbourhoods): per head, the keys
+/// and values of the list are packed once for the register tile, the scores are one product of
+/// the block's queries with the packed keys (scaled in the tile's epilogue), and the output one
+/// product of the normalised weights with the packed values.
+#[allow(clippy::too_many_arguments)]
+fn attend_shared(p: &Plan, b: usize, g0: usize, g1: usize, a: &Attention, logits: &mut [f32], packs: &mut [f32], out: &mut [f32]) {
+    let (heads, dv) = (a.heads, a.dv);
+    let width = heads * dv;
+    let (j0, j1) = (p.offsets[g0] as usize, p.offsets[g0 + 1] as usize);
+    let p0 = j0;
+    let (m, n) = (g1 - g0, j1 - j0);
+    let list = &p.indices[j0..j1];
+    let vb = &a.v[b * p.m_in * width..(b + 1) * p.m_in * width];
+    let dk = a.content.map_or(0, |c| c.dk);
+    let (kp, rest) = packs.split_at_mut(n.div_ceil(NR) * NR * dk);
+    let (vp, o) = rest.split_at_mut(n * dv.div_ceil(NR) * NR);
+    let s = &mut logits[..m * n];
+    for h in 0..heads {
+        match a.content {
+            Some(c) => {
+                // Keys of the list as panels [i][8 neighbours].
+                for (pi, panel) in kp.chunks_mut(NR * dk).enumerate() {
+                    for i in 0..dk {
+                        for t in 0..NR {
+                            let jj = pi * NR + t;
+                            panel[i * NR + t] = if jj < n { c.k[(b * p.m_in + list[jj] as usize) * heads * dk + h * dk + i] } else { 0.0 };
+                        }
+                    }
+                }
+                let qa = &c.q[((b * p.m_out + g0) * heads) * dk + h * dk..];
+                multiply(m, n, dk, qa, heads * dk, kp, Epilogue::new(&[Op::Scale(c.scale)]), s, n);
+            }
+            None => s.fill(0.0),
+        }
+        if !matches!(a.location, Location::None) {
+            for r in 0..m {
+                for jj in 0..n {
+                    s[r * n + jj] += location_term(p, a, p0, j0 + r * n + jj, h);
+                }
+            }
+        }
+        for r in 0..m {
+            normalise(&mut s[r * n..(r + 1) * n], n, 1, a.norm);
+        }
+        // Values of the list as panels [neighbour][8 dims].
+        let vpan = dv.div_ceil(NR);
+        for pi in 0..vpan {
+            for jj in 0..n {
+                let row = &vb[list[jj] as usize * width + h * dv..][..dv];
+                for t in 0..NR {
+                    let c = pi * NR + t;
+                    vp[(pi * n + jj) * NR + t] = if c < dv { row[c] } else { 0.0 };
+                }
+            }
+        }
+        let o = &mut o[..m * dv];
+        multiply(m, dv, n, s, n, vp, Epilogue::none(), o, dv);
+        for r in 0..m {
+            for c in 0..dv {
+                out[p.os.at(b, g0 + r, h * dv + c)] = o[r * dv + c];
             }
         }
     }
@@ -865,6 +1019,59 @@ mod tests {
                 }
             }
             close(&out, &want, &format!("heads {norm:?}"));
+        }
+    }
+
+    /// Rows that share one list (global attention) run as products of packed keys and values,
+    /// and agree with an f64 sum.
+    #[test]
+    fn shared_lists_run_as_products_and_agree_with_rows_and_f64() {
+        let (m_in, m_out, heads, dk, dv, size) = (13, 70, 3, 5, 9, 4);
+        let list: Vec<u32> = (0..m_in as u32).rev().collect();
+        let mut off = vec![0u32];
+        let mut idx = Vec::new();
+        for _ in 0..m_out {
+            idx.extend_from_slice(&list);
+            off.push(idx.len() as u32);
+        }
+        let rel: Vec<u32> = (0..idx.len()).map(|j| (j % size) as u32).collect();
+        let (q, k, v, t) = (random(m_out * heads * dk, 51), random(m_in * heads * dk, 52), random(m_in * heads * dv, 53), random(heads * size, 54));
+        let f = vec![0.0f32; m_in];
+        for norm in [Norm::Softmax, Norm::NormExp, Norm::Mean] {
+            let run_with = |offsets: &[u32], indices: &[u32], rels: &[u32]| {
+                let plan = Plan {
+                    batch: 1, m_out: offsets.len() - 1, m_in, c_in: 1, c_out: heads * dv, f: &f,
+                    fs: Strides { batch: m_in, elem: 1, chan: 1 }, os: Strides { batch: m_out * heads * dv, elem: heads * dv, chan: 1 },
+                    offsets, indices, rel: Rel { index: Some((rels, size)), coords: None },
+                    mode: Mode::Heads { heads, dv, v: &v, content: Some(Content { dk, q: &q, k: &k, scale: 0.7 }), location: Location::Table(&t), norm },
+                };
+                let mut out = vec![f32::NAN; (offsets.len() - 1) * heads * dv];
+                plan.validate(out.len()).unwrap();
+                run(&plan, &mut out);
+                out
+            };
+            let shared = run_with(&off, &idx, &rel);
+            let rows: Vec<(usize, usize)> = (0..m_out).map(|g| (off[g] as usize, off[g + 1] as usize)).collect();
+            let mut want = vec![0.0f64; m_out * heads * dv];
+            for g in 0..m_out {
+                for h in 0..heads {
+                    let (a, b) = rows[g];
+                    let l: Vec<f64> = (a..b).map(|j| {
+                        let e = idx[j] as usize;
+                        (0..dk).map(|i| q[(g * heads + h) * dk + i] as f64 * k[(e * heads + h) * dk + i] as f64).sum::<f64>() * 0.7 + t[h * size + rel[j] as usize] as f64
+                    }).collect();
+                    let n = l.len() as f64;
+                    let w: Vec<f64> = match norm {
+                        Norm::Softmax => { let mx = l.iter().cloned().fold(f64::NEG_INFINITY, f64::max); let z: f64 = l.iter().map(|x| (x - mx).exp()).sum(); l.iter().map(|x| (x - mx).exp() / z).collect() }
+                        Norm::NormExp => l.iter().map(|x| x.exp() / n).collect(),
+                        _ => l.iter().map(|x| x / n).collect(),
+                    };
+                    for c in 0..dv {
+                        want[g * heads * dv + h * dv + c] = (a..b).map(|j| w[j - a] * v[(idx[j] as usize * heads + h) * dv + c] as f64).sum();
+                    }
+                }
+            }
+            close(&shared, &want, &format!("shared {norm:?}"));
         }
     }
 

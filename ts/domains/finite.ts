@@ -1,8 +1,9 @@
 /**
  * A finite group as the domain of its own regular fields: features `[N, C, |G|]`, element `g` at
  * position `g`. A neighbourhood is `g' = g s` for `s` in a support (every element by default),
- * so the relative element `g^-1 g' = s` is the table index; lists are built once per group
- * object and support, and cached.
+ * so the relative element `g^-1 g' = s` is the table index; the global list is every element
+ * in order (the same list for every `g`), with `g^-1 g'` from the Cayley table. Lists are built
+ * once per group object and support, and cached.
  */
 import { ArgumentError } from '../core/errors.js';
 import { U32Buffer } from '../core/buffers.js';
@@ -39,13 +40,18 @@ export class FiniteDomain {
   with<R>(spec: NeighbourSpec, where: string, use: (n: Neighbourhood) => R): R {
     const S = this.support(spec, where);
     const G = this.group, n = G.order;
-    return withCached(G, `nbhd/${S.join(',')}`, () => {
+    // Global lists are in element order, the same list for every g (attention then runs as
+    // products); a support's are g s in the support's order.
+    const global = spec === 'global';
+    return withCached(G, `nbhd/${global ? 'global' : S.join(',')}`, () => {
       const offsets = new Uint32Array(n + 1), indices = new Uint32Array(n * S.length), rel = new Uint32Array(n * S.length);
       for (let g = 0; g < n; g++) {
         offsets[g + 1] = (g + 1) * S.length;
+        const ginv = G.inverse(g);
         S.forEach((s, j) => {
-          indices[g * S.length + j] = G.compose(g, s);
-          rel[g * S.length + j] = s;
+          const gp = global ? j : G.compose(g, s);
+          indices[g * S.length + j] = gp;
+          rel[g * S.length + j] = global ? G.compose(ginv, gp) : s;
         });
       }
       return new Neighbourhood(n, n, new U32Buffer(offsets, false), new U32Buffer(indices, false), indices.length, { buffer: new U32Buffer(rel, false), size: n });
