@@ -387,6 +387,62 @@ pub fn reduce_axis(x: u32, out: u32, outer: u32, len: u32, inner: u32, op: u32) 
     run().map_or_else(fail, |()| OK)
 }
 
+/// Layer norm over each row of `c` values (`rows x c`), with `gamma`, `beta` (`c`) and `eps`.
+#[wasm_bindgen]
+#[allow(clippy::too_many_arguments)]
+pub fn layer_norm(x: u32, gamma: u32, beta: u32, out: u32, rows: u32, c: u32, eps: f32) -> u32 {
+    let run = || -> Result<(), String> {
+        if c == 0 || !(eps > 0.0) {
+            return Err(format!("layer_norm: needs at least one channel and eps > 0, got {c} and {eps}"));
+        }
+        let xa = arg("layer_norm: x", x, mul(rows, c))?;
+        let ga = arg("layer_norm: gamma", gamma, Some(c as usize))?;
+        let ba = arg("layer_norm: beta", beta, Some(c as usize))?;
+        let o = arg("layer_norm: out", out, mul(rows, c))?;
+        distinct(&o, &[&xa, &ga, &ba])?;
+        pointwise::layer_norm(unsafe { slice(&xa) }, rows as usize, c as usize, unsafe { slice(&ga) }, unsafe { slice(&ba) }, eps, unsafe { slice_mut(&o) });
+        Ok(())
+    };
+    run().map_or_else(fail, |()| OK)
+}
+
+/// `out = silu(x)` over `len` values.
+#[wasm_bindgen]
+pub fn silu(x: u32, out: u32, len: u32) -> u32 {
+    let run = || -> Result<(), String> {
+        let xin = arg("silu: x", x, Some(len as usize))?;
+        let o = arg("silu: out", out, Some(len as usize))?;
+        distinct(&o, &[&xin])?;
+        pointwise::silu_all(unsafe { slice(&xin) }, unsafe { slice_mut(&o) });
+        Ok(())
+    };
+    run().map_or_else(fail, |()| OK)
+}
+
+/// `c (m x n) = act(a (m x k) . B + bias)` with B packed by [`pack_b`]; `act`: 0 none, 1 ReLU,
+/// 2 SiLU, 3 `+ c` (c holds a residual on entry).
+#[wasm_bindgen]
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_act(m: u32, n: u32, k: u32, a: u32, b_packed: u32, bias: u32, c: u32, act: u32) -> u32 {
+    match gemm_args("gemm_act", m, n, k, a, b_packed, gemm::packed_len(k as usize, n as usize), bias, c) {
+        Ok((a_, b_, bias_, c_)) => {
+            let mut ep = gemm::Epilogue::columns(bias_.as_ref().map(|b| unsafe { slice(b) }), false);
+            match act {
+                0 => {}
+                1 => ep = ep.then(gemm::Op::Relu),
+                2 => ep = ep.then(gemm::Op::Silu),
+                // A residual: C already holds it, the product is added to it.
+                3 => ep = ep.then(gemm::Op::Accumulate),
+                _ => return fail(format!("gemm_act: unknown activation {act} (0 none, 1 relu, 2 silu, 3 + C)")),
+            }
+            let (m, n, k) = (m as usize, n as usize, k as usize);
+            gemm::gemm(m, n, k, unsafe { slice(&a_) }, k, unsafe { slice(&b_) }, ep, unsafe { slice_mut(&c_) }, n);
+            OK
+        }
+        Err(e) => fail(e),
+    }
+}
+
 /// Rows of `x` (`[m, c]`) reduced per segment id (`seg`, u32; `u32::MAX` skipped) into `out`
 /// (`[segments, c]`); `op`: 0 max, 1 mean.
 #[wasm_bindgen]
@@ -643,6 +699,34 @@ pub fn lie_lift(kind: u32, points: u32, count: u32, samples: u32, seed: u32, uni
     run().map_or_else(fail, |()| OK)
 }
 
+/// Lifts `batch` clouds of `count` points each (`[batch, count, d]` f64) with `samples` elements
+/// per point ([`crate::lie::lift_clouds`]): the seeded stream restarts per cloud; `mask`
+/// (`[batch, count]` f32 of 1 and 0; 0 for none) leaves absent points out of it.
+#[wasm_bindgen]
+#[allow(clippy::too_many_arguments)]
+pub fn lie_lift_clouds(kind: u32, points: u32, batch: u32, count: u32, mask: u32, samples: u32, seed: u32, out: u32, orbit: u32) -> u32 {
+    let run = || -> Result<(), String> {
+        let k = lie_kind(kind)?;
+        let n = mul(batch, count).ok_or("lie_lift_clouds: size overflows")?;
+        let m = n.checked_mul(samples as usize).ok_or("lie_lift_clouds: size overflows")?;
+        let pa = arg64("lie_lift_clouds: points", points, n.checked_mul(k.d()))?;
+        let ma = opt_arg("lie_lift_clouds: mask", mask, n)?;
+        let o = arg64("lie_lift_clouds: out", out, m.checked_mul(k.n() * k.n()))?;
+        let oa = if k.has_orbit() { Some(arg64("lie_lift_clouds: orbit", orbit, Some(m))?) } else { None };
+        distinct(&o, &[&pa])?;
+        if let Some(ma) = &ma {
+            distinct(&o, &[ma])?;
+        }
+        let mut none: [f64; 0] = [];
+        let orb = match &oa {
+            Some(a) => unsafe { slice64_mut(a) },
+            None => &mut none[..],
+        };
+        lie::lift_clouds(k, unsafe { slice64(&pa) }, batch as usize, count as usize, ma.as_ref().map(|a| unsafe { slice(a) }), samples as usize, seed, unsafe { slice64_mut(&o) }, orb)
+    };
+    run().map_or_else(fail, |()| OK)
+}
+
 /// Pairs [`neighbours_global`] writes for these cloud ids.
 #[wasm_bindgen]
 pub fn neighbours_global_len(cloud: u32, m: u32) -> f64 {
@@ -771,7 +855,7 @@ pub fn pair_coords(kind: u32, g: u32, orbit: u32, m: u32, offsets: u32, indices:
 /// Version word of the plan layout (ASCII "PHI1").
 pub const PLAN_VERSION: u32 = 0x5048_4931;
 /// Words before the layers, and per layer.
-pub const PLAN_HEADER: usize = 38;
+pub const PLAN_HEADER: usize = 40;
 pub const PLAN_LAYER: usize = 6;
 
 struct Words<'a>(&'a [u32]);
@@ -881,7 +965,12 @@ pub fn phi_engine(plan: u32, words: u32) -> u32 {
                     2 => engine::Location::Mlp(mlp.ok_or("phi_engine: a location MLP needs MLP layers")?),
                     l => return Err(format!("phi_engine: unknown location term {l}")),
                 };
-                engine::Mode::Heads { heads, dv, v: unsafe { slice(&va) }, content, location, norm }
+                let combine = match w.0[38] {
+                    0 => engine::Combine::Sum,
+                    1 => engine::Combine::Product,
+                    c => return Err(format!("phi_engine: unknown combination {c} (0 sum, 1 product)")),
+                };
+                engine::Mode::Heads { heads, dv, v: unsafe { slice(&va) }, content, location, combine, norm }
             }
             m => return Err(format!("phi_engine: unknown mode {m}")),
         };

@@ -169,8 +169,8 @@ pub enum Mode<'a> {
     Basis { mlp: Option<Mlp<'a>>, m: usize, w: &'a [f32], bias: Option<&'a [f32]>, act: Act, norm: Norm },
     /// `N(sum_j Psi_j f_j) + b` with `Psi_j` the MLP's `c_out x c_in` output.
     Matrix { mlp: Mlp<'a>, bias: Option<&'a [f32]>, act: Act, norm: Norm },
-    /// Attention: weights per head from content and location, then values.
-    Heads { heads: usize, dv: usize, v: &'a [f32], content: Option<Content<'a>>, location: Location<'a>, norm: Norm },
+    /// Attention: weights per head from content and location (`combine`d), then values.
+    Heads { heads: usize, dv: usize, v: &'a [f32], content: Option<Content<'a>>, location: Location<'a>, combine: Combine, norm: Norm },
 }
 
 /// `q_h(g) . k_h(g') * scale`, `q` `[batch, m_out, heads*dk]`, `k` `[batch, m_in, heads*dk]`.
@@ -180,6 +180,14 @@ pub struct Content<'a> {
     pub q: &'a [f32],
     pub k: &'a [f32],
     pub scale: f32,
+}
+
+/// How attention's content and location terms make a logit: their sum (LieTransformer's
+/// default), or their product.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Combine {
+    Sum,
+    Product,
 }
 
 #[derive(Clone, Debug)]
@@ -402,8 +410,8 @@ pub fn run(p: &Plan, out: &mut [f32]) {
                 match &p.mode {
                     Mode::Basis { m, w, bias, act, norm, .. } => basis(p, b, g0, g1, *m, w, *bias, *act, *norm, psi, s, y, out),
                     Mode::Matrix { bias, act, norm, .. } => matrix(p, b, g0, g1, *bias, *act, *norm, psi.unwrap(), vecs, out),
-                    Mode::Heads { heads, dv, v, content, location, norm } => {
-                        let a = Attention { heads: *heads, dv: *dv, v, content: content.as_ref(), location, norm: *norm, psi };
+                    Mode::Heads { heads, dv, v, content, location, combine, norm } => {
+                        let a = Attention { heads: *heads, dv: *dv, v, content: content.as_ref(), location, combine: *combine, norm: *norm, psi };
                         if g1 - g0 > 1 && shares && same_list(p, g0, g1 - 1) {
                             attend_shared(p, b, g0, g1, &a, logits, packs, out);
                         } else {
@@ -596,6 +604,7 @@ struct Attention<'a, 'b> {
     v: &'a [f32],
     content: Option<&'a Content<'a>>,
     location: &'b Location<'a>,
+    combine: Combine,
     norm: Norm,
     psi: Option<&'b [f32]>,
 }
@@ -680,7 +689,8 @@ fn attend_rows(p: &Plan, b: usize, g0: usize, g1: usize, a: &Attention, logits: 
             }
             if !matches!(a.location, Location::None) {
                 for (jj, lv) in lh.iter_mut().enumerate() {
-                    *lv += location_term(p, a, p0, j0 + jj, h);
+                    let t = location_term(p, a, p0, j0 + jj, h);
+                    *lv = if a.combine == Combine::Product { *lv * t } else { *lv + t };
                 }
             }
             normalise(lh, n, 1, a.norm);
@@ -740,7 +750,9 @@ fn attend_shared(p: &Plan, b: usize, g0: usize, g1: usize, a: &Attention, logits
         if !matches!(a.location, Location::None) {
             for r in 0..m {
                 for jj in 0..n {
-                    s[r * n + jj] += location_term(p, a, p0, j0 + r * n + jj, h);
+                    let t = location_term(p, a, p0, j0 + r * n + jj, h);
+                    let v = &mut s[r * n + jj];
+                    *v = if a.combine == Combine::Product { *v * t } else { *v + t };
                 }
             }
         }
@@ -985,7 +997,7 @@ mod tests {
                 batch: 1, m_out, m_in, c_in: 1, c_out: heads * dv, f: &f,
                 fs: Strides { batch: m_in, elem: 1, chan: 1 }, os: Strides { batch: m_out * heads * dv, elem: heads * dv, chan: 1 },
                 offsets: &off, indices: &idx, rel: Rel { index: None, coords: Some((&coords, a)) },
-                mode: Mode::Heads { heads, dv, v: &v, content: Some(content), location: Location::Mlp(mlp), norm },
+                mode: Mode::Heads { heads, dv, v: &v, content: Some(content), location: Location::Mlp(mlp), combine: Combine::Sum, norm },
             };
             let mut out = vec![f32::NAN; m_out * heads * dv];
             plan.validate(out.len()).unwrap();
@@ -1043,7 +1055,7 @@ mod tests {
                     batch: 1, m_out: offsets.len() - 1, m_in, c_in: 1, c_out: heads * dv, f: &f,
                     fs: Strides { batch: m_in, elem: 1, chan: 1 }, os: Strides { batch: m_out * heads * dv, elem: heads * dv, chan: 1 },
                     offsets, indices, rel: Rel { index: Some((rels, size)), coords: None },
-                    mode: Mode::Heads { heads, dv, v: &v, content: Some(Content { dk, q: &q, k: &k, scale: 0.7 }), location: Location::Table(&t), norm },
+                    mode: Mode::Heads { heads, dv, v: &v, content: Some(Content { dk, q: &q, k: &k, scale: 0.7 }), location: Location::Table(&t), combine: Combine::Sum, norm },
                 };
                 let mut out = vec![f32::NAN; (offsets.len() - 1) * heads * dv];
                 plan.validate(out.len()).unwrap();

@@ -491,6 +491,62 @@ pub fn lift(k: Kind, points: &[f64], count: usize, samples: usize, u: &mut Unifo
     Ok(())
 }
 
+/// Lifts `batch` clouds of `count` points (`[batch, count, d]`). Each cloud restarts the seeded
+/// stream and only its present points (`mask` 1; all when there is no mask) draw from it, so a
+/// cloud's elements depend on its own points alone, never on its place in a batch or on padding
+/// (a batch split over workers lifts exactly as a whole). Absent points get identity elements.
+#[allow(clippy::too_many_arguments)]
+pub fn lift_clouds(k: Kind, points: &[f64], batch: usize, count: usize, mask: Option<&[f32]>, samples: usize, seed: u32, out: &mut [f64], orbit: &mut [f64]) -> Result<(), String> {
+    let (d, nn) = (k.d(), k.n() * k.n());
+    let mut identity = vec![0.0; nn];
+    for i in 0..k.n() {
+        identity[i * k.n() + i] = 1.0;
+    }
+    let mut pts = Vec::with_capacity(count * d);
+    let mut which = Vec::with_capacity(count);
+    let mut tmp = vec![0.0; count * samples * nn];
+    let mut tmp_orbit = vec![0.0; if k.has_orbit() { count * samples } else { 0 }];
+    for b in 0..batch {
+        pts.clear();
+        which.clear();
+        for p in 0..count {
+            let present = match mask {
+                None => true,
+                Some(m) => {
+                    let v = m[b * count + p];
+                    if v != 0.0 && v != 1.0 {
+                        return Err(format!("lift: mask[{b}, {p}] is {v}; a mask holds 1 (present) or 0 (absent)"));
+                    }
+                    v == 1.0
+                }
+            };
+            let at = (b * count + p) * samples;
+            if present {
+                pts.extend_from_slice(&points[(b * count + p) * d..(b * count + p + 1) * d]);
+                which.push(p);
+            } else {
+                for s in 0..samples {
+                    out[(at + s) * nn..(at + s + 1) * nn].copy_from_slice(&identity);
+                    if k.has_orbit() {
+                        orbit[at + s] = 1.0;
+                    }
+                }
+            }
+        }
+        let v = which.len();
+        lift(k, &pts, v, samples, &mut Uniforms::Seeded(seed), &mut tmp[..v * samples * nn], &mut tmp_orbit[..if k.has_orbit() { v * samples } else { 0 }])
+            .map_err(|e| format!("cloud {b}: {e}"))?;
+        for (i, &p) in which.iter().enumerate() {
+            let at = (b * count + p) * samples;
+            out[at * nn..(at + samples) * nn].copy_from_slice(&tmp[i * samples * nn..(i + 1) * samples * nn]);
+            if k.has_orbit() {
+                orbit[at..at + samples].copy_from_slice(&tmp_orbit[i * samples..(i + 1) * samples]);
+            }
+        }
+    }
+    Ok(())
+}
+
 // ---------------------------------------------------------------------------------------------
 // Neighbourhoods: compressed lists (`offsets[m + 1]`, `indices`) over elements grouped in clouds
 // (`cloud[e]`; `u32::MAX` marks a masked element, which has no neighbours and is nobody's).

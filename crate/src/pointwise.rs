@@ -44,6 +44,48 @@ pub fn reduce_axis(x: &[f32], outer: usize, len: usize, inner: usize, op: Reduce
     }
 }
 
+/// Layer norm over the `c` values of each row: `(x - mean) / sqrt(var + eps) * gamma + beta`,
+/// the mean and the (biased) variance summed in index order, as PyTorch's `LayerNorm` defines it.
+/// Acts on each element's channels alone, so it commutes with any action that moves elements.
+#[allow(clippy::too_many_arguments)]
+pub fn layer_norm(x: &[f32], rows: usize, c: usize, gamma: &[f32], beta: &[f32], eps: f32, out: &mut [f32]) {
+    assert!(x.len() >= rows * c && out.len() >= rows * c && gamma.len() >= c && beta.len() >= c && c > 0);
+    let n = c as f32;
+    for r in 0..rows {
+        let row = &x[r * c..(r + 1) * c];
+        let mut sum = 0.0f32;
+        for &v in row {
+            sum += v;
+        }
+        let mean = sum / n;
+        let mut var = 0.0f32;
+        for &v in row {
+            let d = v - mean;
+            var += d * d;
+        }
+        let inv = 1.0 / (var / n + eps).sqrt();
+        let o = &mut out[r * c..(r + 1) * c];
+        for i in 0..c {
+            o[i] = (row[i] - mean) * inv * gamma[i] + beta[i];
+        }
+    }
+}
+
+/// `out = x * sigmoid(x)` (SiLU, Swish) over `x`, four lanes at a time, the tail by the scalar twin.
+pub fn silu_all(x: &[f32], out: &mut [f32]) {
+    let n = x.len().min(out.len());
+    let mut i = 0;
+    while i + 4 <= n {
+        // SAFETY: i + 4 <= n for both slices.
+        unsafe { crate::vmath::silu4(F4::load(x.as_ptr().add(i))).store(out.as_mut_ptr().add(i)) };
+        i += 4;
+    }
+    while i < n {
+        out[i] = crate::vmath::silu(x[i]);
+        i += 1;
+    }
+}
+
 /// Rows of `x` (`[m, c]`) reduced by segment: `out[s] = op over e with seg[e] = s of x[e]`,
 /// in element order; rows whose segment is `u32::MAX` (masked) are skipped. An empty segment
 /// gives zeros (its mean is taken over no rows). Pooling a batch of lifted clouds.
@@ -187,6 +229,26 @@ pub fn relu_all(x: &[f32], out: &mut [f32]) {
 #[cfg(test)]
 mod segment_tests {
     use super::*;
+
+    #[test]
+    fn layer_norm_and_silu() {
+        let x = [1.0f32, 2.0, 3.0, 4.0, -1.0, 0.0, 1.0, 2.0];
+        let (g, b) = ([1.0f32, 2.0, 1.0, 0.5], [0.0f32, 0.1, 0.0, -1.0]);
+        let mut out = [0.0f32; 8];
+        layer_norm(&x, 2, 4, &g, &b, 1e-5, &mut out);
+        let inv = 1.0 / (1.25f64 + 1e-5).sqrt();
+        let want = [-1.5 * inv, -0.5 * inv * 2.0 + 0.1, 0.5 * inv, 1.5 * inv * 0.5 - 1.0];
+        for r in 0..2 {
+            for i in 0..4 {
+                assert!((out[r * 4 + i] as f64 - want[i]).abs() < 1e-6);
+            }
+        }
+        let mut y = [0.0f32; 7];
+        silu_all(&[-3.0, -1.0, 0.0, 0.5, 2.0, 7.0, -20.0], &mut y);
+        for (v, x) in y.iter().zip([-3.0f64, -1.0, 0.0, 0.5, 2.0, 7.0, -20.0]) {
+            assert!((*v as f64 - x / (1.0 + (-x).exp())).abs() < 1e-6);
+        }
+    }
 
     #[test]
     fn segments_skip_masked_rows_and_empty_ones_are_zero() {

@@ -114,7 +114,8 @@ export function checkEquivariance<E = unknown>(layer: EquivariantMap | ((x: any)
     const maxRelError = Math.max(0, ...perElement.map((r) => r.relError));
     const failing = perElement.filter((r) => !r.ok).map((r) => r.label);
     const ok = failing.length === 0;
-    const name = typeof layer === 'function' ? layer.name || 'function' : (typeof (layer as { label?: () => string }).label === 'function' ? (layer as { label: () => string }).label() : layer.name) || 'layer';
+    const labelled = layer as unknown as { label?: () => string };
+    const name = typeof layer === 'function' ? layer.name || 'function' : (typeof labelled.label === 'function' ? labelled.label() : layer.name) || 'layer';
     const summary = ok
       ? `${name} is equivariant under ${String(G)} over ${elements.length} elements: max relative error ${maxRelError.toExponential(2)} <= ${tolerance}`
       : `${name} is NOT equivariant under ${String(G)}: ${failing.length} of ${elements.length} elements exceed ${tolerance} (${failing.join(', ')}); max relative error ${maxRelError.toExponential(2)}`;

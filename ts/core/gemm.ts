@@ -76,16 +76,27 @@ export function matmul(a: Tensor, b: Tensor | PackedMatrix, options: MatmulOptio
  * The GEMM on `a` read as `m x k` rows (any shape of that size) against a packed matrix;
  * the result has shape `outShape` (`m * n` values). Shapes are the caller's to validate.
  */
-export function matmulRows(a: Tensor, m: number, k: number, packed: PackedMatrix, options: MatmulOptions, outShape: readonly number[]): Tensor {
+export function matmulRows(a: Tensor, m: number, k: number, packed: PackedMatrix, options: MatmulOptions & RowOptions, outShape: readonly number[]): Tensor {
   if (a.size !== m * k || packed.k !== k) throw new ShapeError(`matmul: ${a.describe()} is not ${m} rows of ${k}, or the matrix is not [${k}, n]`);
   const n = packed.n;
-  const { bias, relu = false } = options;
+  const { bias, relu = false, activation = relu ? 'relu' : 'none', residual } = options;
+  if (residual && residual.size !== m * n) throw new ShapeError(`matmul: the residual ${residual.describe()} is not ${m} x ${n}`);
   const out = empty(outShape);
   try {
-    call('matmul', (kn) => kn.gemm(m, n, k, a.ptr, packed.ptr, bias ? bias.ptr : 0, out.ptr, relu));
+    if (residual) out.view().set(residual.view());
+    const code = residual ? 3 : activation === 'relu' ? 1 : activation === 'silu' ? 2 : 0;
+    if (residual && activation !== 'none') throw new ShapeError('matmul: a residual sum takes no activation');
+    call('matmul', (kn) => kn.gemm_act(m, n, k, a.ptr, packed.ptr, bias ? bias.ptr : 0, out.ptr, code));
   } catch (e) {
     out.dispose();
     throw e;
   }
   return out;
+}
+
+/** Internal options of `matmulRows`: the activation after the bias, or a residual added instead. */
+export interface RowOptions {
+  activation?: 'none' | 'relu' | 'silu';
+  /** `out = a b + bias + residual` (the residual has the output's size). */
+  residual?: Tensor;
 }

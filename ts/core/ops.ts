@@ -178,3 +178,14 @@ export function applyMatrix(x: Tensor, mt: Float32Array, d: number, bias?: Float
 export function copy(x: Tensor): Tensor {
   return reshape(x, x.shape);
 }
+
+/** Layer norm over the last axis of `x` viewed as `rows x c`: `(x - mean) / sqrt(var + eps) * gamma + beta`. */
+export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, rows: number, c: number, eps: number): Tensor {
+  if (x.size !== rows * c) throw new ShapeError(`layerNorm: ${x.describe()} is not ${rows} rows of ${c}`);
+  return into(x.shape, 'layerNorm', (out) => call('layerNorm', (k) => k.layer_norm(x.ptr, gamma.ptr, beta.ptr, out.ptr, rows, c, eps)));
+}
+
+/** `x * sigmoid(x)` (SiLU, Swish), a new tensor. */
+export function silu(x: Tensor): Tensor {
+  return into(x.shape, 'silu', (out) => call('silu', (k) => k.silu(x.ptr, out.ptr, x.size)));
+}

@@ -23,6 +23,7 @@ import type { AnyGroup } from '../groups/index.js';
 import { FieldType } from './field.js';
 export { FieldType } from './field.js';
 export { LiftedField, LiftedFieldType, liftedField } from './lifted.js';
+export { PointCloudType, checkPointCloud, type PointCloud } from './points.js';
 
 function expectRank(x: Tensor, rank: number, layout: string, what: string, field: string) {
   expectTensor(x, what);

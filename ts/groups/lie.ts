@@ -67,8 +67,11 @@ export class Lifted {
     /** For each element, its cloud in a batch (0 for a single cloud; `MASKED` for padding). */
     readonly cloud: Uint32Array,
     readonly samples: number,
+    /** Clouds in the batch (pooling gives one row each, empty ones included). */
+    readonly batch = 1,
   ) {
     const nn = group.n * group.n;
+    if (!Number.isInteger(batch) || batch < 1) throw new ArgumentError(`${group.name}: a lifted batch has at least one cloud, got ${batch}`);
     if (matrices.length % nn !== 0 || point.length * nn !== matrices.length || cloud.length !== point.length || (group.hasOrbit && orbit.length !== point.length)) {
       throw new ArgumentError(`${group.name}: a lifted cloud needs ${nn} values per element and one point, cloud (and orbit) entry each`);
     }
@@ -91,11 +94,9 @@ export class Lifted {
     return Array.from({ length: this.count }, (_, i) => this.element(i));
   }
 
-  /** Number of clouds (the largest cloud id + 1, masked elements aside). */
+  /** Number of clouds (`batch`). */
   get clouds(): number {
-    let m = -1;
-    for (const c of this.cloud) if (c !== MASKED && c > m) m = c;
-    return m + 1;
+    return this.batch;
   }
 }
 
@@ -315,6 +316,44 @@ export abstract class LieGroup implements Group<LieElement> {
   }
 
   /**
+   * Lifts a batch of clouds, `points` `[B, P, d]` with an optional `mask` `[B, P]` (1 present,
+   * 0 padding), `samples` elements per point: as `lift`, with the seeded stream restarted for
+   * each cloud and drawn from by its present points only, so a cloud lifts the same alone or in
+   * any batch. Element `(b P + p) samples + s`; `cloud` is `b`, or `MASKED` for absent points.
+   */
+  liftClouds(points: Tensor, options: { samples?: number; seed?: number; mask?: Tensor } = {}): Lifted {
+    expectTensor(points, `${this.name}.liftClouds: points`, 3);
+    const [B, P, d] = points.shape;
+    if (d !== this.d) throw new ShapeError(`${this.name}.liftClouds: points must be [B, P, ${this.d}], got [${points.shape.join(', ')}]`);
+    if (options === null || typeof options !== 'object') throw new ArgumentError(`${this.name}.liftClouds: options must be an object`);
+    const { samples = 1, seed = 1, mask } = options;
+    if (!Number.isInteger(samples) || samples < 1 || samples > 4096) throw new ArgumentError(`${this.name}.liftClouds: samples must be an integer in 1..4096, got ${String(samples)}`);
+    if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new ArgumentError(`${this.name}.liftClouds: seed must be an integer in 0..2^32-1, got ${String(seed)}`);
+    if (mask !== undefined) {
+      expectTensor(mask, `${this.name}.liftClouds: mask`);
+      if (mask.rank !== 2 || mask.shape[0] !== B || mask.shape[1] !== P) throw new ShapeError(`${this.name}.liftClouds: mask must be [${B}, ${P}] (one entry per point), got [${mask.shape.join(', ')}]`);
+    }
+    const m = B * P * samples, nn = this.n * this.n;
+    if (m * nn > 2 ** 28) throw new ArgumentError(`${this.name}.liftClouds: ${B * P} points x ${samples} samples is more than this library lifts at once`);
+    const flat = Float64Array.from(points.toArray());
+    const lifted = withTemporaries((t) => {
+      const pin = t.add(new F64Buffer(flat));
+      const out = t.add(new F64Buffer(m * nn));
+      const orbit = this.hasOrbit ? t.add(new F64Buffer(m)) : undefined;
+      call(`${this.name}.liftClouds`, (k) => k.lie_lift_clouds(this.code, pin.ptr, B, P, mask?.ptr ?? 0, samples, seed, out.ptr, orbit?.ptr ?? 0));
+      return { matrices: out.toArray(), orbit: orbit?.toArray() ?? new Float64Array(0) };
+    });
+    const present = mask?.toArray();
+    const cloud = new Uint32Array(m), point = new Int32Array(m);
+    for (let b = 0; b < B; b++) for (let p = 0; p < P; p++) for (let s = 0; s < samples; s++) {
+      const e = (b * P + p) * samples + s;
+      point[e] = b * P + p;
+      cloud[e] = present && present[b * P + p] === 0 ? MASKED : b;
+    }
+    return new Lifted(this, lifted.matrices, point, lifted.orbit, cloud, samples, B);
+  }
+
+  /**
    * `u` acting on lifted samples: every element `g` becomes `u g` (the point it stands for moves
    * by `u`; the stabiliser sample is carried along), so relative logs are unchanged.
    */
@@ -329,7 +368,7 @@ export abstract class LieGroup implements Group<LieElement> {
       call(`${this.name}.actLifted`, (k) => k.lie_compose_left(this.code, uin.ptr, gin.ptr, lifted.count, out.ptr));
       return out.toArray();
     });
-    return new Lifted(this, moved, lifted.point.slice(), lifted.orbit.slice(), lifted.cloud.slice(), lifted.samples);
+    return new Lifted(this, moved, lifted.point.slice(), lifted.orbit.slice(), lifted.cloud.slice(), lifted.samples, lifted.batch);
   }
 
   /** `log(g_i^-1 g_j)` for every pair: `M x M x algebraDim`, row-major. */

@@ -103,8 +103,12 @@ export abstract class Layer {
     if (this.#disposed) throw new DisposedError(`${this.label()} was used after dispose()${what === 'used' ? '' : ` (${what})`}`);
   }
 
-  /** `Phi[x]`, a new tensor. */
-  abstract run(x: Tensor): Tensor;
+  /**
+   * `Phi[x]`, a new feature map: a tensor, or a lifted field (layers on point clouds). Each
+   * layer declares the precise overloads it takes.
+   */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  abstract run(x: any): any;
 
   /** The output field type for an input of type `t`; throws a ShapeError naming this layer. */
   abstract outputType(t: FieldType<unknown, any>): FieldType<unknown, any>;

@@ -1,6 +1,7 @@
 /** `linear` (a dense layer on invariant features) and `flatten`. */
 import { ShapeError } from '../core/errors.js';
 import { FieldType, InvariantField } from '../fields/index.js';
+import { LiftedField, LiftedFieldType } from '../fields/lifted.js';
 import { PackedMatrix, matmulRows, packMatrix } from '../core/gemm.js';
 import { permute, reshape } from '../core/ops.js';
 import { Tensor, expectTensor, keep, tidy } from '../core/tensor.js';
@@ -43,16 +44,39 @@ export class Linear extends Layer {
     this.#packed = tidy(() => keep(packMatrix(permute(this.store.get('weight')!, t, [i, o]))));
   }
 
-  outputType(t: FieldType<unknown>): FieldType<unknown> {
-    if (!(t instanceof InvariantField)) throw new ShapeError(`${this.label()}: a dense layer is equivariant only on invariant features; its input is ${t.describe()} (pool over the group first)`);
+  outputType(t: FieldType<unknown, any>): FieldType<unknown, any> {
+    // On a lifted field the map acts on each element's features: it commutes with moving elements.
+    if (t instanceof LiftedFieldType) {
+      if (t.channels !== this.in) throw new ShapeError(`${this.label()}: expects ${this.in} features per element, its input has ${t.channels}`);
+      return new LiftedFieldType(t.group, this.out);
+    }
+    if (!(t instanceof InvariantField)) throw new ShapeError(`${this.label()}: a dense layer is equivariant only on invariant features or per element of a lifted field; its input is ${t.describe()} (pool over the group first)`);
     if ((t as InvariantField).width !== this.in && (t as InvariantField).width !== 0) throw new ShapeError(`${this.label()}: expects ${this.in} features, its input has ${t.channels}`);
     return new InvariantField(t.group, this.out);
   }
 
-  run(x: Tensor): Tensor {
+  run(x: Tensor): Tensor;
+  run(x: LiftedField): LiftedField;
+  run(x: Tensor | LiftedField): Tensor | LiftedField {
+    return this.apply(x, {});
+  }
+
+  /**
+   * `x W^T + b`, then SiLU (`activation`), or plus a residual (`residual`, the output's size):
+   * fused in the product's epilogue.
+   */
+  apply(x: Tensor | LiftedField, o: { activation?: 'none' | 'relu' | 'silu'; residual?: Tensor | LiftedField }): Tensor | LiftedField {
+    if (x instanceof LiftedField) {
+      const f = x.features;
+      expectTensor(f, this.label(), 2);
+      if (f.shape[1] !== this.in) throw new ShapeError(`${this.label()}: expected ${this.in} features per element, got [${f.shape.join(', ')}]`);
+      const residual = o.residual instanceof LiftedField ? o.residual.features : o.residual;
+      return x.withFeatures(matmulRows(f, f.shape[0], this.in, this.#packed!, { bias: this.store.get('bias'), activation: o.activation, residual }, [f.shape[0], this.out]));
+    }
     expectTensor(x, this.label());
     if (x.rank !== 2 || x.shape[1] !== this.in) throw new ShapeError(`${this.label()}: expected [N, ${this.in}], got [${x.shape.join(', ')}]`);
-    return matmulRows(x, x.shape[0], this.in, this.#packed!, { bias: this.store.get('bias') }, [x.shape[0], this.out]);
+    const residual = o.residual instanceof LiftedField ? o.residual.features : o.residual;
+    return matmulRows(x, x.shape[0], this.in, this.#packed!, { bias: this.store.get('bias'), activation: o.activation, residual }, [x.shape[0], this.out]);
   }
 
   config(): LayerConfig {

@@ -5,7 +5,9 @@
  */
 import { ArgumentError, ShapeError } from '../core/errors.js';
 import type { FieldType } from '../fields/index.js';
-import { channelAffine, relu as reluOp } from '../core/ops.js';
+import { channelAffine, layerNorm as layerNormOp, relu as reluOp, silu as siluOp } from '../core/ops.js';
+import { InvariantField } from '../fields/index.js';
+import { LiftedField, LiftedFieldType } from '../fields/lifted.js';
 import { Tensor, expectTensor, keep, tensor } from '../core/tensor.js';
 import { Layer, inner, type LayerConfig } from './layer.js';
 import { checkLayerBytes, checkOptions } from '../core/limits.js';
@@ -19,13 +21,86 @@ export class Relu extends Layer {
   outputType(t: FieldType<unknown>): FieldType<unknown> {
     return t;
   }
-  run(x: Tensor): Tensor {
-    expectTensor(x, this.label());
-    return reluOp(x);
+  run(x: Tensor): Tensor;
+  run(x: LiftedField): LiftedField;
+  run(x: Tensor | LiftedField): Tensor | LiftedField {
+    return onFeatures(x, this.label(), reluOp);
   }
   config(): LayerConfig {
     return { type: this.type, ...(this.name ? { name: this.name } : {}) };
   }
+}
+
+/** `x * sigmoid(x)` (SiLU, Swish), pointwise: on any feature map, lifted fields included. */
+export class Silu extends Layer {
+  readonly type = 'silu';
+  constructor(options: { name?: string } = {}) {
+    checkOptions('silu', options, { name: ['string', true] }, true);
+    super(options?.name);
+  }
+  outputType(t: FieldType<unknown, any>): FieldType<unknown, any> {
+    return t;
+  }
+  run(x: Tensor): Tensor;
+  run(x: LiftedField): LiftedField;
+  run(x: Tensor | LiftedField): Tensor | LiftedField {
+    return onFeatures(x, this.label(), siluOp);
+  }
+  config(): LayerConfig {
+    return { type: this.type, ...(this.name ? { name: this.name } : {}) };
+  }
+}
+
+/**
+ * Layer norm over each element's channels (LieTransformer's "equivariant layer norm": it acts
+ * on one element's features at a time, so moving elements commutes with it): on a lifted field
+ * `[M, C]` or on invariant features `[N, C]`.
+ */
+export class LayerNorm extends Layer {
+  readonly type = 'layerNorm';
+  readonly channels: number;
+  readonly eps: number;
+
+  constructor(options: { channels: number; eps?: number; name?: string }) {
+    checkOptions('layerNorm', options, { channels: ['dim'], eps: ['positive', true], name: ['string', true] });
+    super(options.name);
+    this.channels = options.channels;
+    this.eps = options.eps ?? 1e-5;
+    this.setParameters({ weight: new Float32Array(this.channels).fill(1), bias: new Float32Array(this.channels) });
+  }
+
+  parameterShapes(): Record<string, number[]> {
+    return { weight: [this.channels], bias: [this.channels] };
+  }
+
+  outputType(t: FieldType<unknown, any>): FieldType<unknown, any> {
+    if (t.channels !== this.channels) throw new ShapeError(`${this.label()}: normalises ${this.channels} channels, but its input has ${t.channels} (${t.describe()})`);
+    if (!(t instanceof LiftedFieldType) && !(t instanceof InvariantField)) throw new ShapeError(`${this.label()}: normalises each element's channels of a lifted field or invariant features [N, C]; its input is ${t.describe()}`);
+    return t;
+  }
+
+  run(x: Tensor): Tensor;
+  run(x: LiftedField): LiftedField;
+  run(x: Tensor | LiftedField): Tensor | LiftedField {
+    return onFeatures(x, this.label(), (t) => {
+      if (t.rank !== 2 || t.shape[1] !== this.channels) throw new ShapeError(`${this.label()}: expected [N, ${this.channels}], got [${t.shape.join(', ')}]`);
+      return layerNormOp(t, this.store.get('weight')!, this.store.get('bias')!, t.shape[0], this.channels, this.eps);
+    });
+  }
+
+  config(): LayerConfig {
+    return { type: this.type, channels: this.channels, eps: this.eps, ...(this.name ? { name: this.name } : {}) };
+  }
+}
+
+/** Applies `op` to a tensor, or to a lifted field's features (a field on the same elements back). */
+function onFeatures(x: Tensor | LiftedField, what: string, op: (t: Tensor) => Tensor): Tensor | LiftedField {
+  if (x instanceof LiftedField) {
+    expectTensor(x.features, what);
+    return x.withFeatures(op(x.features));
+  }
+  expectTensor(x, what);
+  return op(x);
 }
 
 export class BatchNorm extends Layer {
@@ -79,7 +154,10 @@ export class BatchNorm extends Layer {
     return t;
   }
 
-  run(x: Tensor): Tensor {
+  run(x: Tensor): Tensor;
+  run(x: LiftedField): LiftedField;
+  run(x: Tensor | LiftedField): Tensor | LiftedField {
+    if (x instanceof LiftedField) return onFeatures(x, this.label(), (t) => this.runWith(t, false));
     return this.runWith(x, false);
   }
 

@@ -45,12 +45,17 @@ export interface AttentionOmegaOptions {
   activation?: Activation | 'swish';
   /** Normaliser over the neighbours; default `'softmax'`. */
   normalise?: Normaliser;
+  /** How content and location make a logit: `'sum'` (default, LieTransformer's) or `'product'`. */
+  combine?: 'sum' | 'product';
+  /** Biases of the query, key and value maps (LieTransformer's); default false. */
+  bias?: boolean;
 }
 
 interface AttentionPrepared extends Prepared {
   query: PackedMatrix;
   key: PackedMatrix;
   value: PackedMatrix;
+  biases?: { query: Tensor; key: Tensor; value: Tensor };
   table?: Tensor;
   mlp?: EngineMlp & { dispose(): void };
 }
@@ -66,12 +71,14 @@ export class AttentionOmega extends Omega {
   readonly hidden: readonly number[];
   readonly activation: Activation;
   readonly normalise: Normaliser;
+  readonly combine: 'sum' | 'product';
+  readonly bias: boolean;
 
   constructor(o: AttentionOmegaOptions) {
     super();
     const where = 'omega.attention';
     checkAttentionOmegaOptions(o);
-    options(o, where, ['in', 'out', 'heads', 'dim', 'content', 'location', 'hidden', 'activation', 'normalise']);
+    options(o, where, ['in', 'out', 'heads', 'dim', 'content', 'location', 'hidden', 'activation', 'normalise', 'combine', 'bias']);
     this.in = positiveInt(o.in, `${where}: in`);
     this.out = positiveInt(o.out, `${where}: out`);
     this.heads = positiveInt(o.heads ?? 1, `${where}: heads`);
@@ -87,6 +94,10 @@ export class AttentionOmega extends Omega {
     this.activation = activation(o.activation ?? 'silu', `${where}: activation`);
     this.normalise = normaliser(o.normalise ?? 'softmax', `${where}: normalise`, ['softmax', 'dot_product', 'norm_exp', 'mean', 'none']);
     if (!this.content && this.locationOn('finite') === 'none') throw new ArgumentError(`${where}: with content off and no location term, every logit is 0`);
+    const combine = o.combine ?? 'sum';
+    if (combine !== 'sum' && combine !== 'product') throw new ArgumentError(`${where}: combine must be 'sum' or 'product', got ${String(o.combine)}`);
+    this.combine = combine;
+    this.bias = bool(o.bias ?? false, `${where}: bias`);
   }
 
   /** The location term on a domain of this kind. */
@@ -107,6 +118,7 @@ export class AttentionOmega extends Omega {
   shapes(ctx: OmegaContext): Record<string, number[]> {
     const { in: ci, out: co, heads: h, dim: d } = this;
     const s: Record<string, number[]> = { query: [h * d, ci], key: [h * d, ci], value: [co, ci] };
+    if (this.bias) Object.assign(s, { query_bias: [h * d], key_bias: [h * d], value_bias: [co] });
     const loc = this.locationOn(ctx.kind);
     if (loc === 'table') {
       if (ctx.tableSize === undefined) throw new ArgumentError(`${ctx.where}: a location table needs a finite relative element`);
@@ -124,6 +136,7 @@ export class AttentionOmega extends Omega {
       key: uniform(s.key[0] * this.in, bound, rng),
       value: uniform(this.out * this.in, bound, rng),
     };
+    if (this.bias) Object.assign(v, { query_bias: uniform(s.query[0], bound, rng), key_bias: uniform(s.key[0], bound, rng), value_bias: uniform(this.out, bound, rng) });
     if (s.position) v.position = uniform(s.position[0] * s.position[1], 0.5, rng);
     if (this.locationOn(ctx.kind) === 'mlp') Object.assign(v, this.net(ctx).init(rng));
     return v;
@@ -143,7 +156,12 @@ export class AttentionOmega extends Omega {
         const key = keep(packMatrix(transpose(params.get('key')!, hd, this.in)));
         const value = keep(packMatrix(transpose(params.get('value')!, this.out, this.in)));
         const table = loc === 'table' ? keep(tensor(params.get('position')!.toArray(), params.get('position')!.shape)) : undefined;
-        return { query, key, value, table, mlp, dispose() { query.dispose(); key.dispose(); value.dispose(); table?.dispose(); mlp?.dispose(); } };
+        const copyOf = (k: string) => keep(tensor(params.get(k)!.toArray(), params.get(k)!.shape));
+        const biases = this.bias ? { query: copyOf('query_bias'), key: copyOf('key_bias'), value: copyOf('value_bias') } : undefined;
+        return {
+          query, key, value, table, mlp, biases,
+          dispose() { query.dispose(); key.dispose(); value.dispose(); table?.dispose(); mlp?.dispose(); if (biases) for (const b of Object.values(biases)) b.dispose(); },
+        };
       });
     } catch (e) {
       mlp?.dispose();
@@ -157,9 +175,9 @@ export class AttentionOmega extends Omega {
     const rows = input.batch * input.mIn, hd = this.heads * this.dim;
     tidy(() => {
       const xl = channelsLast(input, this.in);
-      const q = this.content ? matmulRows(xl, rows, this.in, p.query, {}, [rows, hd]) : undefined;
-      const k = this.content ? matmulRows(xl, rows, this.in, p.key, {}, [rows, hd]) : undefined;
-      const v = matmulRows(xl, rows, this.in, p.value, {}, [rows, this.out]);
+      const q = this.content ? matmulRows(xl, rows, this.in, p.query, { bias: p.biases?.query }, [rows, hd]) : undefined;
+      const k = this.content ? matmulRows(xl, rows, this.in, p.key, { bias: p.biases?.key }, [rows, hd]) : undefined;
+      const v = matmulRows(xl, rows, this.in, p.value, { bias: p.biases?.value }, [rows, this.out]);
       const loc = this.locationOn(ctx.kind);
       runEngine({
         batch: input.batch, mIn: input.mIn, cIn: this.in, cOut: this.out, x: input.x, xs: input.xs, out: output.out, os: output.os, nbhd,
@@ -167,6 +185,7 @@ export class AttentionOmega extends Omega {
           kind: 'heads', heads: this.heads, dv: this.out / this.heads, values: v,
           content: q && k ? { dk: this.dim, q, k, scale: 1 / Math.sqrt(this.dim) } : undefined,
           location: loc === 'table' ? { kind: 'table', table: p.table! } : loc === 'mlp' ? { kind: 'mlp', mlp: p.mlp! } : { kind: 'none' },
+          combine: this.combine === 'product' ? 'product' : 'sum',
           norm: normCode(this.normalise),
         },
       }, where);
@@ -176,6 +195,8 @@ export class AttentionOmega extends Omega {
   config(): Record<string, unknown> {
     const c: Record<string, unknown> = { kind: this.kind, in: this.in, out: this.out, heads: this.heads, dim: this.dim, content: this.content, normalise: this.normalise };
     if (this.location !== 'auto') c.location = this.location;
+    if (this.combine !== 'sum') c.combine = this.combine;
+    if (this.bias) c.bias = true;
     if (this.locationOn('lifted') === 'mlp' && this.location !== 'table' && this.location !== 'none') Object.assign(c, { hidden: [...this.hidden], activation: this.activation });
     return c;
   }

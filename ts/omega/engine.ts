@@ -75,6 +75,8 @@ export type EngineMode =
     kind: 'heads'; heads: number; dv: number; values: Operand;
     content?: { dk: number; q: Operand; k: Operand; scale: number };
     location: { kind: 'none' } | { kind: 'table'; table: Operand } | { kind: 'mlp'; mlp: EngineMlp };
+    /** Content and location summed (default) or multiplied. */
+    combine?: 'sum' | 'product';
     norm: Norm;
   };
 
@@ -92,7 +94,7 @@ export interface EngineCall {
 }
 
 const VERSION = 0x50484931;
-const HEADER = 38;
+const HEADER = 40;
 const LAYER = 6;
 
 const f32bits = (v: number) => new Uint32Array(new Float32Array([v]).buffer)[0];
@@ -127,6 +129,7 @@ export function runEngine(c: EngineCall, op: string): void {
     if (m.content) { w[32] = m.content.dk; w[33] = m.content.q.ptr; w[34] = m.content.k.ptr; w[35] = f32bits(m.content.scale); }
     w[36] = m.location.kind === 'none' ? 0 : m.location.kind === 'table' ? 1 : 2;
     if (m.location.kind === 'table') w[37] = m.location.table.ptr;
+    w[38] = m.combine === 'product' ? 1 : 0;
   }
   layers.forEach((l, i) => {
     const at = HEADER + i * LAYER;
