@@ -13,6 +13,7 @@ import { GridGroup, type GridElement } from '../groups/grid.js';
 import { LieGroup, seededRng } from '../groups/lie.js';
 import { Tensor, expectTensor, tidy } from '../core/tensor.js';
 import { LiftedField } from '../fields/lifted.js';
+import { release } from '../core/cache.js';
 
 /** A feature map: a tensor, or a field on a lifted cloud. */
 export type FeatureMap = Tensor | LiftedField;
@@ -99,8 +100,16 @@ export function checkEquivariance<E = unknown>(layer: EquivariantMap | ((x: any)
     let scale = 0;
     for (const v of yv) scale = Math.max(scale, Math.abs(v));
     const perElement: ElementReport<E>[] = elements.map((u) => tidy(() => {
-      const lhs = values(run(inType.act(u, input)));
-      const rhs = values(outType.act(outElement(u), y));
+      const moved = inType.act(u, input);
+      const movedOut = outType.act(outElement(u), y);
+      let lhs: Float32Array, rhs: Float32Array;
+      try {
+        lhs = values(run(moved));
+        rhs = values(movedOut);
+      } finally {
+        // The moved clouds are used once: free their neighbour lists now.
+        for (const v of [moved, movedOut]) if (v instanceof LiftedField) release(v.lifted);
+      }
       if (lhs.length !== rhs.length) throw new ShapeError(`checkEquivariance: the output for ${inType.label(u)} has ${lhs.length} values, expected ${rhs.length}`);
       let abs = 0;
       for (let i = 0; i < lhs.length; i++) {

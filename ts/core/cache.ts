@@ -63,6 +63,19 @@ export function withTable<R>(owner: object, key: string, build: () => Int32Array
   return withCached(owner, `table/${key}`, () => new IndexTable(build(), false), use);
 }
 
+/** Frees what is cached for `owner` (an object that will not be used again, e.g. a cloud lifted for one run). */
+export function release(owner: object): void {
+  const id = ids.get(owner);
+  if (id === undefined) return;
+  const prefix = `${id}/`;
+  for (const [k, entry] of cache) {
+    if (!k.startsWith(prefix)) continue;
+    cachedBytes -= entry.bytes;
+    entry.dispose();
+    cache.delete(k);
+  }
+}
+
 /** Frees everything cached (it is rebuilt on demand). */
 export function clearCaches(): void {
   for (const t of cache.values()) t.dispose();

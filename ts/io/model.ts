@@ -8,6 +8,8 @@ import { describe, dimension, fmtBytes, limits } from '../core/limits.js';
 import { cloneJson, planLayers } from './plan.js';
 import { checkBatch } from '../nn/layer.js';
 import { FieldType, GridField, ImageField, InvariantField, RegularField } from '../fields/index.js';
+import { PointCloudType, type PointCloud } from '../fields/points.js';
+import { LieGroup } from '../groups/lie.js';
 import { FiniteGroup } from '../groups/finite.js';
 import { GridGroup } from '../groups/grid.js';
 import { byName, type AnyGroup } from '../groups/index.js';
@@ -15,7 +17,9 @@ import { groupConv, liftingConv } from '../nn/conv.js';
 import type { Layer, LayerConfig } from '../nn/layer.js';
 import { Flatten, Linear } from '../nn/linear.js';
 import { Phi, type ConvAlgorithm } from '../nn/phi.js';
-import { BatchNorm, Relu } from '../nn/pointwise.js';
+import { BatchNorm, LayerNorm, Relu, Silu } from '../nn/pointwise.js';
+import { Coordinates, Lift } from '../nn/lift.js';
+import { LieTransformerBlock } from '../nn/transformer.js';
 import { GlobalPool, GroupPool, Pool2d } from '../nn/pool.js';
 import { Sequential, runSteps, type Step } from '../nn/sequential.js';
 import { omegaFromConfig } from '../omega/index.js';
@@ -26,8 +30,12 @@ import { Tensor, expectTensor, owned } from '../core/tensor.js';
 export const FORMAT = 'equivariant.model';
 
 export interface InputSpec {
-  /** How the group acts on the input: `image` `[N, C, H, W]`, `grid` `[N, C, |P|, H, W]`, `regular` `[N, C, |G|]`, `invariant`. */
-  field: 'image' | 'grid' | 'regular' | 'invariant';
+  /**
+   * How the group acts on the input: `image` `[N, C, H, W]`, `grid` `[N, C, |P|, H, W]`,
+   * `regular` `[N, C, |G|]`, `invariant`, or `points`: point clouds `{ points [B, P, d],
+   * features [B, P, C], mask? [B, P] }` under a Lie group (the model's first layer lifts them).
+   */
+  field: 'image' | 'grid' | 'regular' | 'invariant' | 'points';
   channels: number;
   /** `[H, W]`, checked on every run when given. */
   size?: [number, number];
@@ -198,8 +206,12 @@ function inputType(group: AnyGroup, spec: InputSpec): FieldType<unknown> {
       return new RegularField(group, c) as FieldType<unknown>;
     case 'invariant':
       return new InvariantField(group, c);
+    case 'points':
+      if (!(group instanceof LieGroup)) throw new ConfigError(`model config: input.field 'points' needs a Lie group (T(2), T(3), SO(2), SE(2), SO(3), SE(3)), the model's group is ${group.name}`);
+      if (spec.size !== undefined) throw new ConfigError("model config: input.size is for images; point clouds take any number of points");
+      return new PointCloudType(group, c) as unknown as FieldType<unknown>;
     default:
-      throw new ConfigError(`model config: input.field must be 'image', 'grid', 'regular' or 'invariant', got ${describe(spec.field)}`);
+      throw new ConfigError(`model config: input.field must be 'image', 'grid', 'regular', 'invariant' or 'points', got ${describe(spec.field)}`);
   }
 }
 
@@ -259,8 +271,23 @@ function buildLayer(cfg: LayerConfig, group: AnyGroup, where: string): Layer {
       case 'flatten':
         known([]);
         return new Flatten({ name });
+      case 'lift':
+        known(['samples', 'seed']);
+        return new Lift({ group: g as LieGroup, samples: c.samples, seed: c.seed, name });
+      case 'silu':
+        known([]);
+        return new Silu({ name });
+      case 'layerNorm':
+        known(['channels', 'eps']);
+        return new LayerNorm({ channels: c.channels, eps: c.eps, name });
+      case 'coordinates':
+        known([]);
+        return new Coordinates({ name });
+      case 'lieTransformerBlock':
+        known(['dim', 'heads', 'dimHead', 'hidden', 'activation', 'normalise', 'combine', 'content', 'location', 'mlp', 'eps', 'neighbours']);
+        return new LieTransformerBlock({ group: g as LieGroup, dim: c.dim, heads: c.heads, dimHead: c.dimHead, hidden: c.hidden, activation: c.activation, normalise: c.normalise, combine: c.combine, content: c.content, location: c.location, mlp: c.mlp, eps: c.eps, neighbours: c.neighbours, name });
       default:
-        throw new ConfigError(`model config: ${where} has unknown type '${cfg.type}' (known: liftingConv, groupConv, groupAttention, lieConv, phi, groupPool, maxPool2d, avgPool2d, globalPool, relu, batchNorm, linear, flatten)`);
+        throw new ConfigError(`model config: ${where} has unknown type '${cfg.type}' (known: liftingConv, groupConv, groupAttention, lieConv, phi, groupPool, maxPool2d, avgPool2d, globalPool, relu, silu, batchNorm, layerNorm, linear, flatten, lift, coordinates, lieTransformerBlock)`);
     }
   } catch (e) {
     if (e instanceof ArgumentError || e instanceof ShapeError) throw new ConfigError(`model config: ${where} (${cfg.type}): ${e.message}`);
@@ -273,7 +300,7 @@ function buildLayer(cfg: LayerConfig, group: AnyGroup, where: string): Layer {
  * A check of inputs against a config's `input` (field type and size), without building the
  * model: what a pool runs on the main thread before sending a batch to workers.
  */
-export function inputChecker(config: ModelConfig): (x: Tensor) => void {
+export function inputChecker(config: ModelConfig): (x: Tensor | PointCloud) => void {
   const { group, name } = checkTopLevel(config);
   const type = inputType(group, config.input);
   planLayers(config.layers, group, type.channels, name);
@@ -287,7 +314,7 @@ function checkTopLevel(config: ModelConfig): { group: AnyGroup; name: string } {
   if (config.format !== FORMAT) throw new ConfigError(`model config: format must be '${FORMAT}', got ${describe(config.format)}`);
   if (config.version !== 1) throw new ConfigError(`model config: version ${describe(config.version)} is not supported (this library reads version 1)`);
   if (config.name !== undefined && typeof config.name !== 'string') throw new ConfigError(`model config: name must be a string, got ${describe(config.name)}`);
-  if (typeof config.group !== 'string') throw new ConfigError(`model config: group must be a string (z2, p4, p4m, C<n>, D<n>, S<n>), got ${describe(config.group)}`);
+  if (typeof config.group !== 'string') throw new ConfigError(`model config: group must be a string (z2, p4, p4m, C<n>, D<n>, S<n>, T(2), T(3), SO(2), SE(2), SO(3), SE(3)), got ${describe(config.group)}`);
   let group: AnyGroup;
   try {
     group = byName(config.group);
@@ -298,7 +325,12 @@ function checkTopLevel(config: ModelConfig): { group: AnyGroup; name: string } {
   return { group, name: config.name ?? 'model' };
 }
 
-function checkModelInput(x: Tensor, type: FieldType<unknown>, size: [number, number] | undefined, name: string): void {
+function checkModelInput(x: Tensor | PointCloud, type: FieldType<unknown>, size: [number, number] | undefined, name: string): void {
+  if (type instanceof PointCloudType) {
+    (type as PointCloudType).check(x as PointCloud, `${name}.run`);
+    return;
+  }
+  if (!(x instanceof Tensor) && x !== null && typeof x === 'object' && 'points' in x) throw new ArgumentError(`${name}.run: this model takes ${type.describe()}, not point clouds`);
   expectTensor(x, `${name}.run`);
   checkBatch(x, `${name}.run`);
   type.check(x, `${name}.run: input`);
@@ -439,19 +471,19 @@ export class Model {
   }
 
   /** Checks the input's field type and size (when the config gives one); an empty batch is refused. */
-  checkInput(x: Tensor): void {
+  checkInput(x: Tensor | PointCloud): void {
     this.#live();
     checkModelInput(x, this.inType, this.config.input.size, this.name);
   }
 
-  /** The model's output for a batch, a new tensor. */
-  run(x: Tensor): Tensor {
+  /** The model's output for a batch (a tensor, or point clouds for a `points` model), a new tensor. */
+  run(x: Tensor | PointCloud): Tensor {
     this.checkInput(x);
     return runSteps(this.steps(), x);
   }
 
   /** The same, layer by layer without fusion (a check of the plan). */
-  runUnfused(x: Tensor): Tensor {
+  runUnfused(x: Tensor | PointCloud): Tensor {
     this.checkInput(x);
     return this.network.run(x);
   }

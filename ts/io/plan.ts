@@ -131,6 +131,21 @@ export function planLayers(layers: readonly unknown[], group: AnyGroup, inputCha
       case 'flatten':
         channels = undefined;
         break;
+      case 'layerNorm': {
+        const ch = dim(c.channels, `${where}: channels`);
+        chain(ch);
+        layerElements = 2 * ch;
+        break;
+      }
+      case 'coordinates':
+        if (channels !== undefined && group instanceof LieGroup) channels += group.d;
+        break;
+      case 'lieTransformerBlock': {
+        const d = dim(c.dim, `${where}: dim`), hidden = dim(c.mlp, `${where}: mlp`, d);
+        chain(d);
+        layerElements = 4 * d * d + 4 * d + 2 * d * hidden + hidden + d + 4 * d;
+        break;
+      }
       default:
         break; // relu and pools keep the channels; unknown types are checked when built
     }

@@ -1,7 +1,7 @@
 /** The layers, as `eq.nn.*`. Every convolution is a configuration of `phi`. */
 import { GlobalPool, GroupPool, Pool2d } from './pool.js';
 import { BatchNorm, LayerNorm, Relu, Silu } from './pointwise.js';
-import { Lift } from './lift.js';
+import { Coordinates, Lift } from './lift.js';
 import { LieTransformerBlock, type LieTransformerBlockOptions } from './transformer.js';
 import { Flatten, Linear } from './linear.js';
 import { Sequential } from './sequential.js';
@@ -12,7 +12,7 @@ export { phi, Phi, type PhiOptions, type PhiPath, type ConvAlgorithm } from './p
 export { liftingConv, groupConv, groupAttention, lieConv, type ConvOptions, type GroupAttentionOptions, type LieConvOptions } from './conv.js';
 export { Layer, type LayerConfig } from './layer.js';
 export { Sequential, type Step } from './sequential.js';
-export { GroupPool, Pool2d, GlobalPool, BatchNorm, LayerNorm, Relu, Silu, Linear, Flatten, Lift, LieTransformerBlock, type LieTransformerBlockOptions };
+export { GroupPool, Pool2d, GlobalPool, BatchNorm, LayerNorm, Relu, Silu, Linear, Flatten, Lift, Coordinates, LieTransformerBlock, type LieTransformerBlockOptions };
 
 export const groupPool = (o: { reduce?: Reduction; name?: string } = {}) => new GroupPool(o);
 export const maxPool2d = (o: { size?: number; stride?: number; name?: string } = {}) => new Pool2d('max', o);
@@ -28,3 +28,5 @@ export const layerNorm = (o: { channels: number; eps?: number; name?: string }) 
 /** Lifts point clouds to a Lie group: `samples` elements per point, seeded. */
 export const lift = (o: ConstructorParameters<typeof Lift>[0]) => new Lift(o);
 export const lieTransformerBlock = (o: LieTransformerBlockOptions) => new LieTransformerBlock(o);
+/** Appends each element's position to its features (not equivariant: for baselines). */
+export const coordinates = (o: { name?: string } = {}) => new Coordinates(o);

@@ -235,9 +235,13 @@ export abstract class Layer {
   }
 
   /** Checks the input against the declared type (if any) before running. */
-  protected checkInput(x: Tensor): void {
+  protected checkInput(x: unknown): void {
+    if (!(x instanceof Tensor) && x !== null && typeof x === 'object') {
+      this.inType?.check(x as never, this.label()); // lifted fields, point clouds: the layer checks them when untyped
+      return;
+    }
     expectTensor(x, this.label());
-    this.inType?.check(x, this.label());
+    this.inType?.check(x as Tensor, this.label());
   }
 }
 

@@ -10,6 +10,7 @@ import { ArgumentError, ShapeError } from '../core/errors.js';
 import { checkOptions } from '../core/limits.js';
 import { withTable } from '../core/cache.js';
 import { gather } from '../core/ops.js';
+import { tensor } from '../core/tensor.js';
 import { LiftedField, LiftedFieldType } from '../fields/lifted.js';
 import { PointCloudType, checkPointCloud, type PointCloud } from '../fields/points.js';
 import type { FieldType } from '../fields/field.js';
@@ -54,5 +55,41 @@ export class Lift extends Layer {
 
   config(): LayerConfig {
     return { type: this.type, group: this.group.name, samples: this.samples, seed: this.seed, ...(this.name ? { name: this.name } : {}) };
+  }
+}
+
+/**
+ * `coordinates`: appends each element's position (the translation part of its matrix, so the
+ * point it was lifted from) to its features, `[M, C] -> [M, C + d]`. Not equivariant: it lets a
+ * model see absolute positions, which is what a plain (non-equivariant) point network does; the
+ * baselines use it to show what equivariance buys.
+ */
+export class Coordinates extends Layer {
+  readonly type = 'coordinates';
+  constructor(options: { name?: string } = {}) {
+    checkOptions('coordinates', options, { name: ['string', true] }, true);
+    super(options?.name);
+  }
+
+  outputType(t: FieldType<unknown, any>): FieldType<unknown, any> {
+    if (!(t instanceof LiftedFieldType) || !t.group.affine) throw new ShapeError(`${this.label()}: appends positions to a field on a lifted cloud of T(d) or SE(d); its input is ${t.describe()}`);
+    return new LiftedFieldType(t.group, t.channels + t.group.d);
+  }
+
+  run(x: LiftedField): LiftedField {
+    if (!(x instanceof LiftedField)) throw new ArgumentError(`${this.label()}: expected a lifted field, got ${x === null ? 'null' : typeof x}`);
+    const G = x.group, d = G.d, n = G.n, M = x.lifted.count, C = x.channels;
+    if (!G.affine) throw new ArgumentError(`${this.label()}: ${G.name} elements have no position (use T(d) or SE(d))`);
+    const f = x.features.toArray(), m = x.lifted.matrices;
+    const out = new Float32Array(M * (C + d));
+    for (let e = 0; e < M; e++) {
+      out.set(f.subarray(e * C, (e + 1) * C), e * (C + d));
+      for (let i = 0; i < d; i++) out[e * (C + d) + C + i] = m[e * n * n + i * n + d];
+    }
+    return new LiftedField(G, x.lifted, tensor(out, [M, C + d]));
+  }
+
+  config(): LayerConfig {
+    return { type: this.type, ...(this.name ? { name: this.name } : {}) };
   }
 }

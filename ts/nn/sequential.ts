@@ -8,6 +8,8 @@
 import { ArgumentError, ShapeError } from '../core/errors.js';
 import type { FieldType } from '../fields/index.js';
 import { Tensor, expectTensor } from '../core/tensor.js';
+import { release } from '../core/cache.js';
+import { LiftedField } from '../fields/lifted.js';
 import { Layer, type LayerConfig, type StagedParameters } from './layer.js';
 import { checkOptions, describe } from '../core/limits.js';
 import { Phi } from './phi.js';
@@ -16,7 +18,8 @@ import { BatchNorm, Relu } from './pointwise.js';
 export interface Step {
   /** The layers this step stands for (several when fused). */
   layers: Layer[];
-  run(x: Tensor): Tensor;
+  /** A tensor, a lifted field or point clouds in, the next layer's input out. */
+  run(x: any): any;
   dispose(): void;
 }
 
@@ -55,9 +58,9 @@ export class Sequential extends Layer {
     return this.layers.reduce((acc, l) => l.outputType(acc), t);
   }
 
-  run(x: Tensor): Tensor {
+  run(x: any): any {
     this.checkInput(x);
-    return runSteps(this.layers.map((l) => ({ layers: [l], run: (t: Tensor) => l.run(t), dispose() {} })), x);
+    return runSteps(this.layers.map((l) => ({ layers: [l], run: (t: unknown) => l.run(t), dispose() {} })), x);
   }
 
   /** The fused execution plan (see the module comment). Dispose it when done. */
@@ -76,10 +79,10 @@ export class Sequential extends Layer {
         steps.push({ layers: used, run: exec.run, dispose: exec.dispose });
         i += used.length - 1;
       } else if (l instanceof BatchNorm && ls[i + 1] instanceof Relu) {
-        steps.push({ layers: [l, ls[i + 1]], run: (x) => l.runWith(x, true), dispose() {} });
+        steps.push({ layers: [l, ls[i + 1]], run: (x: Tensor) => l.runWith(x, true), dispose() {} });
         i++;
       } else {
-        steps.push({ layers: [l], run: (x) => l.run(x), dispose() {} });
+        steps.push({ layers: [l], run: (x: unknown) => l.run(x), dispose() {} });
       }
     }
     return steps;
@@ -105,12 +108,13 @@ export class Sequential extends Layer {
   setParameters(values: Record<string, Tensor | Float32Array | ArrayLike<number>>): void {
     if (values === null || typeof values !== 'object' || Array.isArray(values)) throw new ArgumentError(`sequential.setParameters: expected an object of named parameters, got ${describe(values)}`);
     const byLayer = new Map<Layer, Record<string, Tensor | Float32Array | ArrayLike<number>>>();
-    const names = new Map(this.layers.map((l) => [l.name, l]));
+    // Layer names may hold dots (`layers.3`) and so may parameter names (`attention.location.0.weight`):
+    // a key belongs to the layer whose name is its longest prefix.
+    const names = [...this.layers].sort((a, b) => b.name.length - a.name.length);
     for (const [key, v] of Object.entries(values)) {
-      const dot = key.lastIndexOf('.');
-      const layer = dot < 0 ? undefined : names.get(key.slice(0, dot));
-      if (!layer) throw new ArgumentError(`sequential: no layer for parameter '${key}' (layers: ${[...names.keys()].join(', ')})`);
-      byLayer.set(layer, { ...(byLayer.get(layer) ?? {}), [key.slice(dot + 1)]: v });
+      const layer = names.find((l) => key.startsWith(`${l.name}.`) && key.length > l.name.length + 1);
+      if (!layer) throw new ArgumentError(`sequential: no layer for parameter '${key}' (layers: ${this.layers.map((l) => l.name).join(', ')})`);
+      byLayer.set(layer, { ...(byLayer.get(layer) ?? {}), [key.slice(layer.name.length + 1)]: v });
     }
     const staged: [Layer, StagedParameters][] = [];
     try {
@@ -147,18 +151,28 @@ export class Sequential extends Layer {
   }
 }
 
-/** Runs steps in order, freeing each intermediate as soon as the next step has consumed it. */
-export function runSteps(steps: readonly Step[], x: Tensor): Tensor {
-  expectTensor(x, 'run');
+/**
+ * Runs steps in order, freeing each intermediate as soon as the next step has consumed it. A
+ * cloud lifted during the run (by a `lift` layer) is used by nobody afterwards: what was cached
+ * for it (neighbour lists, relative logs) is freed at the end.
+ */
+export function runSteps(steps: readonly Step[], x: any): any {
+  if (x instanceof Tensor || x === null || typeof x !== 'object') expectTensor(x, 'run');
+  const mine = new Set<object>();
   let cur = x;
-  for (const s of steps) {
-    let next: Tensor;
-    try {
-      next = s.run(cur);
-    } finally {
-      if (cur !== x) cur.dispose();
+  try {
+    for (const s of steps) {
+      let next: unknown;
+      try {
+        next = s.run(cur);
+      } finally {
+        if (cur !== x) (cur as { dispose(): void }).dispose();
+      }
+      if (next instanceof LiftedField && !(x instanceof LiftedField && next.lifted === x.lifted)) mine.add(next.lifted);
+      cur = next;
     }
-    cur = next;
+  } finally {
+    for (const l of mine) release(l);
   }
   return cur;
 }
