@@ -12,6 +12,7 @@ import os
 import torch
 
 import reference as R
+import lie as L
 
 OUT = os.path.join(os.path.dirname(__file__), '..', '..', 'test', 'fixtures')
 
@@ -39,6 +40,55 @@ def write(name, config, input_shape, seed, positive=False):
     R.write_safetensors(os.path.join(OUT, f'{name}.safetensors'), params)
     R.write_safetensors(os.path.join(OUT, f'{name}.io.safetensors'), {'input': x, 'output': y})
     print(f'{name}: input {list(x.shape)} -> output {list(y.shape)}')
+
+
+def write_cloud(name, config, B, P, seed, sizes=None):
+    """A point-cloud case: random points (kept off the origin), features and, with `sizes`, a mask."""
+    g = torch.Generator().manual_seed(seed)
+    d = L.GROUPS[config['group']][0]
+    params = L.init_params(config, seed)
+    points = torch.randn(B, P, d, generator=g, dtype=torch.float64) * 1.5
+    points = points + 0.2 * torch.sign(points)
+    points = points.float()
+    features = torch.randn(B, P, config['input']['channels'], generator=g).float()
+    mask = None
+    io = {'points': points, 'features': features}
+    if sizes:
+        mask = torch.zeros(B, P)
+        for b, n in enumerate(sizes):
+            mask[b, :n] = 1
+        io['mask'] = mask
+    with torch.no_grad():
+        y = L.model_forward(config, points.double(), features.double(), mask, params)
+    io['output'] = y.float()
+    with open(os.path.join(OUT, f'{name}.json'), 'w') as f:
+        json.dump(config, f, indent=1)
+    R.write_safetensors(os.path.join(OUT, f'{name}.safetensors'), {k: v.float() for k, v in params.items()})
+    R.write_safetensors(os.path.join(OUT, f'{name}.io.safetensors'), io)
+    print(f'{name}: points {list(points.shape)} -> output {list(y.shape)}')
+
+
+def cloud_cases():
+    t = lambda ty, **kw: {'type': ty, **kw}
+    lift = lambda samples, seed=7: t('lift', samples=samples, seed=seed)
+    block = lambda **kw: t('lieTransformerBlock', **kw)
+    return [
+        ('cloud_lift_pool_SE3', model('SE(3)', 'points', 3, [lift(3), t('linear', **{'in': 3, 'out': 4}), t('silu'), t('globalPool', reduce='mean')]), 3, 5, [5, 3, 4]),
+        ('cloud_layer_norm_T3', model('T(3)', 'points', 4, [lift(1), t('layerNorm', channels=4, eps=1e-5), t('globalPool', reduce='max')]), 2, 6, None),
+        ('cloud_coordinates_T3', model('T(3)', 'points', 2, [lift(1), t('coordinates'), t('linear', **{'in': 5, 'out': 3}), t('globalPool', reduce='mean')]), 2, 4, [4, 2]),
+        ('lieconv_SE2_global', model('SE(2)', 'points', 2, [lift(4), t('lieConv', **{'in': 2, 'out': 5, 'hidden': [8, 8], 'basis': 6}), t('globalPool', reduce='mean')]), 2, 6, [6, 4]),
+        ('lieconv_SE3_knn', model('SE(3)', 'points', 3, [lift(2), t('lieConv', **{'in': 3, 'out': 4, 'hidden': [16], 'basis': 5, 'neighbours': {'k': 5}}), t('globalPool', reduce='mean')]), 2, 7, None),
+        ('lieconv_SO3_global', model('SO(3)', 'points', 2, [lift(2), t('lieConv', **{'in': 2, 'out': 3, 'hidden': [8], 'basis': 4}), t('globalPool', reduce='mean')]), 2, 5, [5, 3]),
+        ('attention_SE3_knn', model('SE(3)', 'points', 3, [lift(2), t('phi', omega={'kind': 'attention', 'in': 3, 'out': 4, 'heads': 2, 'dim': 3, 'bias': True, 'location': 'mlp', 'hidden': [8, 8]}, neighbours={'k': 6}), t('globalPool', reduce='mean')]), 2, 6, None),
+        ('lietransformer_SE3_knn', model('SE(3)', 'points', 8, [lift(2), block(dim=8, heads=2, neighbours={'k': 5}), t('globalPool', reduce='mean')]), 2, 6, [6, 5]),
+        ('lietransformer_SE2_dot_product', model('SE(2)', 'points', 6, [lift(3), block(dim=6, heads=3, normalise='dot_product', combine='product', hidden=[8]), t('globalPool', reduce='mean')]), 2, 5, [5, 4]),
+        ('lietransformer_T3_norm_exp', model('T(3)', 'points', 4, [lift(1), block(dim=4, heads=1, normalise='norm_exp', mlp=6), t('globalPool', reduce='mean')]), 2, 6, None),
+        ('lietransformer_content_only_T3', model('T(3)', 'points', 2, [lift(1), t('coordinates'), t('linear', **{'in': 5, 'out': 8}), block(dim=8, heads=2, location='none'), t('globalPool', reduce='mean'), t('linear', **{'in': 8, 'out': 3})]), 3, 4, [4, 3, 2]),
+        ('lietransformer_model', model('SE(3)', 'points', 1, [lift(4, 3), t('linear', **{'in': 1, 'out': 16}), block(dim=16, heads=4, neighbours={'k': 8}), block(dim=16, heads=4, neighbours={'k': 8}), t('layerNorm', channels=16), t('globalPool', reduce='mean'),
+                                                            t('linear', **{'in': 16, 'out': 16}), t('silu'), t('linear', **{'in': 16, 'out': 8})], name='LieTransformer'), 3, 9, [9, 7, 8]),
+        ('lieconv_model', model('SE(3)', 'points', 1, [lift(4, 3), t('linear', **{'in': 1, 'out': 8}), t('lieConv', **{'in': 8, 'out': 8, 'hidden': [16, 16], 'basis': 8}), t('silu'), t('lieConv', **{'in': 8, 'out': 8, 'hidden': [16, 16], 'basis': 8}), t('silu'), t('globalPool', reduce='mean'),
+                                                     t('linear', **{'in': 8, 'out': 8})], name='LieConv'), 3, 6, [6, 4, 5]),
+    ]
 
 
 def main():
@@ -76,6 +126,8 @@ def main():
     ]
     for i, (name, cfg, shape) in enumerate(cases):
         write(name, cfg, shape, seed=1000 + i)
+    for i, (name, cfg, B, P, sizes) in enumerate(cloud_cases()):
+        write_cloud(name, cfg, B, P, seed=2000 + i, sizes=sizes)
 
 
 if __name__ == '__main__':
