@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import type { Browser } from 'playwright-core';
 import * as eq from '../dist/index.js';
 import { smoke } from './support/smoke.js';
+import { cloudBatch } from './support/clouds.js';
 import { launch, openAndWait } from './support/chromium.js';
 
 let env: Awaited<ReturnType<typeof launch>>;
@@ -34,6 +35,26 @@ describe('the P4CNN in a browser', () => {
     expect(result.pooled).toBe(node);
     expect(result.workers).toBe(3);
     model.dispose();
+  });
+});
+
+describe('point-cloud models in a browser', () => {
+  it('LieTransformer and LieConv give the same SHA-256 in a page and through a Web Worker pool as in Node', async () => {
+    const { value: result, errors } = await openAndWait<Record<string, { page: string; pooled: string }> & { error?: string }>(browser, `${env.url}/test/support/clouds.html`, 'result');
+    expect(errors).toEqual([]);
+    expect(result.error).toBeUndefined();
+    await eq.init();
+    const fx = new URL('./fixtures/', import.meta.url).pathname;
+    for (const name of ['lietransformer_model', 'lieconv_model']) {
+      const model = await eq.loadModel({ config: `${fx}${name}.json`, weights: `${fx}${name}.safetensors` });
+      const x = cloudBatch(eq, 7, 9);
+      const y = model.run(x);
+      const node = createHash('sha256').update(new Uint8Array(y.toArray().buffer)).digest('hex');
+      for (const t of [y, x.points, x.features, x.mask]) t.dispose();
+      expect(result[name].page, name).toBe(node);
+      expect(result[name].pooled, name).toBe(node);
+      model.dispose();
+    }
   });
 });
 

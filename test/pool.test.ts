@@ -36,6 +36,34 @@ describe('createPool', () => {
     expect(eq.memory().tensors).toBe(0);
   }, 120_000);
 
+  it('point-cloud models: the same bytes as model.run with 1 to 4 workers, padded batches of clouds of different sizes', async () => {
+    for (const name of ['lietransformer_model', 'lieconv_model']) {
+      const model = await eq.loadModel(src(name));
+      const pools = await Promise.all([1, 2, 3, 4].map((w) => eq.createPool({ workers: w })));
+      await Promise.all(pools.map((p) => p.load(src(name))));
+      for (const B of [1, 6, 11]) {
+        const P = 9;
+        const mask = Float32Array.from({ length: B * P }, (_, i) => (i % P < P - (Math.floor(i / P) % 4) ? 1 : 0));
+        const x = {
+          points: eq.tensor(Float32Array.from({ length: B * P * 3 }, (_, i) => 2 * Math.sin(i * 1.7 + B)), [B, P, 3]),
+          features: eq.tensor(new Float32Array(B * P).fill(1), [B, P, 1]),
+          mask: eq.tensor(mask, [B, P]),
+        };
+        const ref = model.run(x);
+        expect(ref.shape).toEqual([B, 8]);
+        for (const pool of pools) {
+          const y = await pool.run(x);
+          expect(sha(y), `${name}, ${B} clouds, ${pool.size} workers`).toBe(sha(ref));
+          y.dispose();
+        }
+        for (const t of [ref, x.points, x.features, x.mask]) t.dispose();
+      }
+      await Promise.all(pools.map((p) => p.close()));
+      model.dispose();
+    }
+    expect(eq.memory().tensors).toBe(0);
+  }, 120_000);
+
   it('replaces a worker killed mid-run: that run rejects, the others go on, nothing hangs', async () => {
     const pool = await eq.createPool({ workers: 2 });
     await pool.load(src('p4cnn'));

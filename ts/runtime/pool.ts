@@ -27,6 +27,7 @@ import { checkOptions, describe, limits } from '../core/limits.js';
 import { type ModelConfig, type Source, type WeightsSource, exactBuffer, inputChecker, readConfigSource, readWeightsBytes } from '../io/model.js';
 import type { ConvAlgorithm } from '../nn/phi.js';
 import { Tensor, expectTensor, tensor } from '../core/tensor.js';
+import type { PointCloud } from '../fields/points.js';
 import type { WorkerApi } from './worker.js';
 
 /** A worker died (crashed or was terminated) while serving this run. */
@@ -94,11 +95,13 @@ interface Job {
   cleanup(): void;
 }
 
+/** A batch as named arrays: `{ input }` for a tensor, `{ points, features, mask? }` for point clouds. */
+export type Parts = Record<string, { data: Float32Array; shape: number[] }>;
+
 interface Chunk {
   job: Job;
   index: number;
-  data: Float32Array;
-  shape: number[];
+  parts: Parts;
 }
 
 interface LoadedModel {
@@ -106,7 +109,7 @@ interface LoadedModel {
   config: ModelConfig;
   weights: Uint8Array;
   algorithm?: ConvAlgorithm;
-  check: (x: Tensor) => void;
+  check: (x: Tensor | PointCloud) => void;
 }
 
 async function spawn(url: URL | string, onDeath: (err: unknown) => void): Promise<{ remote: Comlink.Remote<WorkerApi>; terminate(): void }> {
@@ -326,21 +329,28 @@ export class Pool {
     }
   }
 
-  /** Runs the loaded model on `batch` (`[N, ...]`); resolves to the output, as `model.run` would. */
-  async run(batch: Tensor, options: { signal?: AbortSignal } = {}): Promise<Tensor> {
+  /**
+   * Runs the loaded model on `batch` (`[N, ...]`, or point clouds `{ points, features, mask? }`
+   * for a point-cloud model); resolves to the output, as `model.run` would.
+   */
+  async run(batch: Tensor | PointCloud, options: { signal?: AbortSignal } = {}): Promise<Tensor> {
     checkOptions('pool.run', options, { signal: ['signal', true] }, true);
     this.#checkOpen();
     while (this.#loading) await this.#loading.catch(() => {});
     this.#checkOpen();
     if (!this.#model) throw new ArgumentError('pool.run: no model loaded (call pool.load first)');
-    expectTensor(batch, 'pool.run');
-    if (batch.rank < 1 || batch.shape[0] < 1) throw new ShapeError(`pool.run: expected a batch [N, ...] with N >= 1, got [${batch.shape.join(', ')}]`);
+    const cloud = !(batch instanceof Tensor) && batch !== null && typeof batch === 'object' && 'points' in batch;
+    if (!cloud) {
+      expectTensor(batch, 'pool.run');
+      if (batch.rank < 1 || batch.shape[0] < 1) throw new ShapeError(`pool.run: expected a batch [N, ...] with N >= 1, got [${batch.shape.join(', ')}]`);
+    }
     this.#model.check(batch);
     const signal = options?.signal;
     const aborted = () => new AbortError(`pool.run: aborted${signal?.reason !== undefined ? ` (${describe(signal.reason)})` : ''}`);
     if (signal?.aborted) throw aborted();
-    const data = batch.toArray();
-    const shape = [...batch.shape];
+    const named: [string, Tensor | undefined][] = cloud ? [['points', (batch as PointCloud).points], ['features', (batch as PointCloud).features], ['mask', (batch as PointCloud).mask]] : [['input', batch as Tensor]];
+    const whole = named.filter((e): e is [string, Tensor] => e[1] !== undefined).map(([k, t]) => [k, t.toArray(), [...t.shape]] as const);
+    const shape = [...whole[0][2]];
     // Backpressure: wait for a slot among maxQueue admitted runs.
     while (this.#admitted >= this.maxQueue) {
       await new Promise<void>((resolve, reject) => {
@@ -358,7 +368,7 @@ export class Pool {
     if (!this.#slots.some((s) => s && s.state !== 'dead')) await this.#revive();
     this.#admitted++;
     return new Promise<Tensor>((resolve, reject) => {
-      const n = shape[0], per = Math.ceil(n / this.size), inner = data.length / n;
+      const n = shape[0], per = Math.ceil(n / this.size);
       const onAbort = () => this.#fail(job, aborted());
       const job: Job = {
         shape, chunks: [], outputs: [], remaining: 0, settled: false, resolve, reject,
@@ -366,7 +376,12 @@ export class Pool {
       };
       for (let start = 0, i = 0; start < n; start += per, i++) {
         const count = Math.min(per, n - start);
-        job.chunks.push({ job, index: i, data: data.slice(start * inner, (start + count) * inner), shape: [count, ...shape.slice(1)] });
+        const parts: Parts = {};
+        for (const [k, data, sh] of whole) {
+          const inner = data.length / sh[0];
+          parts[k] = { data: data.slice(start * inner, (start + count) * inner), shape: [count, ...sh.slice(1)] };
+        }
+        job.chunks.push({ job, index: i, parts });
       }
       job.remaining = job.chunks.length;
       job.outputs = job.chunks.map(() => undefined);
@@ -397,7 +412,7 @@ export class Pool {
         await this.#call(slot, (r) => r.load(model.config, Comlink.transfer(buf, [buf]), model.algorithm));
         slot.modelGen = model.gen;
       }
-      const out = await this.#call(slot, (r) => r.run(Comlink.transfer(chunk.data, [chunk.data.buffer]), chunk.shape));
+      const out = await this.#call(slot, (r) => r.run(Comlink.transfer(chunk.parts, Object.values(chunk.parts).map((p) => p.data.buffer))));
       if (slot.busy !== chunk) return; // the worker died meanwhile; already failed
       slot.busy = undefined;
       this.#done(chunk, out);

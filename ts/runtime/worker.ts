@@ -15,7 +15,7 @@ import { ArgumentError, OutOfMemoryError } from '../core/errors.js';
 import { setLimits, type Limits } from '../core/limits.js';
 import { loadModel, type Model, type ModelConfig } from '../io/model.js';
 import type { ConvAlgorithm } from '../nn/phi.js';
-import { tensor } from '../core/tensor.js';
+import { tensor, tidy } from '../core/tensor.js';
 
 let model: Model | undefined;
 
@@ -48,19 +48,18 @@ export const api = {
       model = next;
     });
   },
-  run(data: Float32Array, shape: number[]): Promise<{ data: Float32Array; shape: number[] }> {
+  /** `{ input }` or point clouds `{ points, features, mask? }`, as named arrays. */
+  run(parts: Record<string, { data: Float32Array; shape: number[] }>): Promise<{ data: Float32Array; shape: number[] }> {
     return guarded(() => {
       if (!model) throw new ArgumentError('worker: no model loaded');
-      const x = tensor(data, shape);
-      try {
-        const y = model.run(x);
+      const m = model;
+      return tidy(() => {
+        const t = (k: string) => (parts[k] ? tensor(parts[k].data, parts[k].shape) : undefined);
+        const x = parts.input ? t('input')! : { points: t('points')!, features: t('features')!, mask: t('mask') };
+        const y = m.run(x);
         const out = y.toArray();
-        const outShape = [...y.shape];
-        y.dispose();
-        return Comlink.transfer({ data: out, shape: outShape }, [out.buffer]);
-      } finally {
-        x.dispose();
-      }
+        return Comlink.transfer({ data: out, shape: [...y.shape] }, [out.buffer]);
+      });
     });
   },
 };
