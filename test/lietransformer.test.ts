@@ -64,3 +64,52 @@ describe('point-cloud models', () => {
     expect(eq.memory().tensors).toBe(before.tensors);
   });
 });
+
+describe('bad input to point-cloud models', () => {
+  it('heads not dividing the width, k larger than a cloud, NaN coordinates, a point at the origin for SO(3), masks of the wrong shape: typed errors; the model stays usable', async () => {
+    expect(() => eq.nn.lieTransformerBlock({ group: se3(), dim: 10, heads: 3 })).toThrow(eq.ArgumentError);
+    expect(() => eq.nn.lieTransformerBlock({ group: se3(), dim: 10, heads: 3 })).toThrow('dim (10) must be divisible by heads (3)');
+    const cfg = (group: string, layers: object[]) => ({ format: 'equivariant.model', version: 1, name: 'bad', group, input: { field: 'points', channels: 1 }, layers }) as eq.ModelConfig;
+    await expect(eq.loadModel({ config: cfg('SE(3)', [{ type: 'lift', samples: 2 }, { type: 'linear', in: 1, out: 6 }, { type: 'lieTransformerBlock', dim: 6, heads: 4 }]), weights: {} })).rejects.toThrow(eq.ConfigError);
+
+    const G = se3();
+    const layers = [eq.nn.lift({ group: G, samples: 2, seed: 1 }), eq.nn.linear({ in: 1, out: 8, seed: 1 }), eq.nn.lieTransformerBlock({ group: G, dim: 8, heads: 2, neighbours: { k: 6 }, seed: 2 }), eq.nn.globalPool(), eq.nn.linear({ in: 8, out: 2, seed: 3 })];
+    const { config, weights } = modelFrom('SE(3)', 1, layers);
+    const model = await eq.loadModel({ config, weights });
+    layers.forEach((l) => l.dispose());
+    const cloud = (pts: Float32Array, B: number, P: number, mask?: eq.Tensor) => ({ points: eq.tensor(pts, [B, P, 3]), features: eq.tensor(new Float32Array(B * P).fill(1), [B, P, 1]), mask });
+    const good = random(2 * 5 * 3, 9);
+    const want = eq.tidy(() => model.run(cloud(good, 2, 5)).toArray());
+    eq.tidy(() => {
+      // k = 6 nearest of 2 samples x 2 points = 4 elements.
+      expect(() => model.run(cloud(random(2 * 3, 1), 1, 2))).toThrow(eq.ArgumentError);
+      expect(() => model.run(cloud(random(2 * 3, 1), 1, 2))).toThrow("neighbours { k: 6 } needs at least 6 elements in every cloud, but cloud 0 has 4");
+      const nan = good.slice();
+      nan[7] = NaN;
+      expect(() => model.run(cloud(nan, 2, 5))).toThrow(eq.ArgumentError);
+      expect(() => model.run(cloud(nan, 2, 5))).toThrow(/non-finite coordinate/);
+      expect(() => model.run(cloud(good, 2, 5, eq.tensor(new Float32Array(10).fill(1), [5, 2])))).toThrow(eq.ShapeError);
+      expect(() => model.run(cloud(good, 2, 5, eq.tensor(new Float32Array(10).fill(1), [5, 2])))).toThrow('mask must be [2, 5]');
+      expect(() => model.run(cloud(good, 2, 5, eq.tensor(new Float32Array(10).fill(0.5), [2, 5])))).toThrow(/mask\[0, 0\] is 0.5/);
+      expect(() => model.run(cloud(good, 2, 5, eq.tensor(new Float32Array(10).fill(1), [2, 5, 1] as number[])))).toThrow(eq.ShapeError);
+      expect(() => model.run({ points: eq.tensor(good, [2, 5, 3]) } as never)).toThrow(eq.ArgumentError);
+      expect(() => model.run(eq.tensor(good, [2, 5, 3]))).toThrow('expected point clouds');
+      expect(() => model.run({ points: eq.tensor(random(2 * 5 * 2, 1), [2, 5, 2]), features: eq.tensor(new Float32Array(10), [2, 5, 1]) })).toThrow('points must be [B, P, 3]');
+    });
+    // SO(3) lifts a point onto its orbit, undefined at the origin.
+    const so = eq.groups.so3();
+    const lift = eq.nn.lift({ group: so, samples: 2 });
+    eq.tidy(() => {
+      const pts = random(4 * 3, 5);
+      pts.fill(0, 6, 9);
+      expect(() => lift.run({ points: eq.tensor(pts, [1, 4, 3]), features: eq.tensor(new Float32Array(4), [1, 4, 1]) })).toThrow(/cloud 0, point 2 is at the origin/);
+      // ...but a masked-out point at the origin is fine.
+      const mask = eq.tensor(Float32Array.from([1, 1, 0, 1]), [1, 4]);
+      expect(lift.run({ points: eq.tensor(pts, [1, 4, 3]), features: eq.tensor(new Float32Array(4), [1, 4, 1]), mask }).features.shape).toEqual([8, 1]);
+    });
+    lift.dispose();
+    // Still usable, and the same bytes as before the errors.
+    expect(Array.from(eq.tidy(() => model.run(cloud(good, 2, 5)).toArray()))).toEqual(Array.from(want));
+    model.dispose();
+  });
+});

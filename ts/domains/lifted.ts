@@ -63,6 +63,11 @@ export class LiftedDomain {
           indices = kept.add(new U32Buffer(nnz, false));
           call(`${where}: neighbours`, (k) => k.neighbours_global(cloud.ptr, m, offsets.ptr, indices.ptr, nnz));
         } else if ('k' in spec) {
+          const sizes = new Map<number, number>();
+          for (const c of L.cloud) if (c !== 0xffffffff) sizes.set(c, (sizes.get(c) ?? 0) + 1);
+          for (const [c, size] of sizes) {
+            if (size < spec.k) throw new ArgumentError(`${where}: neighbours { k: ${spec.k} } needs at least ${spec.k} elements in every cloud, but cloud ${c} has ${size} (points x samples); use a smaller k or 'global'`);
+          }
           indices = kept.add(new U32Buffer(m * spec.k, false));
           // The relative logs come out of the search itself (it has the poses at hand).
           coords = kept.add(new Tensor([m * spec.k, width], false, false));

@@ -336,6 +336,19 @@ export abstract class LieGroup implements Group<LieElement> {
     const m = B * P * samples, nn = this.n * this.n;
     if (m * nn > 2 ** 28) throw new ArgumentError(`${this.name}.liftClouds: ${B * P} points x ${samples} samples is more than this library lifts at once`);
     const flat = Float64Array.from(points.toArray());
+    const present = mask?.toArray();
+    // The kernel refuses these too; said here in the caller's terms (cloud, point) as an ArgumentError.
+    for (let i = 0; i < B * P; i++) {
+      if (present && present[i] !== 0 && present[i] !== 1) throw new ArgumentError(`${this.name}.liftClouds: mask[${Math.floor(i / P)}, ${i % P}] is ${present[i]}; a mask holds 1 (present) or 0 (padding)`);
+      if (present && present[i] === 0) continue;
+      let r2 = 0;
+      for (let j = 0; j < d; j++) {
+        const v = flat[i * d + j];
+        if (!Number.isFinite(v)) throw new ArgumentError(`${this.name}.liftClouds: cloud ${Math.floor(i / P)}, point ${i % P} has a non-finite coordinate (${v})`);
+        r2 += v * v;
+      }
+      if (this.hasOrbit && !(Math.sqrt(r2) > 1e-12)) throw new ArgumentError(`${this.name}.liftClouds: cloud ${Math.floor(i / P)}, point ${i % P} is at the origin, where its orbit under ${this.name} (and so its lift) is not defined; move the cloud off the origin or mask the point`);
+    }
     const lifted = withTemporaries((t) => {
       const pin = t.add(new F64Buffer(flat));
       const out = t.add(new F64Buffer(m * nn));
@@ -343,7 +356,6 @@ export abstract class LieGroup implements Group<LieElement> {
       call(`${this.name}.liftClouds`, (k) => k.lie_lift_clouds(this.code, pin.ptr, B, P, mask?.ptr ?? 0, samples, seed, out.ptr, orbit?.ptr ?? 0));
       return { matrices: out.toArray(), orbit: orbit?.toArray() ?? new Float64Array(0) };
     });
-    const present = mask?.toArray();
     const cloud = new Uint32Array(m), point = new Int32Array(m);
     for (let b = 0; b < B; b++) for (let p = 0; p < P; p++) for (let s = 0; s < samples; s++) {
       const e = (b * P + p) * samples + s;
