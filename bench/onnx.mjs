@@ -68,3 +68,32 @@ export function onnxModel(ops, cin, h, w) {
   graph.push(msg(12, [str(1, cur), msg(2, [msg(1, [int(1, 1)])])]));
   return concat([int(1, 8), str(2, 'equivariant-bench'), msg(7, graph), msg(8, [str(1, ''), int(2, 13)])]);
 }
+
+// ----------------------------------------------------------------------------- any graph
+
+const fixed32 = (field, v) => {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setFloat32(0, v, true);
+  return concat([Uint8Array.from(key(field, 5)), b]);
+};
+/** Attributes: `{ perm: [0, 2, 1] }` (ints), `{ axis: -1 }` (int), `{ epsilon: f(1e-5) }` (float). */
+export const f = (v) => ({ float: v });
+function attrs(a = {}) {
+  return Object.entries(a).map(([name, v]) => {
+    if (Array.isArray(v)) return attrInts(name, v);
+    if (typeof v === 'object') return msg(5, [str(1, name), int(20, 1), fixed32(2, v.float)]);
+    return attrInt(name, v);
+  });
+}
+
+/**
+ * A whole graph: `nodes` as `[op, inputs, outputs, attributes?]`, `initializers` as
+ * `{ name: { dims, data, type? } }` (type 1 float, 7 int64), float inputs `[{ name, dims }]`
+ * (a string dim is symbolic) and the output names.
+ */
+export function onnxGraph({ nodes, initializers = {}, inputs, outputs, opset = 17 }) {
+  const ns = nodes.map(([op, ins, outs, a], i) => msg(1, [...ins.map((x) => str(1, x)), ...outs.map((o) => str(2, o)), str(3, `${op}_${i}`), str(4, op), ...attrs(a)]));
+  const inits = Object.entries(initializers).map(([name, t]) => msg(5, tensorProto(name, t.dims, Array.from(t.data), t.type ?? 1)));
+  const graph = [...ns, str(2, 'bench'), ...inits, ...inputs.map((x) => valueInfo(11, x.name, x.dims)), ...outputs.map((o) => msg(12, [str(1, o), msg(2, [msg(1, [int(1, 1)])])]))];
+  return concat([int(1, 8), str(2, 'equivariant-bench'), msg(7, graph), msg(8, [str(1, ''), int(2, opset)])]);
+}

@@ -395,7 +395,7 @@ pub fn run(p: &Plan, out: &mut [f32]) {
         Mode::Heads { content, dv, .. } => (content.as_ref().map_or(0, |c| c.dk), *dv),
         _ => (0, 0),
     };
-    let pack_len = if heads > 0 { max_list.div_ceil(NR) * NR * dk + max_list * dv.div_ceil(NR) * NR + max_rows_used.max(1) * dv.max(1) } else { 0 };
+    let pack_len = if heads > 0 { heads * (max_list.div_ceil(NR) * NR * dk + max_list * dv.div_ceil(NR) * NR) + max_rows_used.max(1) * dv.max(1) } else { 0 };
     scratch::with(z_len + 2 * h_len + s_len + y_len + l_len + v_len + pack_len, false, |buf| {
         let (z, rest) = buf.split_at_mut(z_len);
         let (h1, rest) = rest.split_at_mut(h_len);
@@ -404,6 +404,7 @@ pub fn run(p: &Plan, out: &mut [f32]) {
         let (y, rest) = rest.split_at_mut(y_len);
         let (logits, rest) = rest.split_at_mut(l_len);
         let (vecs, packs) = rest.split_at_mut(v_len);
+        let mut packed = None;
         for b in 0..p.batch {
             for &(g0, g1) in &blocks {
                 let psi = mlp.map(|m| evaluate(p, m, b, g0, g1, z, h1, h2));
@@ -413,7 +414,7 @@ pub fn run(p: &Plan, out: &mut [f32]) {
                     Mode::Heads { heads, dv, v, content, location, combine, norm } => {
                         let a = Attention { heads: *heads, dv: *dv, v, content: content.as_ref(), location, combine: *combine, norm: *norm, psi };
                         if g1 - g0 > 1 && shares && same_list(p, g0, g1 - 1) {
-                            attend_shared(p, b, g0, g1, &a, logits, packs, out);
+                            attend_shared(p, b, g0, g1, &a, logits, packs, &mut packed, out);
                         } else {
                             attend_rows(p, b, g0, g1, &a, logits, out);
                         }
@@ -663,9 +664,117 @@ fn location_term(p: &Plan, a: &Attention, p0: usize, j: usize, h: usize) -> f32 
 /// are dot products of the query with each neighbour's key row (SIMD over the key's dimensions),
 /// and the output accumulates the neighbours' value rows weighted (SIMD over the values'
 /// dimensions). Memory: one row's logits, never an N x N matrix.
+/// The widest rows [`attend_lanes`] keeps on the stack (queries `heads x dk`, outputs `heads x dv`).
+const LANES_WIDTH: usize = 1024;
+
+/// Attention for rows with their own lists, all heads at once, when heads come in fours and the
+/// key and value widths per head in multiples of four: for each neighbour, the query-key
+/// products of every head are SIMD products reduced four heads at a time into one vector of
+/// scores (`[neighbour][head]`); the softmax then runs four heads per SIMD vector; the weighted
+/// sum of value rows accumulates every head's output in registers-wide stack rows. Per output
+/// value the sum runs over the list in order.
+fn attend_lanes(p: &Plan, b: usize, g0: usize, g1: usize, a: &Attention, logits: &mut [f32], out: &mut [f32]) {
+    let (heads, dv) = (a.heads, a.dv);
+    let width = heads * dv;
+    let dk = a.content.map_or(0, |c| c.dk);
+    let p0 = p.offsets[g0] as usize;
+    let vb = &a.v[b * p.m_in * width..(b + 1) * p.m_in * width];
+    let mut qv = [F4::zero(); LANES_WIDTH / 4];
+    let mut acc = [F4::zero(); LANES_WIDTH / 4];
+    let mut part = [F4::zero(); 4];
+    let (qk, vk) = (dk / 4, dv / 4);
+    let contiguous = p.os.chan == 1;
+    for g in g0..g1 {
+        let (j0, j1) = (p.offsets[g] as usize, p.offsets[g + 1] as usize);
+        let n = j1 - j0;
+        let l = &mut logits[(j0 - p0) * heads..(j1 - p0) * heads];
+        match a.content {
+            Some(c) => {
+                let qrow = &c.q[(b * p.m_out + g) * heads * dk..][..heads * dk];
+                for (i, q) in qv[..heads * qk].iter_mut().enumerate() {
+                    // SAFETY: 4 i + 4 <= heads dk = qrow.len().
+                    *q = unsafe { F4::load(qrow.as_ptr().add(4 * i)) };
+                }
+                let scale = F4::splat(c.scale);
+                for jj in 0..n {
+                    let e = p.indices[j0 + jj] as usize;
+                    let krow = &c.k[(b * p.m_in + e) * heads * dk..][..heads * dk];
+                    for h4 in (0..heads).step_by(4) {
+                        for (t, pt) in part.iter_mut().enumerate() {
+                            let h = h4 + t;
+                            let mut s = F4::zero();
+                            for i in 0..qk {
+                                // SAFETY: h dk + 4 i + 4 <= heads dk = krow.len().
+                                s = s.add(qv[h * qk + i].mul(unsafe { F4::load(krow.as_ptr().add(h * dk + 4 * i)) }));
+                            }
+                            *pt = s;
+                        }
+                        // SAFETY: jj heads + h4 + 4 <= n heads = l.len().
+                        unsafe { F4::hsum4(part[0], part[1], part[2], part[3]).mul(scale).store(l.as_mut_ptr().add(jj * heads + h4)) };
+                    }
+                }
+            }
+            None => l.fill(0.0),
+        }
+        match a.location {
+            Location::None => {}
+            Location::Mlp(_) => {
+                // psi holds the block's pairs as [pair][head]: the same layout as the logits.
+                let t = &a.psi.expect("an MLP location has psi")[(j0 - p0) * heads..(j1 - p0) * heads];
+                let product = a.combine == Combine::Product;
+                for (lc, tc) in l.chunks_exact_mut(4).zip(t.chunks_exact(4)) {
+                    // SAFETY: chunks of four.
+                    let (x, y) = unsafe { (F4::load(lc.as_ptr()), F4::load(tc.as_ptr())) };
+                    unsafe { (if product { x.mul(y) } else { x.add(y) }).store(lc.as_mut_ptr()) };
+                }
+            }
+            Location::Table(_) => {
+                for jj in 0..n {
+                    for h in 0..heads {
+                        let t = location_term(p, a, p0, j0 + jj, h);
+                        let v = &mut l[jj * heads + h];
+                        *v = if a.combine == Combine::Product { *v * t } else { *v + t };
+                    }
+                }
+            }
+        }
+        normalise(l, n, heads, a.norm);
+        let acc = &mut acc[..width / 4];
+        acc.fill(F4::zero());
+        for jj in 0..n {
+            let e = p.indices[j0 + jj] as usize;
+            let vrow = &vb[e * width..][..width];
+            for h in 0..heads {
+                let w = F4::splat(l[jj * heads + h]);
+                for i in 0..vk {
+                    let at = h * vk + i;
+                    // SAFETY: 4 at + 4 <= width = vrow.len().
+                    acc[at] = acc[at].add(w.mul(unsafe { F4::load(vrow.as_ptr().add(4 * at)) }));
+                }
+            }
+        }
+        if contiguous {
+            let base = p.os.at(b, g, 0);
+            for (i, v) in acc.iter().enumerate() {
+                // SAFETY: the plan validated that row g's width outputs are in bounds.
+                unsafe { v.store(out.as_mut_ptr().add(base + 4 * i)) };
+            }
+        } else {
+            for (i, v) in acc.iter().enumerate() {
+                for t in 0..4 {
+                    out[p.os.at(b, g, 4 * i + t)] = v.get(t);
+                }
+            }
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn attend_rows(p: &Plan, b: usize, g0: usize, g1: usize, a: &Attention, logits: &mut [f32], out: &mut [f32]) {
     let (heads, dv) = (a.heads, a.dv);
+    if a.heads % 4 == 0 && a.dv % 4 == 0 && a.content.map_or(true, |c| c.dk % 4 == 0) && a.heads * a.dv <= LANES_WIDTH && a.heads * a.content.map_or(0, |c| c.dk) <= LANES_WIDTH {
+        return attend_lanes(p, b, g0, g1, a, logits, out);
+    }
     let width = heads * dv;
     let p0 = p.offsets[g0] as usize;
     let vb = &a.v[b * p.m_in * width..(b + 1) * p.m_in * width];
@@ -713,12 +822,13 @@ fn attend_rows(p: &Plan, b: usize, g0: usize, g1: usize, a: &Attention, logits: 
     }
 }
 
-/// Attention for rows `g0..g1` that share one list (global neighbourhoods): per head, the keys
-/// and values of the list are packed once for the register tile, the scores are one product of
-/// the block's queries with the packed keys (scaled in the tile's epilogue), and the output one
-/// product of the normalised weights with the packed values.
+/// Attention for rows `g0..g1` that share one list (global neighbourhoods): the keys and values
+/// of the list are packed for the register tile once for every head (and kept while the next
+/// blocks share the list), the scores are one product of the block's queries with the packed
+/// keys (scaled in the tile's epilogue), and the output one product of the normalised weights
+/// with the packed values. `packed` names the batch and a row whose list the packs hold.
 #[allow(clippy::too_many_arguments)]
-fn attend_shared(p: &Plan, b: usize, g0: usize, g1: usize, a: &Attention, logits: &mut [f32], packs: &mut [f32], out: &mut [f32]) {
+fn attend_shared(p: &Plan, b: usize, g0: usize, g1: usize, a: &Attention, logits: &mut [f32], packs: &mut [f32], packed: &mut Option<(usize, usize)>, out: &mut [f32]) {
     let (heads, dv) = (a.heads, a.dv);
     let width = heads * dv;
     let (j0, j1) = (p.offsets[g0] as usize, p.offsets[g0 + 1] as usize);
@@ -727,14 +837,15 @@ fn attend_shared(p: &Plan, b: usize, g0: usize, g1: usize, a: &Attention, logits
     let list = &p.indices[j0..j1];
     let vb = &a.v[b * p.m_in * width..(b + 1) * p.m_in * width];
     let dk = a.content.map_or(0, |c| c.dk);
-    let (kp, rest) = packs.split_at_mut(n.div_ceil(NR) * NR * dk);
-    let (vp, o) = rest.split_at_mut(n * dv.div_ceil(NR) * NR);
-    let s = &mut logits[..m * n];
-    for h in 0..heads {
-        match a.content {
-            Some(c) => {
+    let (klen, vlen) = (n.div_ceil(NR) * NR * dk, n * dv.div_ceil(NR) * NR);
+    let (kp_all, rest) = packs.split_at_mut(heads * klen);
+    let (vp_all, o) = rest.split_at_mut(heads * vlen);
+    let fresh = !matches!(*packed, Some((pb, pg)) if pb == b && (pg == g0 || same_list(p, pg, g0)));
+    if fresh {
+        for h in 0..heads {
+            if let Some(c) = a.content {
                 // Keys of the list as panels [i][8 neighbours].
-                for (pi, panel) in kp.chunks_mut(NR * dk).enumerate() {
+                for (pi, panel) in kp_all[h * klen..(h + 1) * klen].chunks_mut(NR * dk).enumerate() {
                     for i in 0..dk {
                         for t in 0..NR {
                             let jj = pi * NR + t;
@@ -742,8 +853,27 @@ fn attend_shared(p: &Plan, b: usize, g0: usize, g1: usize, a: &Attention, logits
                         }
                     }
                 }
+            }
+            // Values of the list as panels [neighbour][8 dims].
+            let vp = &mut vp_all[h * vlen..(h + 1) * vlen];
+            for pi in 0..dv.div_ceil(NR) {
+                for jj in 0..n {
+                    let row = &vb[list[jj] as usize * width + h * dv..][..dv];
+                    for t in 0..NR {
+                        let c = pi * NR + t;
+                        vp[(pi * n + jj) * NR + t] = if c < dv { row[c] } else { 0.0 };
+                    }
+                }
+            }
+        }
+        *packed = Some((b, g0));
+    }
+    let s = &mut logits[..m * n];
+    for h in 0..heads {
+        match a.content {
+            Some(c) => {
                 let qa = &c.q[((b * p.m_out + g0) * heads) * dk + h * dk..];
-                multiply(m, n, dk, qa, heads * dk, kp, Epilogue::new(&[Op::Scale(c.scale)]), s, n);
+                multiply(m, n, dk, qa, heads * dk, &kp_all[h * klen..(h + 1) * klen], Epilogue::new(&[Op::Scale(c.scale)]), s, n);
             }
             None => s.fill(0.0),
         }
@@ -759,19 +889,8 @@ fn attend_shared(p: &Plan, b: usize, g0: usize, g1: usize, a: &Attention, logits
         for r in 0..m {
             normalise(&mut s[r * n..(r + 1) * n], n, 1, a.norm);
         }
-        // Values of the list as panels [neighbour][8 dims].
-        let vpan = dv.div_ceil(NR);
-        for pi in 0..vpan {
-            for jj in 0..n {
-                let row = &vb[list[jj] as usize * width + h * dv..][..dv];
-                for t in 0..NR {
-                    let c = pi * NR + t;
-                    vp[(pi * n + jj) * NR + t] = if c < dv { row[c] } else { 0.0 };
-                }
-            }
-        }
         let o = &mut o[..m * dv];
-        multiply(m, dv, n, s, n, vp, Epilogue::none(), o, dv);
+        multiply(m, dv, n, s, n, &vp_all[h * vlen..(h + 1) * vlen], Epilogue::none(), o, dv);
         for r in 0..m {
             for c in 0..dv {
                 out[p.os.at(b, g0 + r, h * dv + c)] = o[r * dv + c];
@@ -780,20 +899,43 @@ fn attend_shared(p: &Plan, b: usize, g0: usize, g1: usize, a: &Attention, logits
     }
 }
 
-/// Normalises `n` rows of `heads` logits over the rows, per head.
+/// Normalises `n` rows of `heads` logits over the rows, per head (layout `[row][head]`). With
+/// four or more heads in groups of four, four heads run side by side in SIMD lanes, each lane
+/// doing exactly what the scalar loop does (the same bits); one head runs along its row, SIMD
+/// lanes holding four running sums combined as `(s0 + s1) + (s2 + s3)`, then the remainder.
 fn normalise(l: &mut [f32], n: usize, heads: usize, norm: Norm) {
-    if n == 0 {
+    if n == 0 || norm == Norm::None {
         return;
     }
+    let l = &mut l[..n * heads];
     match norm {
         Norm::None => {}
-        Norm::Mean => {
-            let inv = 1.0 / n as f32;
-            l.iter_mut().for_each(|v| *v *= inv);
-        }
+        Norm::Mean => scale_all(l, 1.0 / n as f32),
         Norm::NormExp => {
-            let inv = 1.0 / n as f32;
-            l.iter_mut().for_each(|v| *v = vmath::exp(*v) * inv);
+            vmath::exp_slice(l);
+            scale_all(l, 1.0 / n as f32);
+        }
+        Norm::Softmax if heads == 1 => softmax_row(l),
+        Norm::Softmax if heads % 4 == 0 => {
+            for h in (0..heads).step_by(4) {
+                // SAFETY (every load and store below): j * heads + h + 4 <= n * heads.
+                let mut max = F4::splat(f32::NEG_INFINITY);
+                for j in 0..n {
+                    max = max.max_nan(unsafe { F4::load(l.as_ptr().add(j * heads + h)) });
+                }
+                let mut sum = F4::zero();
+                for j in 0..n {
+                    let at = unsafe { l.as_mut_ptr().add(j * heads + h) };
+                    let e = vmath::exp4(unsafe { F4::load(at) }.sub(max));
+                    unsafe { e.store(at) };
+                    sum = sum.add(e);
+                }
+                let inv = F4::splat(1.0).div(sum);
+                for j in 0..n {
+                    let at = unsafe { l.as_mut_ptr().add(j * heads + h) };
+                    unsafe { F4::load(at).mul(inv).store(at) };
+                }
+            }
         }
         Norm::Softmax => {
             for h in 0..heads {
@@ -814,6 +956,53 @@ fn normalise(l: &mut [f32], n: usize, heads: usize, norm: Norm) {
             }
         }
     }
+}
+
+/// `v *= s` over a slice, SIMD then the remainder.
+fn scale_all(l: &mut [f32], s: f32) {
+    let sv = F4::splat(s);
+    let mut chunks = l.chunks_exact_mut(4);
+    for c in &mut chunks {
+        // SAFETY: a chunk holds four values.
+        unsafe { F4::load(c.as_ptr()).mul(sv).store(c.as_mut_ptr()) };
+    }
+    for v in chunks.into_remainder() {
+        *v *= s;
+    }
+}
+
+/// Softmax along one row: max, `exp(x - max)` with four running sums, then `x / sum` as `x * (1 / sum)`.
+fn softmax_row(l: &mut [f32]) {
+    let n = l.len();
+    let body = n - n % 4;
+    let mut mv = F4::splat(f32::NEG_INFINITY);
+    let mut i = 0;
+    while i < body {
+        // SAFETY: i + 4 <= body <= n.
+        mv = mv.max_nan(unsafe { F4::load(l.as_ptr().add(i)) });
+        i += 4;
+    }
+    let mut max = crate::simd::max_nan(crate::simd::max_nan(mv.get(0), mv.get(1)), crate::simd::max_nan(mv.get(2), mv.get(3)));
+    for &v in &l[body..] {
+        max = crate::simd::max_nan(max, v);
+    }
+    let ms = F4::splat(max);
+    let mut sv = F4::zero();
+    i = 0;
+    while i < body {
+        // SAFETY: as above.
+        let at = unsafe { l.as_mut_ptr().add(i) };
+        let e = vmath::exp4(unsafe { F4::load(at) }.sub(ms));
+        unsafe { e.store(at) };
+        sv = sv.add(e);
+        i += 4;
+    }
+    let mut sum = (sv.get(0) + sv.get(1)) + (sv.get(2) + sv.get(3));
+    for v in &mut l[body..] {
+        *v = vmath::exp(*v - max);
+        sum += *v;
+    }
+    scale_all(l, 1.0 / sum);
 }
 
 #[cfg(test)]
@@ -976,7 +1165,14 @@ mod tests {
 
     #[test]
     fn heads_mode_is_attention_with_content_and_grouped_location_mlp() {
-        let (m_in, m_out, heads, dk, dv, a) = (8, 5, 2, 3, 2, 3);
+        // Two heads (the general path), then heads in fours (all heads in SIMD lanes), sum and product.
+        for (heads, dk, dv, combine) in [(2, 3, 2, Combine::Sum), (4, 8, 4, Combine::Sum), (8, 4, 8, Combine::Product)] {
+            heads_case(heads, dk, dv, combine);
+        }
+    }
+
+    fn heads_case(heads: usize, dk: usize, dv: usize, combine: Combine) {
+        let (m_in, m_out, a) = (8, 5, 3);
         let (off, idx) = lists(m_out, m_in, 8, 31);
         let coords = random(idx.len() * a, 32);
         let q = random(m_out * heads * dk, 33);
@@ -997,7 +1193,7 @@ mod tests {
                 batch: 1, m_out, m_in, c_in: 1, c_out: heads * dv, f: &f,
                 fs: Strides { batch: m_in, elem: 1, chan: 1 }, os: Strides { batch: m_out * heads * dv, elem: heads * dv, chan: 1 },
                 offsets: &off, indices: &idx, rel: Rel { index: None, coords: Some((&coords, a)) },
-                mode: Mode::Heads { heads, dv, v: &v, content: Some(content), location: Location::Mlp(mlp), combine: Combine::Sum, norm },
+                mode: Mode::Heads { heads, dv, v: &v, content: Some(content), location: Location::Mlp(mlp), combine, norm },
             };
             let mut out = vec![f32::NAN; m_out * heads * dv];
             plan.validate(out.len()).unwrap();
@@ -1011,7 +1207,7 @@ mod tests {
                             let e = idx[j] as usize;
                             let dot: f64 = (0..dk).map(|i| q[(g * heads + h) * dk + i] as f64 * k[(e * heads + h) * dk + i] as f64).sum::<f64>() * 0.5;
                             let loc = mlp_ref(&coords[j * a..(j + 1) * a].iter().map(|&x| x as f64).collect::<Vec<_>>(), &dims, &groups, &acts, &w)[h];
-                            dot + loc
+                            if combine == Combine::Product { dot * loc } else { dot + loc }
                         })
                         .collect();
                     let n = (j1 - j0) as f64;
@@ -1030,7 +1226,7 @@ mod tests {
                     }
                 }
             }
-            close(&out, &want, &format!("heads {norm:?}"));
+            close(&out, &want, &format!("heads {heads} dk {dk} dv {dv} {combine:?} {norm:?}"));
         }
     }
 

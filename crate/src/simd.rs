@@ -50,6 +50,13 @@ mod imp {
         pub fn zip_lo(self, b: Self) -> Self {
             F4(i32x4_shuffle::<0, 4, 1, 5>(self.0, b.0))
         }
+        /// `[sum a, sum b, sum c, sum d]`, each as `(x0 + x2) + (x1 + x3)`.
+        #[inline(always)]
+        pub fn hsum4(a: Self, b: Self, c: Self, d: Self) -> Self {
+            let s1 = f32x4_add(i32x4_shuffle::<0, 4, 1, 5>(a.0, b.0), i32x4_shuffle::<2, 6, 3, 7>(a.0, b.0));
+            let s2 = f32x4_add(i32x4_shuffle::<0, 4, 1, 5>(c.0, d.0), i32x4_shuffle::<2, 6, 3, 7>(c.0, d.0));
+            F4(f32x4_add(i32x4_shuffle::<0, 1, 4, 5>(s1, s2), i32x4_shuffle::<2, 3, 6, 7>(s1, s2)))
+        }
         /// `[a2, b2, a3, b3]`.
         #[inline(always)]
         pub fn zip_hi(self, b: Self) -> Self {
@@ -191,6 +198,11 @@ mod imp {
         #[inline(always)]
         pub fn zip_lo(self, b: Self) -> Self {
             F4([self.0[0], b.0[0], self.0[1], b.0[1]])
+        }
+        #[inline(always)]
+        pub fn hsum4(a: Self, b: Self, c: Self, d: Self) -> Self {
+            let h = |x: Self| (x.0[0] + x.0[2]) + (x.0[1] + x.0[3]);
+            F4([h(a), h(b), h(c), h(d)])
         }
         #[inline(always)]
         pub fn zip_hi(self, b: Self) -> Self {
