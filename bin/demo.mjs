@@ -11,34 +11,12 @@ import { join } from 'node:path';
 import * as eq from '../dist/index.js';
 import { loadTestSet, rotateBilinear } from './data.mjs';
 import { lineChart } from './plot.mjs';
+import { progress } from './progress.mjs';
 import { table } from '../bench/harness.mjs';
 
 const models = new URL('../models/', import.meta.url).pathname;
 const ANGLES = Array.from({ length: 24 }, (_, i) => i * 15);
 const NAMES = { p4cnn: 'P4CNN (p4)', z2cnn: 'plain CNN (z2)' };
-
-/** A progress bar on stderr (a line per 10% when stderr is not a terminal). */
-function progress(total, label) {
-  let done = 0, lastTenth = -1;
-  const t0 = performance.now();
-  return {
-    tick(n, what) {
-      done += n;
-      const f = done / total;
-      if (process.stderr.isTTY) {
-        const w = 30, k = Math.round(f * w);
-        process.stderr.write(`\r${label} [${'#'.repeat(k)}${'-'.repeat(w - k)}] ${(100 * f).toFixed(0).padStart(3)}%  ${what}   `);
-      } else if (Math.floor(f * 10) > lastTenth) {
-        lastTenth = Math.floor(f * 10);
-        process.stderr.write(`${label}: ${(100 * f).toFixed(0)}% (${what})\n`);
-      }
-    },
-    end() {
-      if (process.stderr.isTTY) process.stderr.write('\n');
-      return (performance.now() - t0) / 1000;
-    },
-  };
-}
 
 /** The test images rotated by `angle` (exactly, by p4's own action, for multiples of 90). */
 function rotated(data, angle) {
@@ -55,6 +33,7 @@ const argmax = (logits, n) => Uint8Array.from({ length: n }, (_, i) => {
 });
 
 export async function main(args = []) {
+  if (args[0] === 'tetris') return (await import('./tetris.mjs')).main(args.slice(1));
   const workers = Number(args[args.indexOf('--workers') + 1]) || 2;
   const out = args.includes('--out') ? args[args.indexOf('--out') + 1] : 'demo-output';
   await eq.init();

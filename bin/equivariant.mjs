@@ -15,6 +15,11 @@ if (!commands[cmd]) {
   demo    rotated Fashion-MNIST: accuracy by angle for a P4CNN and a plain CNN, equivariance
           error, agreement with PyTorch, throughput, and an SVG plot
           [--limit N] [--workers N] [--out DIR]
+  demo tetris
+          3D Tetris shapes under 1,000 random rotations and translations each: accuracy of an
+          SE(3) LieTransformer, an SE(3) LieConv and a plain point transformer trained in one
+          pose, invariance errors, throughput, and an SVG plot
+          [--poses N] [--workers N] [--out DIR]
   bench   the standard workloads (PEAK, GEMM, L1, L2, P4CNN at batch 64 and 1) with the peers if installed;
           prints tables and writes JSON (docs/bench.md)
           [--passes N] [--json FILE] [--only GEMM,L1,L2,P4CNN,P4CNN-1] [--no-peers]

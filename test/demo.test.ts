@@ -62,3 +62,42 @@ describe('demo models', () => {
     expect(svg).toContain('P4CNN (p4)');
   }, 120_000);
 });
+
+describe('the Tetris demo', () => {
+  it('ships three models with e3nn\'s labels and the training command; the shapes are e3nn\'s', async () => {
+    const { LABELS, SHAPES } = await import('../page/tetris-shapes.js');
+    expect(LABELS).toEqual(['chiral_shape_1', 'chiral_shape_2', 'square', 'line', 'corner', 'L', 'T', 'zigzag']);
+    expect(SHAPES).toHaveLength(8);
+    for (const s of SHAPES) {
+      expect(s).toHaveLength(4);
+      // Unit cubes at integer coordinates, face to face: every cube touches another.
+      for (const p of s) expect(s.some((q: number[]) => q !== p && Math.hypot(p[0] - q[0], p[1] - q[1], p[2] - q[2]) === 1)).toBe(true);
+    }
+    const reference = JSON.parse(readFileSync(`${models}tetris-reference.json`, 'utf8'));
+    expect(reference.command).toContain('tools/pytorch/train_tetris.py');
+    const sizes: number[] = [];
+    for (const k of ['lietransformer', 'lieconv', 'plain']) {
+      const config = JSON.parse(readFileSync(`${models}tetris-${k}.json`, 'utf8'));
+      expect(config.labels).toEqual(LABELS);
+      expect(config.input).toEqual({ field: 'points', channels: 1 });
+      sizes.push(reference.models[k].parameters);
+    }
+    expect(Math.max(...sizes) / Math.min(...sizes)).toBeLessThan(2);
+  });
+
+  it('runs: the equivariant models keep their accuracy under random poses, the plain one collapses; writes its plot', async () => {
+    const out = `/tmp/eq-tetris-test-${process.pid}`;
+    const { main: tetris } = await import('../bin/tetris.mjs');
+    const r = await tetris(['--poses', '25', '--workers', '2', '--out', out]);
+    expect(r.lietransformer.accuracy).toBeGreaterThanOrEqual(90);
+    expect(r.lieconv.accuracy).toBeGreaterThanOrEqual(90);
+    expect(r.plain.accuracy).toBeLessThanOrEqual(50);
+    // The layers after the lift are invariant when the lifted elements move with the cloud.
+    expect(r.lietransformer.liftedInvariance).toBeLessThan(1e-4);
+    expect(r.lieconv.liftedInvariance).toBeLessThan(1e-4);
+    expect(r.plain.invariance.median).toBeGreaterThan(1e-2);
+    const svg = readFileSync(`${out}/tetris-accuracy.svg`, 'utf8');
+    expect(svg).toContain('SE(3) LieTransformer');
+    expect(JSON.parse(readFileSync(`${out}/tetris-results.json`, 'utf8')).poses).toBe(25);
+  }, 120_000);
+});

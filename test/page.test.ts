@@ -44,4 +44,44 @@ describe('the demo page', () => {
     expect(await page.$$eval('#bench-table tr', (trs) => trs.length)).toBe(5);
     expect(errors).toEqual([]);
   }, 180_000);
+
+  it('Tetris panel: a 3D shape rotated by dragging, three models\' predictions, the A1 benchmark', async () => {
+    const { page, errors } = await openAndWait(env.browser, `${env.url}/page/`, 'tetrisReady');
+    expect(await page.evaluate(() => (window as any).tetrisError)).toBeUndefined();
+    const labels = ['chiral_shape_1', 'chiral_shape_2', 'square', 'line', 'corner', 'L', 'T', 'zigzag'];
+    const first = await page.evaluate(() => (window as any).lastTetris);
+    expect(first.shape).toBe('chiral_shape_1');
+    for (const k of ['lietransformer', 'lieconv', 'plain']) expect(labels).toContain(first.predictions[k]);
+    // In the training pose every model is right.
+    expect(first.predictions).toEqual({ lietransformer: 'chiral_shape_1', lieconv: 'chiral_shape_1', plain: 'chiral_shape_1' });
+    expect(await page.$$eval('#tetris-preds tr', (trs) => trs.length)).toBe(4);
+    const ink = () => page.evaluate(() => {
+      const c = document.getElementById('tetris-view') as HTMLCanvasElement;
+      const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+      let s = 0;
+      for (let i = 3; i < d.length; i += 4) s += d[i] > 0 ? 1 : 0;
+      return s;
+    });
+    expect(await ink()).toBeGreaterThan(2000);
+    // Drag to rotate: the pose changes and the predictions are recomputed.
+    const box = (await page.$('#tetris-view'))!.boundingBox ? await (await page.$('#tetris-view'))!.boundingBox() : null;
+    await page.mouse.move(box!.x + 160, box!.y + 160);
+    await page.mouse.down();
+    await page.mouse.move(box!.x + 230, box!.y + 120, { steps: 8 });
+    await page.mouse.up();
+    await page.waitForFunction((r0) => JSON.stringify((window as any).lastTetris.R) !== JSON.stringify(r0), first.R);
+    const moved = await page.evaluate(() => (window as any).lastTetris);
+    expect(moved.R).not.toEqual(first.R);
+    const R = moved.R as number[];
+    for (let i = 0; i < 3; i++) expect(Math.hypot(R[3 * i], R[3 * i + 1], R[3 * i + 2])).toBeCloseTo(1, 6);
+    await page.selectOption('#tetris-shape', '3');
+    await page.waitForFunction(() => (window as any).lastTetris.shape === 'line');
+    await page.click('#run-a1');
+    await page.waitForFunction(() => (window as any).a1Results || (window as any).a1Error, null, { timeout: 120_000 });
+    expect(await page.evaluate(() => (window as any).a1Error)).toBeUndefined();
+    const rows = await page.evaluate(() => (window as any).a1Results);
+    expect(rows.map((r: string[]) => r[0])).toEqual(['A1-local (k = 32)', 'A1-global']);
+    for (const r of rows) expect(Number(r[1])).toBeGreaterThan(0);
+    expect(errors).toEqual([]);
+  }, 180_000);
 });

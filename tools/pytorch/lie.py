@@ -117,13 +117,14 @@ def lift_clouds(group, points, mask, samples, seed):
     present = [[True] * P for _ in range(B)] if mask is None else [[v == 1 for v in row] for row in mask.tolist()]
     elements, cloud, orbit = [], [], []
     two_pi = 2 * math.pi
+    eye = [[1.0 if i == j else 0.0 for j in range(n)] for i in range(n)]
     for b in range(B):
         rng = Mulberry32(seed)
         for p in range(P):
             x = list(pts[b][p]) + [0.0] * (3 - d)
             if not present[b][p]:
                 for _ in range(samples):
-                    elements.append(torch.eye(n, dtype=torch.float64))
+                    elements.append(eye)
                     cloud.append(-1)
                     orbit.append(0.0)
                 continue
@@ -145,14 +146,16 @@ def lift_clouds(group, points, mask, samples, seed):
                 else:  # SO(3)
                     phi = two_pi * rng.next() - math.pi
                     R = matmul3(align_e3([v / r for v in x]), so3_exp([0.0, 0.0, phi]))
-                g = torch.eye(n, dtype=torch.float64)
-                g[:d, :d] = torch.tensor(R, dtype=torch.float64)[:d, :d]
-                if affine:
-                    g[:d, d] = torch.tensor(x[:d], dtype=torch.float64)
+                g = [row[:] for row in eye]
+                for i in range(d):
+                    for j in range(d):
+                        g[i][j] = R[i][j]
+                    if affine:
+                        g[i][d] = x[i]
                 elements.append(g)
                 cloud.append(b)
                 orbit.append(r)
-    return torch.stack(elements), torch.tensor(cloud), torch.tensor(orbit, dtype=torch.float64)
+    return torch.tensor(elements, dtype=torch.float64), torch.tensor(cloud), torch.tensor(orbit, dtype=torch.float64)
 
 
 # ----------------------------------------------------------------------------- logs
@@ -462,8 +465,11 @@ def init_params(config, seed, dtype=torch.float64):
     return params
 
 
-def model_forward(config, points, features, mask, params, lift_seed=None):
-    """A point-cloud model: {points [B, P, d], features [B, P, C], mask [B, P]} -> [B, classes]."""
+def model_forward(config, points, features, mask, params, lift_seed=None, cache=None):
+    """A point-cloud model: {points [B, P, d], features [B, P, C], mask [B, P]} -> [B, classes].
+
+    `cache` (a dict, for training on fixed points): the lifted cloud and its neighbourhoods are
+    kept per lift seed and reused."""
     group = config['group']
     layers = config['layers']
     first = layers[0]
@@ -471,8 +477,14 @@ def model_forward(config, points, features, mask, params, lift_seed=None):
     dtype = next(iter(params.values())).dtype if params else torch.float64
     B, P = points.shape[0], points.shape[1]
     S = first.get('samples', 1)
-    elements, cloud, orbit = lift_clouds(group, points, mask, S, first.get('seed', 1) if lift_seed is None else lift_seed)
-    lifted = Lifted(group, elements, cloud, orbit, B)
+    seed = first.get('seed', 1) if lift_seed is None else lift_seed
+    lifted = cache.get((seed, S)) if cache is not None else None
+    if lifted is None:
+        elements, cloud, orbit = lift_clouds(group, points, mask, S, seed)
+        lifted = Lifted(group, elements, cloud, orbit, B)
+        if cache is not None:
+            cache[(seed, S)] = lifted
+    elements = lifted.elements
     x = features.to(dtype).reshape(B * P, -1).repeat_interleave(S, 0)
     for i, c in enumerate(layers[1:], start=1):
         prefix = c.get('name', f'layers.{i}') + '.'
