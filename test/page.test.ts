@@ -64,7 +64,8 @@ describe('the demo page', () => {
     });
     expect(await ink()).toBeGreaterThan(2000);
     // Drag to rotate: the pose changes and the predictions are recomputed.
-    const box = (await page.$('#tetris-view'))!.boundingBox ? await (await page.$('#tetris-view'))!.boundingBox() : null;
+    await page.$eval('#tetris-view', (el) => el.scrollIntoView());
+    const box = await (await page.$('#tetris-view'))!.boundingBox();
     await page.mouse.move(box!.x + 160, box!.y + 160);
     await page.mouse.down();
     await page.mouse.move(box!.x + 230, box!.y + 120, { steps: 8 });

@@ -6,9 +6,12 @@ format, run here by the PyTorch reference (lie.py):
 
   tetris-lietransformer  SE(3): lift (8 samples per point), 2 LieTransformer blocks (global,
                          LieTransformer's dot_product normalisation: with one constant feature
-                         per point a softmax would average equal values and see no geometry)
+                         per point a softmax would average equal values and see no geometry;
+                         16 heads, so the first block gives each element enough numbers, 16
+                         per-head averages over its neighbours, to tell the chiral pair apart)
   tetris-lieconv         SE(3): lift (8 samples per point), 2 LieConv layers (global)
-  tetris-plain           a plain point transformer: the points' coordinates as features,
+  tetris-plain           a plain point transformer (width 48, for about as many parameters):
+                         the points' coordinates as features,
                          content-only attention (no group), so nothing makes it invariant
 
 The lift draws random rotations; training draws a fresh lift seed at every step (the models
@@ -49,12 +52,12 @@ def config(kind, samples=8, width=32):
     if kind == 'lietransformer':
         group = 'SE(3)'
         layers = [t('lift', samples=samples, seed=1), t('linear', **{'in': 1, 'out': width}),
-                  t('lieTransformerBlock', dim=width, heads=4, hidden=[16, 16], normalise='dot_product'), t('lieTransformerBlock', dim=width, heads=4, hidden=[16, 16], normalise='dot_product')] + head
+                  t('lieTransformerBlock', dim=width, heads=16, dimHead=4, hidden=[16, 16], normalise='dot_product'), t('lieTransformerBlock', dim=width, heads=16, dimHead=4, hidden=[16, 16], normalise='dot_product')] + head
     elif kind == 'lieconv':
         group = 'SE(3)'
         layers = [t('lift', samples=samples, seed=1), t('linear', **{'in': 1, 'out': width}),
-                  t('lieConv', **{'in': width, 'out': width, 'hidden': [32, 32], 'basis': 8}), t('silu'),
-                  t('lieConv', **{'in': width, 'out': width, 'hidden': [32, 32], 'basis': 8}), t('silu')] + head
+                  t('lieConv', **{'in': width, 'out': width, 'hidden': [32, 32], 'basis': 16}), t('silu'),
+                  t('lieConv', **{'in': width, 'out': width, 'hidden': [32, 32], 'basis': 16}), t('silu')] + head
     else:
         group = 'T(3)'
         layers = [t('lift', samples=1, seed=1), t('coordinates'), t('linear', **{'in': 4, 'out': width}),
@@ -88,7 +91,7 @@ def evaluate(cfg, params, poses, seed):
 
 def train(kind, steps, seed, draws=2, pool=256):
     torch.manual_seed(seed)
-    cfg = config(kind)
+    cfg = config(kind, width=48 if kind == 'plain' else 32)  # about the same number of parameters
     params = {k: v.float().requires_grad_(True) for k, v in L.init_params(cfg, seed + 1).items()}
     opt = torch.optim.Adam(params.values(), lr=3e-3)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps, eta_min=1e-4)
