@@ -281,19 +281,22 @@ impl Mulberry {
 }
 
 fn dot(a: &[f64], b: &[f64]) -> f64 {
-    // Two accumulators in a fixed pattern (even and odd indices), summed at the end.
-    let mut s0 = 0.0;
-    let mut s1 = 0.0;
-    let mut i = 0;
-    while i + 1 < a.len() {
-        s0 += a[i] * b[i];
-        s1 += a[i + 1] * b[i + 1];
-        i += 2;
+    // Four accumulators in a fixed pattern (index mod 4), summed at the end in a fixed order.
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut s = [0.0f64; 4];
+    let mut ca = a.chunks_exact(4);
+    let mut cb = b.chunks_exact(4);
+    for (x, y) in (&mut ca).zip(&mut cb) {
+        s[0] += x[0] * y[0];
+        s[1] += x[1] * y[1];
+        s[2] += x[2] * y[2];
+        s[3] += x[3] * y[3];
     }
-    if i < a.len() {
-        s0 += a[i] * b[i];
+    for (i, (x, y)) in ca.remainder().iter().zip(cb.remainder()).enumerate() {
+        s[i] += x * y;
     }
-    s0 + s1
+    (s[0] + s[2]) + (s[1] + s[3])
 }
 
 fn axpy(y: &mut [f64], a: f64, x: &[f64]) {
@@ -308,7 +311,7 @@ pub struct RankInfo {
     pub rank: usize,
     /// Largest column norm before any step.
     pub first: f64,
-    /// The last pivot kept and the first refused, relative to `first` (the gap).
+    /// The smallest pivot kept and the largest refused, relative to `first` (the gap).
     pub last_kept: f64,
     pub first_dropped: f64,
 }
@@ -375,6 +378,192 @@ pub fn orthonormalise(y: &mut [f64], n: usize, r: usize, tol: f64) -> RankInfo {
     info
 }
 
+/// Columns per block of [`orthonormalise_blocked`], and entries per chunk of a vector.
+const BLOCK: usize = 32;
+const CHUNK: usize = 2048;
+
+/// `c[i * len + j] = q_i . y_j` over `rank` basis vectors and a block of `len` vectors, chunk by
+/// chunk of the coordinates (each chunk of the block stays in cache while the basis streams),
+/// four basis vectors by two block vectors at a time (eight sums in registers). Each sum runs
+/// over the coordinates in order.
+fn block_dots(q: &[f64], block: &[f64], n: usize, rank: usize, len: usize, c: &mut [f64]) {
+    c[..rank * len].fill(0.0);
+    let mut s = 0;
+    while s < n {
+        let e = (s + CHUNK).min(n);
+        let mut i = 0;
+        while i < rank {
+            let ti = (rank - i).min(4);
+            let mut j = 0;
+            while j < len {
+                let tj = (len - j).min(2);
+                if ti == 4 && tj == 2 {
+                    let (q0, q1, q2, q3) = (&q[i * n + s..i * n + e], &q[(i + 1) * n + s..(i + 1) * n + e], &q[(i + 2) * n + s..(i + 2) * n + e], &q[(i + 3) * n + s..(i + 3) * n + e]);
+                    let (y0, y1) = (&block[j * n + s..j * n + e], &block[(j + 1) * n + s..(j + 1) * n + e]);
+                    // Two lanes (even and odd coordinates), which the wasm build runs as f64x2.
+                    let mut a = [[0.0f64; 2]; 8];
+                    let m = e - s;
+                    let mut t = 0;
+                    while t + 1 < m {
+                        for l in 0..2 {
+                            let (u, v) = (y0[t + l], y1[t + l]);
+                            a[0][l] += q0[t + l] * u;
+                            a[1][l] += q0[t + l] * v;
+                            a[2][l] += q1[t + l] * u;
+                            a[3][l] += q1[t + l] * v;
+                            a[4][l] += q2[t + l] * u;
+                            a[5][l] += q2[t + l] * v;
+                            a[6][l] += q3[t + l] * u;
+                            a[7][l] += q3[t + l] * v;
+                        }
+                        t += 2;
+                    }
+                    if t < m {
+                        let (u, v) = (y0[t], y1[t]);
+                        a[0][0] += q0[t] * u;
+                        a[1][0] += q0[t] * v;
+                        a[2][0] += q1[t] * u;
+                        a[3][0] += q1[t] * v;
+                        a[4][0] += q2[t] * u;
+                        a[5][0] += q2[t] * v;
+                        a[6][0] += q3[t] * u;
+                        a[7][0] += q3[t] * v;
+                    }
+                    for di in 0..4 {
+                        c[(i + di) * len + j] += a[2 * di][0] + a[2 * di][1];
+                        c[(i + di) * len + j + 1] += a[2 * di + 1][0] + a[2 * di + 1][1];
+                    }
+                } else {
+                    for di in 0..ti {
+                        for dj in 0..tj {
+                            let qi = &q[(i + di) * n + s..(i + di) * n + e];
+                            let yj = &block[(j + dj) * n + s..(j + dj) * n + e];
+                            let mut a = 0.0;
+                            for t in 0..e - s {
+                                a += qi[t] * yj[t];
+                            }
+                            c[(i + di) * len + j + dj] += a;
+                        }
+                    }
+                }
+                j += tj;
+            }
+            i += ti;
+        }
+        s = e;
+    }
+}
+
+/// `y_j -= sum_i c[i * len + j] q_i` for the block, chunk by chunk, four basis vectors at a time
+/// (subtracted one after another, in order of `i`).
+fn block_update(q: &[f64], block: &mut [f64], n: usize, rank: usize, len: usize, c: &[f64]) {
+    let mut s = 0;
+    while s < n {
+        let e = (s + CHUNK).min(n);
+        let mut i = 0;
+        while i < rank {
+            let ti = (rank - i).min(4);
+            for j in 0..len {
+                let y = &mut block[j * n + s..j * n + e];
+                if ti == 4 {
+                    let (c0, c1, c2, c3) = (c[i * len + j], c[(i + 1) * len + j], c[(i + 2) * len + j], c[(i + 3) * len + j]);
+                    let (q0, q1, q2, q3) = (&q[i * n + s..i * n + e], &q[(i + 1) * n + s..(i + 1) * n + e], &q[(i + 2) * n + s..(i + 2) * n + e], &q[(i + 3) * n + s..(i + 3) * n + e]);
+                    for t in 0..e - s {
+                        y[t] = y[t] - c0 * q0[t] - c1 * q1[t] - c2 * q2[t] - c3 * q3[t];
+                    }
+                } else {
+                    for di in 0..ti {
+                        let a = c[(i + di) * len + j];
+                        axpy(y, a, &q[(i + di) * n + s..(i + di) * n + e]);
+                    }
+                }
+            }
+            i += ti;
+        }
+        s = e;
+    }
+}
+
+/// Block Gram-Schmidt, rank-revealing: vectors are taken [`BLOCK`] at a time, projected out of
+/// the basis so far twice (classical Gram-Schmidt, twice is enough), then orthonormalised
+/// within the block by Gram-Schmidt with column pivoting; a vector whose remaining norm is at most
+/// `tol` times the largest initial norm is dropped. The same decisions as [`orthonormalise`]
+/// when the vectors have full rank up to the last ones (the projector's `dim + 4` random images),
+/// with the products done in cache-sized chunks. The first `rank` vectors of `y` are the basis.
+pub fn orthonormalise_blocked(y: &mut [f64], n: usize, r: usize, tol: f64) -> RankInfo {
+    let first = (0..r).map(|j| dot(&y[j * n..(j + 1) * n], &y[j * n..(j + 1) * n])).fold(0.0, f64::max).sqrt();
+    let mut info = RankInfo { rank: 0, first, last_kept: 0.0, first_dropped: 0.0 };
+    if first == 0.0 || !first.is_finite() {
+        return info;
+    }
+    let mut rank = 0;
+    let mut c = vec![0.0; r * BLOCK];
+    let mut j0 = 0;
+    while j0 < r {
+        let len = BLOCK.min(r - j0);
+        // Move the block next to the basis (it never overlaps a vector still to come).
+        if j0 != rank {
+            for j in 0..len {
+                let (dst, src) = ((rank + j) * n, (j0 + j) * n);
+                y.copy_within(src..src + n, dst);
+            }
+        }
+        let (q, rest) = y.split_at_mut(rank * n);
+        let block = &mut rest[..len * n];
+        for _pass in 0..2 {
+            block_dots(q, block, n, rank, len, &mut c);
+            block_update(q, block, n, rank, len, &c);
+        }
+        // Pivoted Gram-Schmidt inside the block, against the global threshold.
+        let mut norms: Vec<f64> = (0..len).map(|j| dot(&block[j * n..(j + 1) * n], &block[j * n..(j + 1) * n])).collect();
+        let mut k = 0;
+        while k < len {
+            let mut best = k;
+            for j in k + 1..len {
+                if norms[j] > norms[best] {
+                    best = j;
+                }
+            }
+            let nb = norms[best].sqrt();
+            if nb <= tol * first {
+                info.first_dropped = info.first_dropped.max(nb / first);
+                break;
+            }
+            if best != k {
+                for i in 0..n {
+                    block.swap(k * n + i, best * n + i);
+                }
+                norms.swap(k, best);
+            }
+            let (done, later) = block.split_at_mut((k + 1) * n);
+            let (prev, qk) = done.split_at_mut(k * n);
+            let inv = 1.0 / nb;
+            for v in qk.iter_mut() {
+                *v *= inv;
+            }
+            for i in 0..k {
+                let cc = dot(&prev[i * n..(i + 1) * n], qk);
+                axpy(qk, cc, &prev[i * n..(i + 1) * n]);
+            }
+            let nq = dot(qk, qk).sqrt();
+            for v in qk.iter_mut() {
+                *v /= nq;
+            }
+            for (j, col) in later.chunks_exact_mut(n).enumerate() {
+                let cc = dot(qk, col);
+                axpy(col, cc, qk);
+                norms[k + 1 + j] = dot(col, col);
+            }
+            info.last_kept = if info.last_kept == 0.0 { nb / first } else { info.last_kept.min(nb / first) };
+            k += 1;
+        }
+        rank += k;
+        j0 += len;
+    }
+    info.rank = rank;
+    info
+}
+
 /// An orthonormal basis of the range of `stages` applied to `r` seeded random vectors of
 /// length `n`, written to `y` (`r * n`, vector after vector; the first `rank` are the basis).
 pub fn range(stages: &Stages, n: usize, r: usize, seed: u32, tol: f64, y: &mut [f64]) -> RankInfo {
@@ -387,7 +576,7 @@ pub fn range(stages: &Stages, n: usize, r: usize, seed: u32, tol: f64, y: &mut [
         }
         stages.apply(v, &mut acc, &mut t1, &mut t2);
     }
-    orthonormalise(y, n, r, tol)
+    orthonormalise_blocked(y, n, r, tol)
 }
 
 /// The orbits of the group the signed-permutation generators generate, on the `n` coordinates,
@@ -939,6 +1128,29 @@ mod tests {
         let (rank, _) = dense_nullspace(&[3, 3, 3], &cons, 1e-9, &mut basis).unwrap();
         assert_eq!(rank, 5);
         assert!(residual(&gens, &basis, n) < 1e-10);
+        // Blocked and plain pivoted Gram-Schmidt: the same rank and span on a wider problem.
+        let (m, rr) = (300usize, 70usize);
+        let mut rng = Mulberry::new(5);
+        let base: Vec<f64> = (0..50 * m).map(|_| rng.symmetric()).collect();
+        let mut z = vec![0.0; rr * m];
+        for j in 0..rr {
+            let w: Vec<f64> = (0..50).map(|_| rng.symmetric()).collect();
+            for (i, b) in base.chunks_exact(m).enumerate() {
+                axpy(&mut z[j * m..(j + 1) * m], -w[i], b);
+            }
+        }
+        let mut z2 = z.clone();
+        let a = orthonormalise(&mut z, m, rr, 1e-9);
+        let b = orthonormalise_blocked(&mut z2, m, rr, 1e-9);
+        assert_eq!((a.rank, b.rank), (50, 50));
+        for q in z2[..50 * m].chunks_exact(m) {
+            let kept: f64 = z[..50 * m].chunks_exact(m).map(|p| dot(p, q).powi(2)).sum();
+            assert!((kept - 1.0).abs() < 1e-10);
+            for p in z2[..50 * m].chunks_exact(m) {
+                let d = dot(p, q);
+                assert!(d.abs() < 1e-12 || (d - 1.0).abs() < 1e-12);
+            }
+        }
         // The two bases span the same space: projecting one onto the other keeps its norm.
         for b in basis.chunks_exact(n) {
             let kept: f64 = y[..5 * n].chunks_exact(n).map(|q| dot(q, b).powi(2)).sum();
