@@ -20,8 +20,9 @@ if (!commands[cmd]) {
           [--passes N] [--json FILE] [--only GEMM,L1,L2,P4CNN,P4CNN-1] [--no-peers]
   check   equivariance of a model over every element of its group, on a random input
           --config model.json --weights model.safetensors [--batch N] [--size H] [--tolerance T]
-  basis   the space of equivariant linear maps between two representations
-          <group> <repIn> <repOut> [--print]   e.g. basis S4 perm*perm perm*perm
+  basis   the space of equivariant linear maps between two representations: dimension, time,
+          a summary of the basis   <group> <repIn> <repOut> [--json FILE] [--method M] [--print]
+          e.g. basis S4 perm*perm*perm perm*perm*perm   (basis --help: groups and representations)
 `);
   process.exit(cmd === 'help' ? 0 : 2);
 }
