@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Command line: `npx equivariant <command>`. Commands: demo, bench.
+// Command line: `npx equivariant <command>`. Commands: demo, bench, check, basis, emlp.
 
 const [cmd = 'help', ...args] = process.argv.slice(2);
 const commands = {
@@ -7,6 +7,7 @@ const commands = {
   bench: () => import('./bench.mjs'),
   check: () => import('./check.mjs'),
   basis: () => import('./basis.mjs'),
+  emlp: () => import('./emlp.mjs'),
   help: null,
 };
 if (!commands[cmd]) {
@@ -23,6 +24,8 @@ if (!commands[cmd]) {
   basis   the space of equivariant linear maps between two representations: dimension, time,
           a summary of the basis   <group> <repIn> <repOut> [--json FILE] [--method M] [--print]
           e.g. basis S4 perm*perm*perm perm*perm*perm   (basis --help: groups and representations)
+  emlp    the shipped equivariant MLPs (O(3)) beside plain MLPs: test error, equivariance error,
+          agreement with PyTorch   [--json FILE]
 `);
   process.exit(cmd === 'help' ? 0 : 2);
 }

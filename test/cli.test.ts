@@ -57,6 +57,15 @@ describe('npx equivariant', () => {
     for (const s of ['C<n>', 'D<n>', 'S<n>', 'p4, p4m', 'SO(2), SO(3)', 'O(3)', 'regular', 'perm', 'standard', 'irrep:<k>', 'defining, V', 'det, P', '--json FILE']) expect(r.stdout).toContain(s);
   });
 
+  it('emlp: the shipped equivariant MLPs beside plain MLPs: test error, equivariance error, agreement with PyTorch', () => {
+    const r = run('emlp');
+    expect(r.status).toBe(0);
+    const rows = r.stdout.split('\n').filter((l) => /^\| (invariant|inertia) +\| (EMLP|MLP)/.test(l));
+    expect(rows).toHaveLength(4);
+    const eqErr = (l: string) => Number(l.split('|')[6]);
+    for (const l of rows) expect(eqErr(l) < 1e-5).toBe(/EMLP/.test(l));
+  });
+
   it('says what is wrong, briefly, with a non-zero exit', () => {
     const bad = run('basis', 'S3', 'perm', 'bogus');
     expect(bad.status).toBe(2);

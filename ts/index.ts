@@ -36,4 +36,5 @@ export * as basis from './space/basis.js';
 export * as space from './space/index.js';
 export { Representation } from './reps/index.js';
 export { field, FieldType, ImageField, GridField, RegularField, InvariantField, RepField, PointsField, LiftedField, LiftedFieldType, liftedField, clearCaches } from './fields/index.js';
+export { VectorField } from './fields/vector.js';
 export { checkEquivariance, type EquivariantMap, type CheckOptions, type EquivarianceReport, type ElementReport } from './check/equivariance.js';

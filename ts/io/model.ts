@@ -22,13 +22,18 @@ import { omegaFromConfig } from '../omega/index.js';
 import { groupAttention, lieConv } from '../nn/conv.js';
 import { encodeSafetensors, parseSafetensors, type NamedArray } from './safetensors.js';
 import { Tensor, expectTensor, owned } from '../core/tensor.js';
+import { VectorField } from '../fields/vector.js';
+import { EquivariantLinear, Gated, TensorSquare } from '../nn/equivariant-linear.js';
+import { rep as parseRep } from '../space/spec.js';
 
 export const FORMAT = 'equivariant.model';
 
 export interface InputSpec {
-  /** How the group acts on the input: `image` `[N, C, H, W]`, `grid` `[N, C, |P|, H, W]`, `regular` `[N, C, |G|]`, `invariant`. */
-  field: 'image' | 'grid' | 'regular' | 'invariant';
+  /** How the group acts on the input: `image` `[N, C, H, W]`, `grid` `[N, C, |P|, H, W]`, `regular` `[N, C, |G|]`, `invariant`, `rep` `[N, dim]` (vectors in `rep`). */
+  field: 'image' | 'grid' | 'regular' | 'invariant' | 'rep';
   channels: number;
+  /** For `field: 'rep'`: the representation, as a string (`'5*V'`; docs/operator-space.md). */
+  rep?: string;
   /** `[H, W]`, checked on every run when given. */
   size?: [number, number];
 }
@@ -177,8 +182,9 @@ function parseJson(text: string): ModelConfig {
 
 function inputType(group: AnyGroup, spec: InputSpec): FieldType<unknown> {
   if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) throw new ConfigError(`model config: input must be { field, channels, size? }, got ${describe(spec)}`);
-  const extra = Object.keys(spec).filter((k) => !['field', 'channels', 'size'].includes(k));
-  if (extra.length) throw new ConfigError(`model config: input has unknown option(s) ${extra.join(', ')}; it takes field, channels, size`);
+  const extra = Object.keys(spec).filter((k) => !['field', 'channels', 'size', ...(spec.field === 'rep' ? ['rep'] : [])].includes(k));
+  if (extra.length) throw new ConfigError(`model config: input has unknown option(s) ${extra.join(', ')}; it takes field, channels, size${spec.field === 'rep' ? ', rep' : ''}`);
+  if (spec.field === 'rep') return vectorInput(group, spec);
   const c = spec.channels;
   try {
     dimension(c, 'input.channels');
@@ -199,8 +205,22 @@ function inputType(group: AnyGroup, spec: InputSpec): FieldType<unknown> {
     case 'invariant':
       return new InvariantField(group, c);
     default:
-      throw new ConfigError(`model config: input.field must be 'image', 'grid', 'regular' or 'invariant', got ${describe(spec.field)}`);
+      throw new ConfigError(`model config: input.field must be 'image', 'grid', 'regular', 'invariant' or 'rep', got ${describe(spec.field)}`);
   }
+}
+
+/** `input: { field: 'rep', rep: '5*V', channels? }`: vectors in a representation (`channels`, if given, must be its dimension). */
+function vectorInput(group: AnyGroup, spec: InputSpec): FieldType<unknown> {
+  let r;
+  try {
+    if (typeof spec.rep !== 'string') throw new ArgumentError(`input.rep must be a representation string such as '5*V', got ${describe(spec.rep)}`);
+    r = parseRep(group, spec.rep);
+  } catch (e) {
+    throw new ConfigError(`model config: ${(e as Error).message}`);
+  }
+  if (spec.channels !== undefined && spec.channels !== r.dim) throw new ConfigError(`model config: input.channels is ${describe(spec.channels)} but '${spec.rep}' has dimension ${r.dim}`);
+  if (spec.size !== undefined) throw new ConfigError("model config: input.size is for images and grids, not for field 'rep'");
+  return new VectorField(r, spec.rep) as FieldType<unknown>;
 }
 
 /** Builds one layer from its config; `where` names it in errors. */
@@ -259,8 +279,17 @@ function buildLayer(cfg: LayerConfig, group: AnyGroup, where: string): Layer {
       case 'flatten':
         known([]);
         return new Flatten({ name });
+      case 'equivariantLinear':
+        known(['in', 'out', 'bias']);
+        return new EquivariantLinear({ group: g, in: c.in, out: c.out, bias: c.bias, name });
+      case 'gated':
+        known(['rep']);
+        return new Gated({ group: g, rep: c.rep, name });
+      case 'tensorSquare':
+        known(['rep']);
+        return new TensorSquare({ group: g, rep: c.rep, name });
       default:
-        throw new ConfigError(`model config: ${where} has unknown type '${cfg.type}' (known: liftingConv, groupConv, groupAttention, lieConv, phi, groupPool, maxPool2d, avgPool2d, globalPool, relu, batchNorm, linear, flatten)`);
+        throw new ConfigError(`model config: ${where} has unknown type '${cfg.type}' (known: liftingConv, groupConv, groupAttention, lieConv, phi, groupPool, maxPool2d, avgPool2d, globalPool, relu, batchNorm, linear, flatten, equivariantLinear, gated, tensorSquare)`);
     }
   } catch (e) {
     if (e instanceof ArgumentError || e instanceof ShapeError) throw new ConfigError(`model config: ${where} (${cfg.type}): ${e.message}`);

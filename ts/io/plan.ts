@@ -11,6 +11,7 @@ import { GridGroup } from '../groups/grid.js';
 import { LieGroup } from '../groups/lie.js';
 import type { AnyGroup } from '../groups/index.js';
 import { attentionLayerElements, kernelLayerElements } from '../nn/guards.js';
+import { planVectorLayer } from '../nn/equivariant-linear.js';
 
 /** The most layers a config may list, and the deepest nesting of JSON values it may have. */
 export const MAX_LAYERS = 10_000;
@@ -131,6 +132,20 @@ export function planLayers(layers: readonly unknown[], group: AnyGroup, inputCha
       case 'flatten':
         channels = undefined;
         break;
+      case 'equivariantLinear':
+      case 'gated':
+      case 'tensorSquare': {
+        let p: { in: number; out: number; elements: number };
+        try {
+          p = planVectorLayer(c, group, where);
+        } catch (e) {
+          throw new ConfigError(`model config: ${(e as Error).message}`);
+        }
+        chain(p.in);
+        layerElements = p.elements;
+        channels = p.out;
+        break;
+      }
       default:
         break; // relu and pools keep the channels; unknown types are checked when built
     }

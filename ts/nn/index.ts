@@ -10,6 +10,7 @@ export { phi, Phi, type PhiOptions, type PhiPath, type ConvAlgorithm } from './p
 export { liftingConv, groupConv, groupAttention, lieConv, type ConvOptions, type GroupAttentionOptions, type LieConvOptions } from './conv.js';
 export { Layer, type LayerConfig } from './layer.js';
 export { Sequential, type Step } from './sequential.js';
+export { EquivariantLinear, Gated, TensorSquare, equivariantLinear, gated, tensorSquare, gatedInput, type EquivariantLinearOptions } from './equivariant-linear.js';
 export { GroupPool, Pool2d, GlobalPool, BatchNorm, Relu, Linear, Flatten };
 
 export const groupPool = (o: { reduce?: Reduction; name?: string } = {}) => new GroupPool(o);

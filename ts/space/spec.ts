@@ -35,7 +35,10 @@ export const REP_NAMES = ['trivial (S)', 'regular', 'sign', 'standard', 'perm', 
 const MAX_SPEC = 1000;
 const MAX_DIM = 2 ** 24;
 
-function atom(G: unknown, name: string, k: number | undefined, spec: string): AnyRep {
+const CANONICAL: Record<string, string> = { S: 'trivial', scalar: 'trivial', V: 'defining', vector: 'defining', P: 'det', pseudo: 'det' };
+
+function atom(G: unknown, given: string, k: number | undefined, spec: string): AnyRep {
+  const name = CANONICAL[given] ?? given;
   const key = k === undefined ? name : `${name}:${k}`;
   const owner = G instanceof GridGroup ? G.pointGroup : (G as object);
   let m = atoms.get(owner);
@@ -51,7 +54,7 @@ function atom(G: unknown, name: string, k: number | undefined, spec: string): An
   };
   let r: AnyRep;
   switch (name) {
-    case 'trivial': case 'S': case 'scalar':
+    case 'trivial':
       r = R.trivial(G as never);
       break;
     case 'regular':
@@ -74,16 +77,16 @@ function atom(G: unknown, name: string, k: number | undefined, spec: string): An
       if (k === undefined) throw new ArgumentError(`rep '${spec}': write irrep:<k>`);
       r = R.irrep(G as never, k) as AnyRep;
       break;
-    case 'defining': case 'V': case 'vector':
+    case 'defining':
       needLie();
       r = R.defining(G as LieGroup);
       break;
-    case 'det': case 'P': case 'pseudo':
+    case 'det':
       needLie();
       r = R.det(G as LieGroup);
       break;
     default:
-      throw new ArgumentError(`rep '${spec}': unknown representation '${name}' (known: ${REP_NAMES.join(', ')}; combine with +, *, ^ and parentheses)`);
+      throw new ArgumentError(`rep '${spec}': unknown representation '${given}' (known: ${REP_NAMES.join(', ')}; combine with +, *, ^ and parentheses)`);
   }
   if (k !== undefined && name !== 'irrep') throw new ArgumentError(`rep '${spec}': '${name}' takes no ':<k>'`);
   m.set(key, r);

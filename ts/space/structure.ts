@@ -70,3 +70,20 @@ function build(rep: AnyRep): Term[] {
 export function termKey(t: Term): string {
   return t.atoms.map(atomId).join('.');
 }
+
+/**
+ * Whether two representations are the same: the same object, or built from the same atoms in
+ * the same way (equal terms with equal index maps), as two parses of one string are.
+ */
+export function sameRep(a: AnyRep, b: AnyRep): boolean {
+  if (a === b) return true;
+  if (a.group !== b.group || a.dim !== b.dim) return false;
+  const ta = terms(a), tb = terms(b);
+  if (ta.length !== tb.length) return false;
+  for (let i = 0; i < ta.length; i++) {
+    const x = ta[i], y = tb[i];
+    if (x.atoms.length !== y.atoms.length || x.atoms.some((r, j) => r !== y.atoms[j])) return false;
+    for (let p = 0; p < x.size; p++) if (x.map[p] !== y.map[p]) return false;
+  }
+  return true;
+}
