@@ -8,3 +8,4 @@ export { hom, homDimension as dimension, HomSpace, type HomBlock, type HomSummar
 export { rep, specOf, REP_NAMES } from './spec.js';
 export { MAX_DENSE_UNKNOWNS, type Method, type SolveOptions, type Block } from './solver.js';
 export { symmetricEigen } from './kernels.js';
+export { operatorMatrix, rank, sameOperator, span, compareSpans, type LinearMap, type OperatorMatrix, type OperatorOptions, type RankResult, type SameResult, type SpanResult, type SpanComparison } from './operators.js';
