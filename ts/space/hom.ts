@@ -51,7 +51,12 @@ export function checkReps(G: unknown, a: unknown, b: unknown, what: string): Sol
   return solverGroup(G, what);
 }
 
-const blockCache = new WeakMap<SolverGroup, Map<string, Block>>();
+let blockCache = new WeakMap<SolverGroup, Map<string, Block>>();
+
+/** Forgets the solved blocks kept between calls (each kind of block is otherwise solved once per group). */
+export function clearCache(): void {
+  blockCache = new WeakMap();
+}
 const CACHE_BYTES = 64 * 2 ** 20;
 
 function blockBytes(b: Block): number {

@@ -4,7 +4,7 @@
  * `rep`), and operators of the general layer `Phi_omega` as matrices (`operatorMatrix`), their
  * rank, whether two omegas give one operator, and the span of a family.
  */
-export { hom, homDimension as dimension, HomSpace, type HomBlock, type HomSummary } from './hom.js';
+export { hom, homDimension as dimension, clearCache, HomSpace, type HomBlock, type HomSummary } from './hom.js';
 export { rep, specOf, REP_NAMES } from './spec.js';
 export { MAX_DENSE_UNKNOWNS, type Method, type SolveOptions, type Block } from './solver.js';
 export { symmetricEigen } from './kernels.js';
