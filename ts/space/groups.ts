@@ -64,6 +64,10 @@ export abstract class SolverGroup {
   readonly discrete: Elem[] = [];
   /** Number of Lie-algebra generators (0 for finite groups). */
   readonly algebraCount: number = 0;
+  /** Whether the group acts trivially on every representation it takes (T(d)). */
+  get trivialAction(): boolean {
+    return false;
+  }
   abstract label(g: Elem): string;
   abstract inverse(g: Elem): Elem;
   abstract stages(sides: Side[]): Stage[];
@@ -308,10 +312,6 @@ export function gaussLegendre(q: number): { x: number[]; w: number[] } {
         p0 = p1;
         p1 = p2;
       }
-      if (q === 1) {
-        p1 = z;
-        p0 = 1;
-      }
       dp = (q * (z * p1 - p0)) / (z * z - 1);
       const dz = p1 / dp;
       z -= dz;
@@ -349,6 +349,10 @@ class LieSolverGroup extends SolverGroup {
     this.checks = [...Array.from({ length: 3 }, () => this.rotationPart(R.random(rng))), ...this.discrete];
   }
 
+  get trivialAction(): boolean {
+    return this.rd === 0;
+  }
+
   /** The element with rotation block `r` and no translation. */
   embed(r: Float64Array): Float64Array {
     const G = this.repGroup, n = G.n, d = G.d;
@@ -377,14 +381,12 @@ class LieSolverGroup extends SolverGroup {
 
   /** `d rho / dt` at the identity along the rotation about `axis` (Richardson-extrapolated central differences). */
   private derivative(atom: AnyRep, axis: number): Float64Array {
-    const d = atom.dim;
     const D = (h: number) => {
       const a = rawMatrix(atom, this.turn(axis, h), 'exp(h X)'), b = rawMatrix(atom, this.turn(axis, -h), 'exp(-h X)');
       return Float64Array.from(a, (v, i) => (v - b[i]) / (2 * h));
     };
     const h = 1e-3;
     const d1 = D(h), d2 = D(h / 2);
-    void d;
     return Float64Array.from(d1, (v, i) => (4 * d2[i] - v) / 3);
   }
 
@@ -472,7 +474,6 @@ class LieSolverGroup extends SolverGroup {
   checkAtom(atom: AnyRep, where: string): void {
     if (this.#checked.has(atom)) return;
     const G = this.repGroup, d = atom.dim;
-    const side = { atom, dual: false };
     checkIdentity(atom, rawMatrix(atom, G.identity, 'identity'), G.name);
     const rng = seededRng(12345);
     for (let t = 0; t < 4; t++) {
@@ -485,9 +486,9 @@ class LieSolverGroup extends SolverGroup {
       }
     }
     if (G.affine) {
+      // Pure translations (the identity rotation and a random shift) must act as the identity.
       for (let t = 0; t < 3; t++) {
-        const g = G.random(rng);
-        const tr = this.embed(new Float64Array(G.d * G.d).map((_, i) => (i % (G.d + 1) === 0 ? 1 : 0)));
+        const g = G.random(rng), tr = G.identity;
         for (let i = 0; i < G.d; i++) tr[i * G.n + G.d] = g[i * G.n + G.d];
         const m = rawMatrix(atom, tr, G.label(tr));
         let err = 0;
@@ -495,7 +496,6 @@ class LieSolverGroup extends SolverGroup {
         if (err > 1e-9) throw new ArgumentError(`${where}: ${atom.name} depends on translations; the solver takes representations of ${G.name} that see only the rotation part`);
       }
     }
-    void side;
     this.#checked.add(atom);
   }
 }

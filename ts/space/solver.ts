@@ -94,7 +94,7 @@ function isSigned(m: Float64Array, d: number): boolean {
 
 /** Whether the orbit method applies: finite group (or trivial action) with signed-permutation factors. */
 export function orbitsApply(G: SolverGroup, s: Side[]): boolean {
-  if (G.kind === 'lie') return (G as unknown as { rd: number }).rd === 0;
+  if (G.kind === 'lie') return G.trivialAction;
   return G.generators.every((g) => s.every((side) => isSigned(G.matrix(side, g), side.atom.dim)));
 }
 
