@@ -294,16 +294,21 @@ class FiniteSolverGroup extends SolverGroup {
 // ---------------------------------------------------------------------------------------------
 // Lie groups
 
-const rotZ = (t: number) => new Float64Array([Math.cos(t), -Math.sin(t), 0, Math.sin(t), Math.cos(t), 0, 0, 0, 1]);
-const rotY = (t: number) => new Float64Array([Math.cos(t), 0, Math.sin(t), 0, 1, 0, -Math.sin(t), 0, Math.cos(t)]);
-const rotX = (t: number) => new Float64Array([1, 0, 0, 0, Math.cos(t), -Math.sin(t), 0, Math.sin(t), Math.cos(t)]);
-const rot2 = (t: number) => new Float64Array([Math.cos(t), -Math.sin(t), Math.sin(t), Math.cos(t)]);
+/** The rotation about `y` whose cosine is `c` (sine `sqrt(1 - c^2)`): basic operations only. */
+const rotYcos = (c: number) => {
+  const s = Math.sqrt(Math.max(0, 1 - c * c));
+  return new Float64Array([c, 0, s, 0, 1, 0, -s, 0, c]);
+};
 
-/** Gauss-Legendre nodes and weights on [-1, 1] (Newton's method on P_q). */
-export function gaussLegendre(q: number): { x: number[]; w: number[] } {
+/**
+ * Gauss-Legendre nodes and weights on [-1, 1] (Newton's method on P_q from `cos` guesses given
+ * by `cosines`, which the solver computes in wasm so that every engine starts, and ends, alike).
+ */
+export function gaussLegendre(q: number, cosines: (t: number[]) => number[] = (t) => t.map(Math.cos)): { x: number[]; w: number[] } {
   const x: number[] = [], w: number[] = [];
+  const guesses = cosines(Array.from({ length: q }, (_, i) => (Math.PI * (i + 0.75)) / (q + 0.5)));
   for (let i = 1; i <= q; i++) {
-    let z = Math.cos((Math.PI * (i - 0.25)) / (q + 0.5));
+    let z = guesses[i - 1];
     let dp = 1;
     for (let it = 0; it < 100; it++) {
       let p0 = 1, p1 = z;
@@ -373,10 +378,27 @@ class LieSolverGroup extends SolverGroup {
     return this.repGroup.inverse(g as Float64Array);
   }
 
-  /** Rotation by `t` about the `axis`-th coordinate axis (planar: the rotation by `t`). */
+  /**
+   * Rotations by the angles `t` about the `axis`-th coordinate axis (planar: rotations by `t`),
+   * as elements of the group: `exp` in wasm (crate/src/lie.rs, its own sine and cosine), so they
+   * are the same bits in every JavaScript engine.
+   */
+  private turns(axis: number, t: number[]): Float64Array[] {
+    const G = this.repGroup, a = G.algebraDim, nn = G.n * G.n;
+    const v = new Float64Array(a * t.length);
+    t.forEach((x, i) => (v[i * a + (this.rd === 2 ? 0 : axis)] = x));
+    const m = G.expMany(v, t.length);
+    return t.map((_, i) => m.slice(i * nn, (i + 1) * nn));
+  }
+
   private turn(axis: number, t: number): Float64Array {
-    if (this.rd === 2) return this.embed(rot2(t));
-    return this.embed(axis === 0 ? rotX(t) : axis === 1 ? rotY(t) : rotZ(t));
+    return this.turns(axis, [t])[0];
+  }
+
+  /** `cos t` for each `t`, in wasm (the `[0]` entry of a planar or z rotation). */
+  private cosines(t: number[]): number[] {
+    const n = this.repGroup.n;
+    return this.turns(2, t).map((g) => g[0 * n + 0]);
   }
 
   /** `d rho / dt` at the identity along the rotation about `axis` (Richardson-extrapolated central differences). */
@@ -432,14 +454,14 @@ class LieSolverGroup extends SolverGroup {
     let st = this.#stages.get(key);
     if (st) return st;
     const N = K + 1;
-    const pz: Stage = { elements: Array.from({ length: N }, (_, j) => this.turn(2, (2 * Math.PI * j) / N)), weights: Array.from({ length: N }, () => 1 / N) };
+    const pz: Stage = { elements: this.turns(2, Array.from({ length: N }, (_, j) => (2 * Math.PI * j) / N)), weights: Array.from({ length: N }, () => 1 / N) };
     st = [];
     if (this.o3) st.push({ elements: [this.embed(new Float64Array([1, 0, 0, 0, 1, 0, 0, 0, 1])), this.discrete[0]], weights: [0.5, 0.5] });
     if (this.rd === 2) st.push(pz);
     else {
       const q = Math.max(1, Math.ceil((K + 1) / 2));
-      const { x, w } = gaussLegendre(q);
-      st.push(pz, { elements: x.map((v) => this.embed(rotY(Math.acos(v)))), weights: w.map((v) => v / 2) }, pz);
+      const { x, w } = gaussLegendre(q, (t) => this.cosines(t));
+      st.push(pz, { elements: x.map((v) => this.embed(rotYcos(v))), weights: w.map((v) => v / 2) }, pz);
     }
     this.#stages.set(key, st);
     return st;
@@ -453,17 +475,17 @@ class LieSolverGroup extends SolverGroup {
     if (this.rd === 2) {
       const N = K + 1;
       let s = 0;
-      for (let j = 0; j < N; j++) s += chi(this.turn(2, (2 * Math.PI * j) / N));
+      for (const g of this.turns(2, Array.from({ length: N }, (_, j) => (2 * Math.PI * j) / N))) s += chi(g);
       value = s / N;
     } else {
       const N = K + 2;
+      const rs = this.turns(2, Array.from({ length: N }, (_, j) => (2 * Math.PI * j) / N));
       let s = 0, t = 0;
-      for (let j = 0; j < N; j++) {
-        const th = (2 * Math.PI * j) / N;
-        const r = rotZ(th);
-        s += chi(this.embed(r)) * (1 - Math.cos(th));
-        if (this.o3) t += chi(this.embed(Float64Array.from(r, (v) => -v))) * (1 - Math.cos(th));
-      }
+      rs.forEach((g, j) => {
+        const weight = 1 - g[0]; // 1 - cos(theta_j)
+        s += chi(g) * weight;
+        if (this.o3) t += chi(Float64Array.from(g, (v) => -v)) * weight;
+      });
       value = this.o3 ? (s / N + t / N) / 2 : s / N;
     }
     const r = Math.round(value);
