@@ -316,6 +316,8 @@ describe('bad input: typed errors, at once', () => {
     } finally {
       eq.setLimits(before);
     }
+    const C = cyclic(4);
+    expect(() => eq.space.hom(C, eq.space.rep(C, '1100'), eq.space.rep(C, '1000'))).toThrow(/1100000 blocks .*limits\.maxBasisUnknowns/);
     expect(() => eq.space.rep(S4, 'perm^40')).toThrow(/dimension .* is more than/);
     expect(() => eq.space.rep(S4, 'perm +')).toThrow(eq.ArgumentError);
     expect(() => eq.space.rep(S4, 'bogus')).toThrow(/unknown representation 'bogus'/);

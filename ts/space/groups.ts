@@ -87,7 +87,8 @@ export abstract class SolverGroup {
       const d = side.atom.dim;
       const raw = rawMatrix(side.atom, side.dual ? this.inverse(g) : g, this.label(g));
       v = side.dual ? transpose(raw, d) : raw;
-      if (m.size < 4096) m.set(key, v);
+      // Kept for small atoms only (a large regular representation has megabytes per element).
+      if (m.size < 4096 && d * d <= 4096) m.set(key, v);
     }
     return v;
   }
@@ -97,10 +98,21 @@ export abstract class SolverGroup {
     return g;
   }
 
+  readonly #chars = new WeakMap<object, Map<unknown, number>>();
+
+  /** `trace rho(g)` (the dual's is `trace rho(g^-1)`), remembered per atom and element. */
   character(side: Side, g: Elem): number {
-    const m = this.matrix(side, g), d = side.atom.dim;
-    let t = 0;
-    for (let i = 0; i < d; i++) t += m[i * d + i];
+    const at = side.dual ? this.inverse(g) : g;
+    let m = this.#chars.get(side.atom);
+    if (!m) this.#chars.set(side.atom, (m = new Map()));
+    const key = this.key(at);
+    let t = m.get(key);
+    if (t === undefined) {
+      const d = side.atom.dim, r = this.matrix({ atom: side.atom, dual: false }, at);
+      t = 0;
+      for (let i = 0; i < d; i++) t += r[i * d + i];
+      if (typeof key === 'number' && m.size < 65536) m.set(key, t); // finite groups' elements
+    }
     return t;
   }
 
@@ -278,9 +290,14 @@ class FiniteSolverGroup extends SolverGroup {
     const F = this.repGroup, d = atom.dim;
     const side = { atom, dual: false };
     checkIdentity(atom, this.matrix(side, 0), F.name);
+    // Every generator against every element; for a large atom (more than 2e8 multiply-adds), 16
+    // seeded random elements per generator.
+    const all = F.generators.length * F.order * d * d * d <= 2e8;
+    const rng = seededRng(31);
+    const elements = all ? F.elements() : Array.from({ length: 16 }, () => Math.floor(rng() * F.order));
     for (const s of F.generators) {
       const rs = this.matrix(side, s);
-      for (let g = 0; g < F.order; g++) {
+      for (const g of elements) {
         const err = maxDiff(this.matrix(side, F.compose(s, g)), mul(rs, this.matrix(side, g), d));
         if (err > 1e-9 * Math.max(1, maxAbs(rs))) {
           throw new ArgumentError(`${where}: ${atom.name} is not a representation of ${F.name}: rho(${F.label(s)}) rho(${F.label(g)}) differs from rho(${F.label(F.compose(s, g))}) by ${err.toExponential(2)} (a representation must be a homomorphism)`);

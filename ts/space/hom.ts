@@ -83,13 +83,16 @@ export class HomSpace {
     this.dOut = repOut.dim;
     this.dIn = repIn.dim;
     const tOut = terms(repOut), tIn = terms(repIn);
+    checkPairs(tOut.length, tIn.length, where);
     for (const t of [...tOut, ...tIn]) for (const a of t.atoms) G.checkAtom(a, where);
     // Plan every pair first (dimensions, methods, sizes against the limits), then solve.
     const plans = new Map<string, { dimension: number; method: Solved; out: Term; in: Term }>();
     const pairs: { out: Term; in: Term; key: string }[] = [];
+    const kOut = tOut.map(termKey), kIn = tIn.map(termKey);
     let total = 0;
-    for (const o of tOut) for (const i of tIn) {
-      const key = `${termKey(o)}|${termKey(i)}`;
+    for (let a = 0; a < tOut.length; a++) for (let c = 0; c < tIn.length; c++) {
+      const o = tOut[a], i = tIn[c];
+      const key = `${kOut[a]}|${kIn[c]}`;
       let p = plans.get(key);
       if (!p) {
         const dimension = G.dimension(sides(o, i));
@@ -267,6 +270,12 @@ export class HomSpace {
   }
 }
 
+/** Pairs of terms (blocks) are bounded by `limits.maxBasisUnknowns` too: each has at least one unknown. */
+function checkPairs(outTerms: number, inTerms: number, where: string): void {
+  const max = limits().maxBasisUnknowns;
+  if (outTerms * inTerms > max) throw new ArgumentError(`${where}: ${outTerms} x ${inTerms} = ${outTerms * inTerms} blocks (pairs of summands) is over the limit of ${max} (limits.maxBasisUnknowns)`);
+}
+
 /** The space of equivariant linear maps `repIn -> repOut` (see the module comment). */
 export function hom(G: unknown, repIn: AnyRep, repOut: AnyRep, options: SolveOptions = {}): HomSpace {
   return new HomSpace(G, repIn, repOut, options);
@@ -276,11 +285,14 @@ export function hom(G: unknown, repIn: AnyRep, repOut: AnyRep, options: SolveOpt
 export function homDimension(G: unknown, repIn: AnyRep, repOut: AnyRep, what = 'space.dimension'): number {
   const S = checkReps(G, repIn, repOut, what);
   const tOut = terms(repOut), tIn = terms(repIn);
+  checkPairs(tOut.length, tIn.length, what);
   for (const t of [...tOut, ...tIn]) for (const a of t.atoms) S.checkAtom(a, what);
   const dims = new Map<string, number>();
+  const kOut = tOut.map(termKey), kIn = tIn.map(termKey);
   let total = 0;
-  for (const o of tOut) for (const i of tIn) {
-    const key = `${termKey(o)}|${termKey(i)}`;
+  for (let a = 0; a < tOut.length; a++) for (let c = 0; c < tIn.length; c++) {
+    const o = tOut[a], i = tIn[c];
+    const key = `${kOut[a]}|${kIn[c]}`;
     let d = dims.get(key);
     if (d === undefined) dims.set(key, (d = S.dimension(sides(o, i))));
     total += d;

@@ -115,6 +115,11 @@ export function planBlock(G: SolverGroup, out: Term, inn: Term, dimension: numbe
   } else if (method === 'projector') m = 'projector';
   else m = orbitsApply(G, s) ? 'orbits' : 'projector';
   if (m === 'constraints' && n > MAX_DENSE_UNKNOWNS) throw new ArgumentError(`${where}: method 'constraints' forms an n x n matrix; ${n} unknowns is over its ${MAX_DENSE_UNKNOWNS} (use 'auto')`);
+  if (m === 'projector') {
+    const count = G.stages(s).reduce((a, st) => a + st.elements.length, 0);
+    const bytes = 8 * count * s.reduce((a, x) => a + x.atom.dim * x.atom.dim, 0);
+    if (bytes > lim.maxBasisBytes) throw new ArgumentError(`${where}: the projector's ${count} elements need ${fmtBytes(bytes)} of factor matrices, over limits.maxBasisBytes (${fmtBytes(lim.maxBasisBytes)})`);
+  }
   if (m === 'projector' || m === 'constraints') {
     const bytes = 8 * n * (m === 'projector' ? dimension + 4 : n);
     if (bytes > lim.maxBasisBytes) {
