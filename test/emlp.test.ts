@@ -3,7 +3,10 @@
 // (Lie groups); the model format round-trips; the shipped O(3) EMLPs (trained in PyTorch on this
 // library's bases) agree with PyTorch, are equivariant, and beat plain MLPs of the same size.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as eq from '../ts/index.js';
 import { random } from './helpers.js';
 
@@ -105,6 +108,40 @@ describe('nn.equivariantLinear', () => {
     // Same dimension, different representation: the field types say so.
     await expect(bad([{ type: 'equivariantLinear', in: '6*S', out: 'V' }])).rejects.toThrow(/inconsistent layers/);
     await expect(bad([{ type: 'equivariantLinear', in: '2*V', out: 'V', frob: 1 }])).rejects.toThrow(/unknown option/);
+  });
+});
+
+describe('the bases PyTorch trains on (tools/pytorch/emlp-bases.mjs)', () => {
+  it('are the layers\' own: W = sum of value * weight[element] at index is the layer\'s matrix', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'eq-bases-'));
+    try {
+      const config = new URL('../models/emlp-invariant.json', import.meta.url).pathname;
+      execFileSync(process.execPath, [new URL('../tools/pytorch/emlp-bases.mjs', import.meta.url).pathname, config, join(dir, 'b')], { encoding: 'utf8' });
+      const plan = JSON.parse(readFileSync(join(dir, 'b.json'), 'utf8'));
+      const raw = readFileSync(join(dir, 'b.safetensors'));
+      const n = Number(new DataView(raw.buffer, raw.byteOffset).getBigUint64(0, true));
+      const header = JSON.parse(raw.subarray(8, 8 + n).toString());
+      const data = raw.subarray(8 + n);
+      const get = (name: string) => {
+        const e = header[name], [b, end] = e.data_offsets, bytes = data.slice(b, end);
+        return e.dtype === 'I32' ? new Int32Array(bytes.buffer, bytes.byteOffset, (end - b) / 4) : new Float64Array(bytes.buffer, bytes.byteOffset, (end - b) / 8);
+      };
+      const model = await eq.loadModel({ config, weights: new URL('../models/emlp-invariant.safetensors', import.meta.url).pathname });
+      for (const l of model.network.layers) {
+        if (!(l instanceof eq.nn.EquivariantLinear)) continue;
+        const p = plan.layers.find((x: { name: string }) => x.name === l.name);
+        expect([p.in, p.out, p.weight]).toEqual([l.repIn.dim, l.repOut.dim, l.space.dimension]);
+        const c = l.parameters().weight.toArray();
+        const W = new Float64Array(p.in * p.out);
+        const [index, element, value] = ['index', 'element', 'value'].map((k) => get(`${l.name}.basis.${k}`));
+        for (let k = 0; k < index.length; k++) W[index[k]] += value[k] * c[element[k]];
+        const mine = l.weightMatrix();
+        for (let k = 0; k < W.length; k++) expect(W[k]).toBeCloseTo(mine[k], 12);
+      }
+      model.dispose();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
