@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Command line: `npx equivariant <command>`. Commands: demo, bench.
+// Command line: `npx equivariant <command>`. Commands: demo, bench, check, basis, emlp.
 
 const [cmd = 'help', ...args] = process.argv.slice(2);
 const commands = {
@@ -7,6 +7,7 @@ const commands = {
   bench: () => import('./bench.mjs'),
   check: () => import('./check.mjs'),
   basis: () => import('./basis.mjs'),
+  emlp: () => import('./emlp.mjs'),
   help: null,
 };
 if (!commands[cmd]) {
@@ -25,8 +26,11 @@ if (!commands[cmd]) {
           [--passes N] [--json FILE] [--only GEMM,L1,L2,P4CNN,P4CNN-1] [--no-peers]
   check   equivariance of a model over every element of its group, on a random input
           --config model.json --weights model.safetensors [--batch N] [--size H] [--tolerance T]
-  basis   the space of equivariant linear maps between two representations
-          <group> <repIn> <repOut> [--print]   e.g. basis S4 perm*perm perm*perm
+  basis   the space of equivariant linear maps between two representations: dimension, time,
+          a summary of the basis   <group> <repIn> <repOut> [--json FILE] [--method M] [--print]
+          e.g. basis S4 perm*perm*perm perm*perm*perm   (basis --help: groups and representations)
+  emlp    the shipped equivariant MLPs (O(3)) beside plain MLPs: test error, equivariance error,
+          agreement with PyTorch   [--json FILE]
 `);
   process.exit(cmd === 'help' ? 0 : 2);
 }

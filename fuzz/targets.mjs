@@ -186,6 +186,14 @@ function constructors(eq) {
     ['nn.groupAttention', (o) => eq.nn.groupAttention(o)],
     ['nn.phi', (o) => eq.nn.phi(o)],
     ['nn.sequential', (o, r) => eq.nn.sequential(r.chance(0.5) ? [eq.nn.relu()] : o, o)],
+    ['nn.equivariantLinear', (o, r) => eq.nn.equivariantLinear(r.chance(0.3) ? { ...o, in: r.pick(['perm', '2*perm + 1', 'perm^2', '(', 'perm^99', 'regular']), out: r.pick(['perm', '1', 'sign', 3]) } : o)],
+    ['nn.gated', (o, r) => eq.nn.gated(r.chance(0.3) ? { ...o, rep: r.pick(['2*perm + 1', 'standard', '', 'perm +']) } : o)],
+    ['nn.tensorSquare', (o, r) => eq.nn.tensorSquare(r.chance(0.3) ? { ...o, rep: r.pick(['perm', 'regular^3', 'x']) } : o)],
+    ['space.rep', (o, r) => eq.space.rep(r.chance(0.8) ? eq.groups.symmetric(3) : o, r.chance(0.5) ? r.pick(['perm^2 + 1', '2*(perm', 'perm^40', '(((', 'irrep:1', 'perm^2^2', ')']) : o)],
+    ['space.hom', (o, r) => {
+      const G = eq.groups.symmetric(3), p = eq.space.rep(G, 'perm');
+      return eq.space.hom(r.chance(0.5) ? G : o, r.chance(0.5) ? p : o, r.chance(0.7) ? p : o, r.chance(0.5) ? undefined : o);
+    }],
     ['omega.kernel', (o) => eq.omega.kernel(o)],
     ['omega.attention', (o) => eq.omega.attention(o)],
     ['groups.cyclic', (o) => eq.groups.cyclic(o)],

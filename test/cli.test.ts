@@ -1,6 +1,9 @@
 // The command line: check and basis (demo and bench have their own tests and records).
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const cli = new URL('../bin/equivariant.mjs', import.meta.url).pathname;
 const fx = new URL('./fixtures/', import.meta.url).pathname;
@@ -17,14 +20,58 @@ describe('npx equivariant', () => {
   it('basis: dimensions from characters and from the null space', () => {
     const r = run('basis', 'S4', 'perm*perm', 'perm*perm');
     expect(r.status).toBe(0);
-    expect(r.stdout).toContain('dimension from characters: 15');
-    expect(r.stdout).toContain('null space of the constraints (2 generators): 15');
+    expect(r.stdout).toContain('dimension: 15 (character formula: 15)');
+    const c = run('basis', 'S4', 'perm*perm', 'perm*perm', '--method', 'constraints');
+    expect(c.stdout).toContain('dimension: 15 (character formula: 15)');
+    expect(c.stdout).toContain('(constraints 1)');
+  });
+
+  it('basis: the new solver\'s sizes (S4 on 4 x 4 x 4: 4,096 unknowns), time, a summary and --json', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'eq-cli-'));
+    try {
+      const file = join(dir, 'basis.json');
+      const r = run('basis', 'S4', 'perm*perm*perm', 'perm*perm*perm', '--json', file);
+      expect(r.status).toBe(0);
+      expect(r.stdout).toContain('Hom_S4(perm*perm*perm [dim 64], perm*perm*perm [dim 64]): 4,096 unknowns');
+      expect(r.stdout).toContain('dimension: 187 (character formula: 187)');
+      expect(r.stdout).toMatch(/time: [\d.]+ m?s/);
+      expect(r.stdout).toContain('basis: 187 orthonormal 64 x 64 matrices, 4,096 nonzero entries in all');
+      const j = JSON.parse(readFileSync(file, 'utf8'));
+      expect(j).toMatchObject({ group: 'S4', unknowns: 4096, dimension: 187, characterDimension: 187 });
+      // The sparse basis: every coordinate once (the orbits partition them), orthonormal indicators.
+      expect(new Set(j.basis.index).size).toBe(4096);
+      const norms = new Float64Array(187);
+      j.basis.element.forEach((e: number, k: number) => (norms[e] += j.basis.value[k] ** 2));
+      expect(Math.max(...norms.map((v) => Math.abs(v - 1)))).toBeLessThan(1e-12);
+      const lie = run('basis', 'SO(3)', 'V^3', 'V^2');
+      expect(lie.stdout).toContain('dimension: 6 (Haar integral of the character: 6)');
+      expect(lie.stdout).toContain('rank gap (projector)');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('basis --help lists the built-in groups and representations', () => {
+    const r = run('basis', '--help');
+    expect(r.status).toBe(0);
+    for (const s of ['C<n>', 'D<n>', 'S<n>', 'p4, p4m', 'SO(2), SO(3)', 'O(3)', 'regular', 'perm', 'standard', 'irrep:<k>', 'defining, V', 'det, P', '--json FILE']) expect(r.stdout).toContain(s);
+  });
+
+  it('emlp: the shipped equivariant MLPs beside plain MLPs: test error, equivariance error, agreement with PyTorch', () => {
+    const r = run('emlp');
+    expect(r.status).toBe(0);
+    const rows = r.stdout.split('\n').filter((l) => /^\| (invariant|inertia) +\| (EMLP|MLP)/.test(l));
+    expect(rows).toHaveLength(4);
+    const eqErr = (l: string) => Number(l.split('|')[6]);
+    for (const l of rows) expect(eqErr(l) < 1e-5).toBe(/EMLP/.test(l));
   });
 
   it('says what is wrong, briefly, with a non-zero exit', () => {
     const bad = run('basis', 'S3', 'perm', 'bogus');
     expect(bad.status).toBe(2);
-    expect(bad.stderr.trim()).toBe("equivariant basis: ArgumentError: basis: unknown representation 'bogus' (trivial, regular, sign, standard, perm, irrep:<k>, defining, a*b)");
+    expect(bad.stderr.trim()).toBe("equivariant basis: ArgumentError: rep 'bogus': unknown representation 'bogus' (known: trivial (S), regular, sign, standard, perm, irrep:<k>, defining (V), det (P); combine with +, *, ^ and parentheses)");
+    expect(run('basis', 'S4', 'perm^6', 'perm^5').stderr).toContain('limits.maxBasisUnknowns');
+    expect(run('basis', 'S4', 'perm', 'perm', '--frobnicate').status).toBe(2);
     expect(run('check').status).toBe(2);
     expect(run('frobnicate').status).toBe(2);
     expect(run('help').status).toBe(0);

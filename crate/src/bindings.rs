@@ -1036,3 +1036,250 @@ mod tests {
         assert!(distinct(&empty, &[&a]).is_ok());
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The space of equivariant linear maps (crate::nullspace), in f64, and the per-row kernels of the
+// equivariant MLP layers (crate::repwise). A problem is `k` factor extents (`dims`, u32) and, for
+// each element or constraint, `k` row-major factor matrices one after another (f64).
+
+use crate::{nullspace, repwise};
+
+/// The factor extents, their product `n` (bounded by `max_n`) and the f64 per element (`sum d^2`).
+fn space_dims(op: &str, dims: u32, k: u32, max_n: usize) -> Result<(Vec<usize>, usize, usize), String> {
+    if k == 0 || k > 64 {
+        return Err(format!("{op}: {k} factors; expected 1..64"));
+    }
+    let da = arg(&format!("{op}: dims"), dims, Some(k as usize))?;
+    let ds: Vec<usize> = unsafe { slice_u32(&da) }.iter().map(|&d| d as usize).collect();
+    let mut n = 1usize;
+    let mut per = 0usize;
+    for &d in &ds {
+        if d == 0 || d > 1 << 16 {
+            return Err(format!("{op}: a factor of extent {d}; expected 1..65536"));
+        }
+        n = n.checked_mul(d).filter(|&v| v <= max_n).ok_or_else(|| format!("{op}: the factors' product exceeds {max_n}"))?;
+        per += d * d;
+    }
+    Ok((ds, n, per))
+}
+
+/// `count` elements' factor matrices as Kronecker products; non-finite entries are refused.
+fn space_krons(op: &str, ds: &[usize], per: usize, mats: u32, count: u32) -> Result<(Vec<nullspace::Kron>, Arg), String> {
+    let ma = arg64(&format!("{op}: matrices"), mats, per.checked_mul(count as usize))?;
+    let m = unsafe { slice64(&ma) };
+    if let Some(i) = m.iter().position(|v| !v.is_finite()) {
+        return Err(format!("{op}: matrix entry {i} is not finite"));
+    }
+    Ok(((0..count as usize).map(|e| nullspace::Kron::new(ds, &m[e * per..(e + 1) * per])).collect(), ma))
+}
+
+/// Largest problem the kernels accept (the facade's limits are lower).
+const SPACE_MAX_N: usize = 1 << 26;
+
+/// The orbits of signed-permutation generators on the `n` coordinates ([`nullspace::orbits`]):
+/// `orbit` (u32, `n`), `value` (f64, `n`), and the number of orbits carrying a fixed vector in
+/// `count` (u32, 1). A generator with a factor that is not a signed permutation is refused.
+#[wasm_bindgen]
+#[allow(clippy::too_many_arguments)]
+pub fn space_orbits(dims: u32, k: u32, mats: u32, generators: u32, orbit: u32, value: u32, count: u32) -> u32 {
+    let run = || -> Result<(), String> {
+        let (ds, n, per) = space_dims("space_orbits", dims, k, SPACE_MAX_N)?;
+        let (gens, ma) = space_krons("space_orbits", &ds, per, mats, generators)?;
+        if let Some(g) = gens.iter().position(|g| !g.factors.iter().all(|f| f.is_signed())) {
+            return Err(format!("space_orbits: generator {g} has a factor that is not a signed permutation"));
+        }
+        let oa = arg("space_orbits: orbit", orbit, Some(n))?;
+        let va = arg64("space_orbits: value", value, Some(n))?;
+        let ca = arg("space_orbits: count", count, Some(1))?;
+        distinct(&oa, &[&ma, &va, &ca])?;
+        distinct(&va, &[&ma, &ca])?;
+        distinct(&ca, &[&ma])?;
+        let c = nullspace::orbits(n, &gens, unsafe { slice_u32_mut(&oa) }, unsafe { slice64_mut(&va) });
+        (unsafe { slice_u32_mut(&ca) })[0] = c as u32;
+        Ok(())
+    };
+    run().map_or_else(fail, |()| OK)
+}
+
+/// The orthonormal basis of the range of `P = S_m ... S_1` applied to `r` seeded random vectors
+/// ([`nullspace::range`]). `counts` (u32, `stages`): elements per stage; `weights` (f64): one per
+/// element; `mats`: their factor matrices. Writes `y` (f64, `r * n`; the first `rank` vectors
+/// are the basis) and `info` (f64, 4: rank, largest initial norm, last kept and first dropped
+/// pivot relative to it).
+#[wasm_bindgen]
+#[allow(clippy::too_many_arguments)]
+pub fn space_range(dims: u32, k: u32, counts: u32, stages: u32, weights: u32, mats: u32, r: u32, seed: u32, tol: f64, y: u32, info: u32) -> u32 {
+    let run = || -> Result<(), String> {
+        let (ds, n, per) = space_dims("space_range", dims, k, SPACE_MAX_N)?;
+        let ca = arg("space_range: counts", counts, Some(stages as usize))?;
+        let cs: Vec<usize> = unsafe { slice_u32(&ca) }.iter().map(|&c| c as usize).collect();
+        let total = cs.iter().try_fold(0usize, |a, &c| a.checked_add(c)).ok_or("space_range: element count overflows")?;
+        let wa = arg64("space_range: weights", weights, Some(total))?;
+        let (krons, ma) = space_krons("space_range", &ds, per, mats, total as u32)?;
+        let ws = unsafe { slice64(&wa) };
+        if let Some(i) = ws.iter().position(|v| !v.is_finite()) {
+            return Err(format!("space_range: weight {i} is not finite"));
+        }
+        if r == 0 {
+            return Err("space_range: r must be positive".into());
+        }
+        if !(tol > 0.0 && tol < 1.0) {
+            return Err(format!("space_range: tol {tol} is not in (0, 1)"));
+        }
+        let ya = arg64("space_range: y", y, n.checked_mul(r as usize))?;
+        let ia = arg64("space_range: info", info, Some(4))?;
+        distinct(&ya, &[&ca, &wa, &ma, &ia])?;
+        distinct(&ia, &[&ca, &wa, &ma])?;
+        let mut it = krons.into_iter().zip(ws.iter().cloned());
+        let st = nullspace::Stages { stages: cs.iter().map(|&c| it.by_ref().take(c).map(|(k, w)| (w, k)).collect()).collect() };
+        let res = nullspace::range(&st, n, r as usize, seed, tol, unsafe { slice64_mut(&ya) });
+        let out = unsafe { slice64_mut(&ia) };
+        out.copy_from_slice(&[res.rank as f64, res.first, res.last_kept, res.first_dropped]);
+        Ok(())
+    };
+    run().map_or_else(fail, |()| OK)
+}
+
+/// EMLP's dense method ([`nullspace::dense_nullspace`]) on at most 4096 unknowns: `kinds` (u32,
+/// `count`): 0 for an element (`C = K - I`), 1 for a Lie-algebra generator (`C = sum_i I (x) X_i
+/// (x) I`). Writes the null vectors to `basis` (f64, `n * n` capacity), the eigenvalues of
+/// `sum C^T C` ascending to `values` (f64, `n`), and the null space's dimension to `rank` (u32).
+#[wasm_bindgen]
+#[allow(clippy::too_many_arguments)]
+pub fn space_dense(dims: u32, k: u32, kinds: u32, count: u32, mats: u32, tol: f64, basis: u32, values: u32, rank: u32) -> u32 {
+    let run = || -> Result<(), String> {
+        let (ds, n, per) = space_dims("space_dense", dims, k, 4096)?;
+        let ka = arg("space_dense: kinds", kinds, Some(count as usize))?;
+        let ma = arg64("space_dense: matrices", mats, per.checked_mul(count as usize))?;
+        let m = unsafe { slice64(&ma) };
+        if let Some(i) = m.iter().position(|v| !v.is_finite()) {
+            return Err(format!("space_dense: matrix entry {i} is not finite"));
+        }
+        let mut cons = Vec::new();
+        for (c, &kind) in unsafe { slice_u32(&ka) }.iter().enumerate() {
+            let mut at = c * per;
+            let fs: Vec<Vec<f64>> = ds
+                .iter()
+                .map(|&d| {
+                    let v = m[at..at + d * d].to_vec();
+                    at += d * d;
+                    v
+                })
+                .collect();
+            cons.push(match kind {
+                0 => nullspace::Constraint::Element(fs),
+                1 => nullspace::Constraint::Algebra(fs),
+                x => return Err(format!("space_dense: constraint kind {x}; expected 0 or 1")),
+            });
+        }
+        if !(tol > 0.0 && tol < 1.0) {
+            return Err(format!("space_dense: tol {tol} is not in (0, 1)"));
+        }
+        let ba = arg64("space_dense: basis", basis, Some(n * n))?;
+        let va = arg64("space_dense: values", values, Some(n))?;
+        let ra = arg("space_dense: rank", rank, Some(1))?;
+        distinct(&ba, &[&ka, &ma, &va, &ra])?;
+        distinct(&va, &[&ka, &ma, &ra])?;
+        distinct(&ra, &[&ka, &ma])?;
+        let mut b = Vec::new();
+        let (r, w) = nullspace::dense_nullspace(&ds, &cons, tol, &mut b)?;
+        (unsafe { slice64_mut(&ba) })[..b.len()].copy_from_slice(&b);
+        (unsafe { slice64_mut(&va) }).copy_from_slice(&w);
+        (unsafe { slice_u32_mut(&ra) })[0] = r as u32;
+        Ok(())
+    };
+    run().map_or_else(fail, |()| OK)
+}
+
+/// Eigenvalues (ascending) and eigenvectors (one per row of `vectors`) of the symmetric `n x n`
+/// matrix `a` (its lower triangle is read), by [`nullspace::sym_eigen`]; `n <= 4096`.
+#[wasm_bindgen]
+pub fn space_eigen(a: u32, n: u32, vectors: u32, values: u32) -> u32 {
+    let run = || -> Result<(), String> {
+        if n > 4096 {
+            return Err(format!("space_eigen: n = {n} is over 4096"));
+        }
+        let nn = mul(n, n);
+        let aa = arg64("space_eigen: a", a, nn)?;
+        let xa = arg64("space_eigen: vectors", vectors, nn)?;
+        let wa = arg64("space_eigen: values", values, Some(n as usize))?;
+        distinct(&xa, &[&aa, &wa])?;
+        distinct(&wa, &[&aa])?;
+        let (src, dst) = unsafe { (slice64(&aa), slice64_mut(&xa)) };
+        if let Some(i) = src.iter().position(|v| !v.is_finite()) {
+            return Err(format!("space_eigen: entry {i} is not finite"));
+        }
+        dst.copy_from_slice(src);
+        if !nullspace::sym_eigen(dst, n as usize, unsafe { slice64_mut(&wa) }) {
+            return Err("space_eigen: the iteration did not converge".into());
+        }
+        Ok(())
+    };
+    run().map_or_else(fail, |()| OK)
+}
+
+/// `g = V V^T` for `m` vectors of length `n` stored one after another in `v` (f64).
+#[wasm_bindgen]
+pub fn space_gram(v: u32, m: u32, n: u32, g: u32) -> u32 {
+    let run = || -> Result<(), String> {
+        let va = arg64("space_gram: v", v, mul(m, n))?;
+        let ga = arg64("space_gram: g", g, mul(m, m))?;
+        distinct(&ga, &[&va])?;
+        nullspace::gram(unsafe { slice64(&va) }, m as usize, n as usize, unsafe { slice64_mut(&ga) });
+        Ok(())
+    };
+    run().map_or_else(fail, |()| OK)
+}
+
+/// `max |K_e b - b|` over `count` elements and the `b_count` vectors of `basis` (f64); into
+/// `out` (f64, 1).
+#[wasm_bindgen]
+#[allow(clippy::too_many_arguments)]
+pub fn space_residual(dims: u32, k: u32, mats: u32, count: u32, basis: u32, b_count: u32, out: u32) -> u32 {
+    let run = || -> Result<(), String> {
+        let (ds, n, per) = space_dims("space_residual", dims, k, SPACE_MAX_N)?;
+        let (krons, ma) = space_krons("space_residual", &ds, per, mats, count)?;
+        let ba = arg64("space_residual: basis", basis, n.checked_mul(b_count as usize))?;
+        let oa = arg64("space_residual: out", out, Some(1))?;
+        distinct(&oa, &[&ma, &ba])?;
+        (unsafe { slice64_mut(&oa) })[0] = nullspace::residual(&krons, unsafe { slice64(&ba) }, n);
+        Ok(())
+    };
+    run().map_or_else(fail, |()| OK)
+}
+
+/// The gated nonlinearity ([`repwise::gated`]) on `rows` rows: `blocks` (u32, `3 * count`:
+/// start, length, gate column or u32::MAX for SiLU).
+#[wasm_bindgen]
+#[allow(clippy::too_many_arguments)]
+pub fn rep_gated(x: u32, rows: u32, width_in: u32, width_out: u32, blocks: u32, count: u32, out: u32) -> u32 {
+    let run = || -> Result<(), String> {
+        if width_out > width_in {
+            return Err(format!("rep_gated: output width {width_out} exceeds the input's {width_in}"));
+        }
+        let xa = arg("rep_gated: x", x, mul(rows, width_in))?;
+        let ba = arg("rep_gated: blocks", blocks, (count as usize).checked_mul(3))?;
+        let oa = arg("rep_gated: out", out, mul(rows, width_out))?;
+        distinct(&oa, &[&xa, &ba])?;
+        let raw = unsafe { slice_u32(&ba) };
+        let bs: Vec<repwise::Block> = raw.chunks_exact(3).map(|c| repwise::Block { start: c[0], len: c[1], gate: c[2] }).collect();
+        repwise::check_blocks(&bs, width_in as usize, width_out as usize).map_err(|e| format!("rep_gated: {e}"))?;
+        repwise::gated(unsafe { slice(&xa) }, rows as usize, width_in as usize, width_out as usize, &bs, unsafe { slice_mut(&oa) });
+        Ok(())
+    };
+    run().map_or_else(fail, |()| OK)
+}
+
+/// `out[r] = [x[r], x[r] (x) x[r]]` ([`repwise::tensor_square`]).
+#[wasm_bindgen]
+pub fn rep_tensor_square(x: u32, rows: u32, d: u32, out: u32) -> u32 {
+    let run = || -> Result<(), String> {
+        let w = (d as usize).checked_mul(d as usize).and_then(|v| v.checked_add(d as usize)).ok_or("rep_tensor_square: width overflows")?;
+        let xa = arg("rep_tensor_square: x", x, mul(rows, d))?;
+        let oa = arg("rep_tensor_square: out", out, (rows as usize).checked_mul(w))?;
+        distinct(&oa, &[&xa])?;
+        repwise::tensor_square(unsafe { slice(&xa) }, rows as usize, d as usize, unsafe { slice_mut(&oa) });
+        Ok(())
+    };
+    run().map_or_else(fail, |()| OK)
+}

@@ -26,6 +26,10 @@ export interface Limits {
   workerStartTimeout: number;
   /** Failed starts in a row after which a pool gives up on a worker (and `createPool` rejects). Default 3. */
   maxWorkerStartFailures: number;
+  /** Unknowns (`d_out x d_in` of one block of a representation) the basis solver takes. Default 1,048,576. */
+  maxBasisUnknowns: number;
+  /** Bytes of a dense basis the solver may build (the projector's block, a dense result). Default 256 MiB. */
+  maxBasisBytes: number;
 }
 
 const DEFAULTS: Limits = {
@@ -37,6 +41,8 @@ const DEFAULTS: Limits = {
   maxLiftedElements: 4 * 2 ** 20,
   workerStartTimeout: 30_000,
   maxWorkerStartFailures: 3,
+  maxBasisUnknowns: 2 ** 20,
+  maxBasisBytes: 256 * 2 ** 20,
 };
 
 const current: Limits = { ...DEFAULTS };

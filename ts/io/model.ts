@@ -26,6 +26,9 @@ import { omegaFromConfig } from '../omega/index.js';
 import { groupAttention, lieConv } from '../nn/conv.js';
 import { encodeSafetensors, parseSafetensors, type NamedArray } from './safetensors.js';
 import { Tensor, expectTensor, owned } from '../core/tensor.js';
+import { VectorField } from '../fields/vector.js';
+import { EquivariantLinear, Gated, TensorSquare } from '../nn/equivariant-linear.js';
+import { rep as parseRep } from '../space/spec.js';
 
 export const FORMAT = 'equivariant.model';
 
@@ -33,10 +36,13 @@ export interface InputSpec {
   /**
    * How the group acts on the input: `image` `[N, C, H, W]`, `grid` `[N, C, |P|, H, W]`,
    * `regular` `[N, C, |G|]`, `invariant`, or `points`: point clouds `{ points [B, P, d],
-   * features [B, P, C], mask? [B, P] }` under a Lie group (the model's first layer lifts them).
+   * features [B, P, C], mask? [B, P] }` under a Lie group (the model's first layer lifts them),
+   * or `rep` `[N, dim]` (vectors in `rep`).
    */
-  field: 'image' | 'grid' | 'regular' | 'invariant' | 'points';
+  field: 'image' | 'grid' | 'regular' | 'invariant' | 'points' | 'rep';
   channels: number;
+  /** For `field: 'rep'`: the representation, as a string (`'5*V'`; docs/operator-space.md). */
+  rep?: string;
   /** `[H, W]`, checked on every run when given. */
   size?: [number, number];
 }
@@ -185,8 +191,9 @@ function parseJson(text: string): ModelConfig {
 
 function inputType(group: AnyGroup, spec: InputSpec): FieldType<unknown> {
   if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) throw new ConfigError(`model config: input must be { field, channels, size? }, got ${describe(spec)}`);
-  const extra = Object.keys(spec).filter((k) => !['field', 'channels', 'size'].includes(k));
-  if (extra.length) throw new ConfigError(`model config: input has unknown option(s) ${extra.join(', ')}; it takes field, channels, size`);
+  const extra = Object.keys(spec).filter((k) => !['field', 'channels', 'size', ...(spec.field === 'rep' ? ['rep'] : [])].includes(k));
+  if (extra.length) throw new ConfigError(`model config: input has unknown option(s) ${extra.join(', ')}; it takes field, channels, size${spec.field === 'rep' ? ', rep' : ''}`);
+  if (spec.field === 'rep') return vectorInput(group, spec);
   const c = spec.channels;
   try {
     dimension(c, 'input.channels');
@@ -211,8 +218,22 @@ function inputType(group: AnyGroup, spec: InputSpec): FieldType<unknown> {
       if (spec.size !== undefined) throw new ConfigError("model config: input.size is for images; point clouds take any number of points");
       return new PointCloudType(group, c) as unknown as FieldType<unknown>;
     default:
-      throw new ConfigError(`model config: input.field must be 'image', 'grid', 'regular', 'invariant' or 'points', got ${describe(spec.field)}`);
+      throw new ConfigError(`model config: input.field must be 'image', 'grid', 'regular', 'invariant', 'points' or 'rep', got ${describe(spec.field)}`);
   }
+}
+
+/** `input: { field: 'rep', rep: '5*V', channels? }`: vectors in a representation (`channels`, if given, must be its dimension). */
+function vectorInput(group: AnyGroup, spec: InputSpec): FieldType<unknown> {
+  let r;
+  try {
+    if (typeof spec.rep !== 'string') throw new ArgumentError(`input.rep must be a representation string such as '5*V', got ${describe(spec.rep)}`);
+    r = parseRep(group, spec.rep);
+  } catch (e) {
+    throw new ConfigError(`model config: ${(e as Error).message}`);
+  }
+  if (spec.channels !== undefined && spec.channels !== r.dim) throw new ConfigError(`model config: input.channels is ${describe(spec.channels)} but '${spec.rep}' has dimension ${r.dim}`);
+  if (spec.size !== undefined) throw new ConfigError("model config: input.size is for images and grids, not for field 'rep'");
+  return new VectorField(r, spec.rep) as FieldType<unknown>;
 }
 
 /** Builds one layer from its config; `where` names it in errors. */
@@ -286,8 +307,17 @@ function buildLayer(cfg: LayerConfig, group: AnyGroup, where: string): Layer {
       case 'lieTransformerBlock':
         known(['dim', 'heads', 'dimHead', 'hidden', 'activation', 'normalise', 'combine', 'content', 'location', 'mlp', 'eps', 'neighbours']);
         return new LieTransformerBlock({ group: g as LieGroup, dim: c.dim, heads: c.heads, dimHead: c.dimHead, hidden: c.hidden, activation: c.activation, normalise: c.normalise, combine: c.combine, content: c.content, location: c.location, mlp: c.mlp, eps: c.eps, neighbours: c.neighbours, name });
+      case 'equivariantLinear':
+        known(['in', 'out', 'bias']);
+        return new EquivariantLinear({ group: g, in: c.in, out: c.out, bias: c.bias, name });
+      case 'gated':
+        known(['rep']);
+        return new Gated({ group: g, rep: c.rep, name });
+      case 'tensorSquare':
+        known(['rep']);
+        return new TensorSquare({ group: g, rep: c.rep, name });
       default:
-        throw new ConfigError(`model config: ${where} has unknown type '${cfg.type}' (known: liftingConv, groupConv, groupAttention, lieConv, phi, groupPool, maxPool2d, avgPool2d, globalPool, relu, silu, batchNorm, layerNorm, linear, flatten, lift, coordinates, lieTransformerBlock)`);
+        throw new ConfigError(`model config: ${where} has unknown type '${cfg.type}' (known: liftingConv, groupConv, groupAttention, lieConv, phi, groupPool, maxPool2d, avgPool2d, globalPool, relu, silu, batchNorm, layerNorm, linear, flatten, lift, coordinates, lieTransformerBlock, equivariantLinear, gated, tensorSquare)`);
     }
   } catch (e) {
     if (e instanceof ArgumentError || e instanceof ShapeError) throw new ConfigError(`model config: ${where} (${cfg.type}): ${e.message}`);

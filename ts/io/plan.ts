@@ -11,6 +11,7 @@ import { GridGroup } from '../groups/grid.js';
 import { LieGroup } from '../groups/lie.js';
 import type { AnyGroup } from '../groups/index.js';
 import { attentionLayerElements, kernelLayerElements } from '../nn/guards.js';
+import { planVectorLayer } from '../nn/equivariant-linear.js';
 
 /** The most layers a config may list, and the deepest nesting of JSON values it may have. */
 export const MAX_LAYERS = 10_000;
@@ -144,6 +145,20 @@ export function planLayers(layers: readonly unknown[], group: AnyGroup, inputCha
         const d = dim(c.dim, `${where}: dim`), hidden = dim(c.mlp, `${where}: mlp`, d);
         chain(d);
         layerElements = 4 * d * d + 4 * d + 2 * d * hidden + hidden + d + 4 * d;
+        break;
+      }
+      case 'equivariantLinear':
+      case 'gated':
+      case 'tensorSquare': {
+        let p: { in: number; out: number; elements: number };
+        try {
+          p = planVectorLayer(c, group, where);
+        } catch (e) {
+          throw new ConfigError(`model config: ${(e as Error).message}`);
+        }
+        chain(p.in);
+        layerElements = p.elements;
+        channels = p.out;
         break;
       }
       default:

@@ -13,6 +13,7 @@ export { liftingConv, groupConv, groupAttention, lieConv, type ConvOptions, type
 export { Layer, type LayerConfig } from './layer.js';
 export { Sequential, type Step } from './sequential.js';
 export { GroupPool, Pool2d, GlobalPool, BatchNorm, LayerNorm, Relu, Silu, Linear, Flatten, Lift, Coordinates, LieTransformerBlock, type LieTransformerBlockOptions };
+export { EquivariantLinear, Gated, TensorSquare, equivariantLinear, gated, tensorSquare, gatedInput, type EquivariantLinearOptions } from './equivariant-linear.js';
 
 export const groupPool = (o: { reduce?: Reduction; name?: string } = {}) => new GroupPool(o);
 export const maxPool2d = (o: { size?: number; stride?: number; name?: string } = {}) => new Pool2d('max', o);

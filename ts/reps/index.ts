@@ -8,6 +8,7 @@ import { ArgumentError } from '../core/errors.js';
 import { FiniteGroup, SymmetricGroup, type Group } from '../groups/finite.js';
 import { GridGroup } from '../groups/grid.js';
 import { LieGroup, type LieElement } from '../groups/lie.js';
+import { recordStructure } from './structure.js';
 
 export class Representation<E = number> {
   constructor(
@@ -188,9 +189,9 @@ export function irrep(G: FiniteGroup | GridGroup | LieGroup, k: number): Represe
   return all[k];
 }
 
-/** The defining representation of a rotation group (the rotation part, for SE(d)). */
+/** The defining representation of a rotation group (the rotation part, for SE(d); the matrix itself for O(3)). */
 export function defining(G: LieGroup): Representation<LieElement> {
-  if (!(G instanceof LieGroup)) throw new ArgumentError(`defining: needs SO(2), SO(3), SE(2) or SE(3), got ${String(G)}`);
+  if (!(G instanceof LieGroup)) throw new ArgumentError(`defining: needs SO(2), SO(3), O(3), SE(2) or SE(3), got ${String(G)}`);
   return new Representation<LieElement>(G, G.d, `defining(${G.name})`, (g) => G.rotation(G.check(g)));
 }
 
@@ -207,7 +208,7 @@ function sameGroup<E>(reps: Representation<E>[], what: string): Group<E> {
 export function directSum<E>(...reps: Representation<E>[]): Representation<E> {
   const G = sameGroup(reps, 'directSum');
   const dim = reps.reduce((s, r) => s + r.dim, 0);
-  return new Representation(G, dim, reps.map((r) => r.name).join(' + '), (g) => {
+  const sum = new Representation(G, dim, reps.map((r) => r.name).join(' + '), (g) => {
     const m = new Float64Array(dim * dim);
     let o = 0;
     for (const r of reps) {
@@ -217,19 +218,34 @@ export function directSum<E>(...reps: Representation<E>[]): Representation<E> {
     }
     return m;
   });
+  recordStructure(sum, 'sum', reps);
+  return sum;
 }
 
 /** `rho_a (x) rho_b` (Kronecker product; index `i * dim_b + j`). */
 export function tensorProduct<E>(a: Representation<E>, b: Representation<E>): Representation<E> {
   const G = sameGroup([a, b], 'tensorProduct');
   const dim = a.dim * b.dim;
-  return new Representation(G, dim, `(${a.name}) x (${b.name})`, (g) => {
+  const product = new Representation(G, dim, `(${a.name}) x (${b.name})`, (g) => {
     const A = a.matrix(g), B = b.matrix(g);
     const m = new Float64Array(dim * dim);
     for (let i = 0; i < a.dim; i++) for (let j = 0; j < a.dim; j++) for (let k = 0; k < b.dim; k++) for (let l = 0; l < b.dim; l++) {
       m[(i * b.dim + k) * dim + j * b.dim + l] = A[i * a.dim + j] * B[k * b.dim + l];
     }
     return m;
+  });
+  recordStructure(product, 'product', [a, b]);
+  return product;
+}
+
+/** `rho(g) = det g` (the rotation block's determinant): pseudoscalars of O(3); trivial on SO(d). */
+export function det(G: LieGroup): Representation<LieElement> {
+  if (!(G instanceof LieGroup)) throw new ArgumentError(`det: needs a matrix group (O(3), SO(d), SE(d)), got ${String(G)}`);
+  return new Representation<LieElement>(G, 1, 'det', (g) => {
+    const r = G.rotation(G.check(g)), d = G.d;
+    const v = d === 2 ? r[0] * r[3] - r[1] * r[2]
+      : r[0] * (r[4] * r[8] - r[5] * r[7]) - r[1] * (r[3] * r[8] - r[5] * r[6]) + r[2] * (r[3] * r[7] - r[4] * r[6]);
+    return new Float64Array([Math.sign(v) || 1]);
   });
 }
 
