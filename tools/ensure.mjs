@@ -2,7 +2,9 @@
 // Makes a fresh checkout ready: npm dependencies, the Rust->wasm toolchain, the wasm module and
 // the bundle, each only when missing or out of date. `npm test`, `npm run demo` and
 // `npm run bench` call it first, so a fresh machine needs no other command.
-// With --browser it also makes sure Debian's chromium is there for the browser tests.
+// With --browser it also makes sure Debian's chromium is there for the browser tests, and with
+// --redis Debian's redis-server for the tests of `equivariant batch --queue` (each test starts its
+// own server on a free loopback port; nothing is started here).
 import { spawnSync } from 'node:child_process';
 import { existsSync, statSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -49,6 +51,16 @@ if (process.argv.includes('--browser') && !existsSync('/usr/bin/chromium')) {
   } catch (e) {
     if (!(e instanceof SetupError)) throw e;
     log(e.message);
+    process.exit(1);
+  }
+}
+
+if (process.argv.includes('--redis') && spawnSync('redis-server', ['--version']).status !== 0) {
+  try {
+    aptInstall(['redis-server'], 'the tests of `equivariant batch --queue` and `equivariant worker` (BullMQ on a real Redis)');
+  } catch (e) {
+    if (!(e instanceof SetupError)) throw e;
+    log(`${e.message}\n  (Elsewhere: install Redis so that redis-server is on PATH.)`);
     process.exit(1);
   }
 }
