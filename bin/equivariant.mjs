@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Command line: `npx equivariant <command>`. Commands: demo, bench.
+// Command line: `npx equivariant <command>`. Commands: demo, bench, check, basis, batch.
 
 const [cmd = 'help', ...args] = process.argv.slice(2);
 const commands = {
@@ -7,6 +7,7 @@ const commands = {
   bench: () => import('./bench.mjs'),
   check: () => import('./check.mjs'),
   basis: () => import('./basis.mjs'),
+  batch: () => import('./batch.mjs'),
   help: null,
 };
 if (!commands[cmd]) {
@@ -22,6 +23,10 @@ if (!commands[cmd]) {
           --config model.json --weights model.safetensors [--batch N] [--size H] [--tolerance T]
   basis   the space of equivariant linear maps between two representations
           <group> <repIn> <repOut> [--print]   e.g. basis S4 perm*perm perm*perm
+  batch   runs a model over every item of a data set (safetensors, .npy, IDX; gzipped or not) and
+          writes the outputs in order as tensor 'output' of Y.safetensors; resumable (docs/scaling.md)
+          --config M.json --weights M.safetensors --input X --output Y.safetensors
+          [--tensor NAME] [--batch 256] [--workers N] [--overwrite]
 `);
   process.exit(cmd === 'help' ? 0 : 2);
 }
