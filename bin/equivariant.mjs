@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Command line: `npx equivariant <command>`. Commands: demo, bench, check, basis, batch.
+// Command line: `npx equivariant <command>`. Commands: demo, bench, check, basis, batch, worker.
 
 const [cmd = 'help', ...args] = process.argv.slice(2);
 const commands = {
@@ -8,6 +8,7 @@ const commands = {
   check: () => import('./check.mjs'),
   basis: () => import('./basis.mjs'),
   batch: () => import('./batch.mjs'),
+  worker: () => import('./worker.mjs'),
   help: null,
 };
 if (!commands[cmd]) {
@@ -27,6 +28,9 @@ if (!commands[cmd]) {
           writes the outputs in order as tensor 'output' of Y.safetensors; resumable (docs/scaling.md)
           --config M.json --weights M.safetensors --input X --output Y.safetensors
           [--tensor NAME] [--batch 256] [--workers N] [--overwrite]
+          [--queue redis://HOST:PORT [--name JOB] [--window 64] [--attempts 3]]   across machines (BullMQ)
+  worker  serves the chunks of queued batch jobs with a local pool, until stopped
+          --queue redis://HOST:PORT [--workers N] [--concurrency C] [--stall-timeout 30] [--quiet]
 `);
   process.exit(cmd === 'help' ? 0 : 2);
 }
