@@ -116,7 +116,7 @@ export async function main(args = [], { log = (s) => console.log(s), note = (s) 
     const rate = (input.items - resumedItems) / seconds;
     log(`wrote ${opts.output}: tensor 'output' ${fmt(shape)} float32, SHA-256 ${digest}`);
     log(`${input.items} items in ${chunks} chunk(s) of ${batch}: ${computed} computed ${queued ? `by the workers of ${queueUrl.display}` : 'here'}, ${resumed} resumed; ` +
-      `${Math.round(rate)} items/s over ${seconds.toFixed(1)} s`);
+      `${Math.round(rate)} items/s over ${seconds.toFixed(2)} s`);
     return { output: opts.output, shape, sha256: digest, items: input.items, chunks, computed, resumed, seconds };
   } finally {
     store?.release();

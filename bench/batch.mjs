@@ -1,0 +1,147 @@
+#!/usr/bin/env node
+// `equivariant batch` throughput: the P4CNN over the Fashion-MNIST test set (10,000 images,
+// scaled to [0, 1] as in training, stored as a float32 .npy), timed as a user runs it, from
+// the command's start to its exit, with
+//   - the local pool, 1 worker and 2 workers (`batch --workers N`);
+//   - BullMQ on Redis with 2 worker processes on this machine (`worker --workers 1` each, started
+//     once and warmed up; redis-server on a free loopback port), so the same 2 cores compute.
+// Every pass runs every engine once, in turn; tables give medians and ranges over passes, and the
+// queue's cost per chunk as (time through Redis - time of the local pool with 2 workers) / chunks,
+// from the same pass. The outputs of all engines must be identical (SHA-256) or the run fails.
+// Usage: node bench/batch.mjs [--passes N] [--batch 256] [--json FILE]
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import { gunzipSync } from 'node:zlib';
+import * as eq from '../dist/index.js';
+import { DATASET_DIR } from '../bin/data.mjs';
+import { median, table } from './harness.mjs';
+
+const argv = process.argv.slice(2);
+const arg = (name, dflt) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : dflt);
+const passes = Number(arg('--passes', 5));
+const batch = Number(arg('--batch', 256));
+const jsonOut = arg('--json', null);
+const root = new URL('..', import.meta.url).pathname;
+const cli = `${root}bin/equivariant.mjs`;
+const out = `${root}bench/out`;
+const model = ['--config', `${root}models/p4cnn-fashion.json`, '--weights', `${root}models/p4cnn-fashion.safetensors`];
+mkdirSync(out, { recursive: true });
+
+// The data: the full test set, scaled as in training (bin/data.mjs does the same for the demo).
+const images = `${DATASET_DIR}/t10k-images-idx3-ubyte.gz`;
+if (!existsSync(images)) {
+  console.error(`bench/batch.mjs needs the Fashion-MNIST test set at ${images}: npm run bench:batch installs it (Debian's dataset-fashion-mnist)`);
+  process.exit(1);
+}
+const idx = gunzipSync(readFileSync(images));
+const n = idx.readUInt32BE(4);
+const pixels = Float32Array.from(idx.subarray(16), (v) => v / 255);
+const labels = gunzipSync(readFileSync(`${DATASET_DIR}/t10k-labels-idx1-ubyte.gz`)).subarray(8);
+let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${n}, 1, 28, 28), }`;
+while ((11 + header.length) % 64) header += ' ';
+const npy = `${out}/fashion-test.npy`;
+writeFileSync(npy, Buffer.concat([Buffer.from([0x93]), Buffer.from('NUMPY\x01\x00', 'latin1'), Buffer.from([header.length + 1, 0]), Buffer.from(`${header}\n`, 'latin1'), Buffer.from(pixels.buffer)]));
+const chunks = Math.ceil(n / batch);
+
+// Redis and two worker processes.
+const port = await new Promise((resolve) => {
+  const s = createServer().listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
+});
+if (spawnSync('redis-server', ['--version']).status !== 0) {
+  console.error('bench/batch.mjs needs redis-server: npm run bench:batch installs it (Debian\'s redis-server)');
+  process.exit(1);
+}
+const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction', '--loglevel', 'warning'], { stdio: 'ignore' });
+const url = `redis://127.0.0.1:${port}`;
+for (let t0 = Date.now(); ;) {
+  const up = await new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1', () => { s.end(); resolve(true); });
+    s.on('error', () => resolve(false));
+  });
+  if (up) break;
+  if (Date.now() - t0 > 10_000) throw new Error('redis-server did not start');
+  await new Promise((r) => setTimeout(r, 50));
+}
+const workers = [0, 1].map(() => {
+  const w = spawn(process.execPath, [cli, 'worker', '--queue', url, '--workers', '1', '--quiet'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  w.ready = new Promise((resolve) => w.stdout.on('data', (d) => { if (String(d).includes('serving queue')) resolve(); }));
+  return w;
+});
+await Promise.all(workers.map((w) => w.ready));
+const stopAll = () => { for (const p of [...workers, redis]) p.kill('SIGKILL'); };
+process.on('exit', stopAll);
+
+/** Runs `batch` to its end: wall seconds, the seconds it reports for the compute, the output's SHA-256. */
+function runBatch(extra, output) {
+  rmSync(output, { force: true });
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const p = spawn(process.execPath, [cli, 'batch', ...model, '--input', npy, '--output', output, '--batch', String(batch), ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '', stderr = '';
+    p.stdout.on('data', (d) => { stdout += d; });
+    p.stderr.on('data', (d) => { stderr += d; });
+    p.on('exit', (code) => {
+      const wall = (performance.now() - t0) / 1000;
+      if (code !== 0) return reject(new Error(`batch ${extra.join(' ')} exited with ${code}:\n${stderr}`));
+      resolve({ wall, compute: Number(stdout.match(/items\/s over ([\d.]+) s/)[1]), sha: stdout.match(/SHA-256 ([0-9a-f]{64})/)[1] });
+    });
+  });
+}
+
+let job = 0;
+const engines = [
+  { name: 'local pool, 1 worker', args: () => ['--workers', '1'] },
+  { name: 'local pool, 2 workers', args: () => ['--workers', '2'] },
+  { name: 'BullMQ + Redis, 2 worker processes', args: () => ['--queue', url, '--name', `bench-${process.pid}-${job++}`] },
+];
+// Warm-up: one untimed run of each (the page cache, the workers' model).
+for (const e of engines) await runBatch(e.args(), `${out}/batch-warmup.safetensors`);
+
+const results = engines.map(() => ({ wall: [], compute: [] }));
+const shas = new Set();
+for (let p = 0; p < passes; p++) {
+  for (const [i, e] of engines.entries()) {
+    const r = await runBatch(e.args(), `${out}/batch-${i}.safetensors`);
+    results[i].wall.push(r.wall);
+    results[i].compute.push(r.compute);
+    shas.add(r.sha);
+  }
+  process.stderr.write(`pass ${p + 1}/${passes}: ${results.map((r) => `${Math.round(n / r.wall.at(-1))}`).join(' / ')} items/s (wall)\n`);
+}
+if (shas.size !== 1) throw new Error(`the engines' outputs differ: ${[...shas].join(', ')}`);
+
+// The output is the model's: accuracy on the upright test set, as a sanity check.
+const { tensors } = eq.parseSafetensors(readFileSync(`${out}/batch-0.safetensors`));
+const logits = tensors.get('output').data;
+let correct = 0;
+for (let i = 0; i < n; i++) {
+  let best = 0;
+  for (let c = 1; c < 10; c++) if (logits[i * 10 + c] > logits[i * 10 + best]) best = c;
+  if (best === labels[i]) correct++;
+}
+
+const rate = (xs) => xs.map((t) => n / t);
+const fmtRange = (xs) => `${Math.round(Math.min(...xs))}-${Math.round(Math.max(...xs))}`;
+console.log(`node ${process.version}, P4CNN over ${n} Fashion-MNIST test images (float32 .npy, [0, 1]), --batch ${batch} (${chunks} chunks), ${passes} passes\n`);
+console.log(table(['engine', 'items/s, wall (median)', 'range', 'items/s, compute (median)', 'range', 'wall s (median)'], engines.map((e, i) => [
+  e.name, Math.round(median(rate(results[i].wall))), fmtRange(rate(results[i].wall)),
+  Math.round(median(rate(results[i].compute))), fmtRange(rate(results[i].compute)), median(results[i].wall).toFixed(2),
+])));
+const perPass = (f) => results[0].wall.map((_, k) => f(k));
+const ratioWall = perPass((k) => results[1].wall[k] / results[2].wall[k]);
+const ratioCompute = perPass((k) => results[1].compute[k] / results[2].compute[k]);
+const overhead = perPass((k) => ((results[2].wall[k] - results[1].wall[k]) / chunks) * 1000);
+const speedup = perPass((k) => results[0].wall[k] / results[1].wall[k]);
+console.log(`\nBullMQ + Redis (2 processes) vs local pool (2 workers): ${median(ratioWall).toFixed(3)}x wall (range ${Math.min(...ratioWall).toFixed(3)}-${Math.max(...ratioWall).toFixed(3)}), ` +
+  `${median(ratioCompute).toFixed(3)}x compute (range ${Math.min(...ratioCompute).toFixed(3)}-${Math.max(...ratioCompute).toFixed(3)}) (target >= 0.9)`);
+console.log(`queue cost per chunk, (wall through Redis - wall of the local pool, 2 workers) / ${chunks} chunks: median ${median(overhead).toFixed(1)} ms (range ${Math.min(...overhead).toFixed(1)} to ${Math.max(...overhead).toFixed(1)})`);
+console.log(`local pool, 2 workers vs 1: ${median(speedup).toFixed(2)}x wall`);
+console.log(`every engine wrote the same bytes (SHA-256 ${[...shas][0]}); top-1 accuracy of the output: ${((100 * correct) / n).toFixed(2)}%`);
+if (jsonOut) {
+  mkdirSync(new URL('.', `file://${jsonOut}`).pathname, { recursive: true });
+  writeFileSync(jsonOut, JSON.stringify({ date: new Date().toISOString(), node: process.version, n, batch, chunks, passes, engines: engines.map((e, i) => ({ name: e.name, ...results[i] })), sha256: [...shas][0] }, null, 2));
+}
+stopAll();
+process.exit(0);
