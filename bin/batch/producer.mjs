@@ -198,16 +198,18 @@ export async function runQueued({ job, input, itemShape, store, batch, window, a
     progress.tick(count(k));
   };
 
-  /** Every few seconds: Redis still there and still holding the job; the state of each chunk out. */
+  /** Redis still holds the job; if it lost it (restarted without its data), it is submitted again. */
+  const ensureJob = async () => {
+    if (await redis.exists(keys.job(name))) return;
+    progress.note(`Redis no longer holds job '${name}' (restarted without its data?); submitting again the ${inflight.size + todo.length} chunk(s) not collected`);
+    if (!(await job.reclaim())) throw new BusyError(`job '${name}': another producer claimed it while Redis was away`);
+    await job.submitManifest();
+    todo.unshift(...[...inflight].sort((a, b) => a - b));
+    inflight.clear();
+  };
+
+  /** Every few seconds: the state of each chunk out, in case an event was missed. */
   const reconcile = async () => {
-    if (!(await redis.exists(keys.job(name)))) {
-      progress.note(`Redis no longer holds job '${name}' (restarted without its data?); submitting again the ${inflight.size + todo.length} chunk(s) not collected`);
-      if (!(await job.reclaim())) throw new BusyError(`job '${name}': another producer claimed it while Redis was away`);
-      await job.submitManifest();
-      todo.unshift(...[...inflight].sort((a, b) => a - b));
-      inflight.clear();
-      return;
-    }
     const ids = [...inflight];
     let active = 0, waiting = 0;
     for (let i = 0; i < ids.length; i += STATE_BATCH) {
@@ -260,6 +262,7 @@ export async function runQueued({ job, input, itemShape, store, batch, window, a
     progress.begin();
     let lastCheck = performance.now();
     while (!signal.aborted && !fatal) {
+      await ensureJob();
       while (inbox.length && !fatal) await settle(inbox.shift());
       while (todo.length && inflight.size < window && !signal.aborted && !fatal) await submit(todo.shift());
       if (!todo.length && !inflight.size) return;
