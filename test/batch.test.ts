@@ -8,8 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as eq from '../dist/index.js';
 import { openInput } from '../bin/batch/input.mjs';
+import { progressBar } from '../bin/batch/progress.mjs';
 import { firstBitDifference } from './helpers.js';
-import { cliRun, f32bytes, modelArgs, pixels, referenceSha, sha256, start, until, writeIdx, writeNpy, writeSafetensors } from './support/batch.js';
+import { cliRun, f32bytes, modelArgs, pixels, random, referenceSha, root, sha256, start, until, writeIdx, writeNpy, writeSafetensors } from './support/batch.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'eq-batch-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -51,6 +52,41 @@ describe('equivariant batch, local pool', () => {
     expect(tensors.get('output')!.shape).toEqual([N, 10]);
     expect(firstBitDifference(tensors.get('output')!.data, ref.output)).toBe(-1);
   }, 60_000);
+
+  it('writes whatever shape the model gives per item: a lifting layer, float64 input, 37 items in chunks of 5', async () => {
+    const fx = `${root}test/fixtures/lifting_p4_same`;
+    const x = new Float64Array(random(37 * 2 * 9 * 9, 7));
+    writeNpy(`${dir}/lift.npy`, '<f8', [37, 2, 9, 9], new Uint8Array(x.buffer));
+    const out = `${dir}/lift.safetensors`;
+    const r = await cliRun(['batch', '--config', `${fx}.json`, '--weights', `${fx}.safetensors`, '--input', `${dir}/lift.npy`, '--output', out, '--batch', '5', '--workers', '2']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('float64 [37, 2, 9, 9] (items [2, 9, 9], as float32 values as stored) -> items [3, 4, 9, 9]; 8 chunk(s) of 5');
+    await eq.init();
+    const model = await eq.loadModel({ config: `${fx}.json`, weights: `${fx}.safetensors` });
+    const want = eq.tidy(() => model.run(eq.tensor(Float32Array.from(x), [37, 2, 9, 9])).toArray());
+    model.dispose();
+    const got = eq.parseSafetensors(readFileSync(out)).tensors.get('output')!;
+    expect(got.shape).toEqual([37, 3, 4, 9, 9]);
+    expect(firstBitDifference(got.data, want)).toBe(-1);
+  }, 60_000);
+
+  it('shows progress with items/s and the time left: a bar redrawn in place on a terminal, plain lines elsewhere', () => {
+    const sink = (isTTY: boolean) => ({ isTTY, text: '', write(s: string) { this.text += s; return true; } });
+    const tty = sink(true), log = sink(false);
+    for (const stream of [tty, log]) {
+      const bar = progressBar({ total: 1000, done: 200, stream: stream as never });
+      for (let i = 0; i < 8; i++) bar.tick(100);
+      bar.end();
+    }
+    expect(tty.text.startsWith('\rbatch [######------------------------]  20%  200/1,000 items  - items/s  ETA ?')).toBe(true);
+    expect(tty.text).toMatch(/\rbatch \[#{30}\] 100%  1,000\/1,000 items  [\d,]+ items\/s  ETA 0s\x1b\[K\n$/);
+    expect(tty.text).not.toContain('\nbatch');
+    const lines = log.text.trim().split('\n');
+    expect(lines).toHaveLength(9); // the start (20%), then each tenth: 30% .. 100%
+    expect(lines[0]).toBe('batch:  20%  200/1,000 items  - items/s  ETA ?');
+    expect(lines[4]).toMatch(/^batch:  60%  600\/1,000 items  [\d,]+ items\/s  ETA \d+s$/);
+    expect(lines[8]).toMatch(/^batch: 100%  1,000\/1,000 items  [\d,]+ items\/s  ETA 0s$/);
+  });
 
   it('reads items as stored: integers and float64 become float32 values, big-endian included, gzipped or not', () => {
     const vals = [0, 1, -2, 300, 2048, -7];

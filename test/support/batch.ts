@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import * as eq from '../../dist/index.js';
+export { random } from '../helpers.js';
 
 export const root = new URL('../../', import.meta.url).pathname;
 export const cli = `${root}bin/equivariant.mjs`;
