@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `equivariant batch` throughput: the P4CNN over the Fashion-MNIST test set (10,000 images,
-// scaled to [0, 1] as in training, stored as a float32 .npy), timed as a user runs it, from
+// scaled to [0, 1] as in training, written with eq.encodeSafetensors as docs/scaling.md's example
+// does), timed as a user runs it, from
 // the command's start to its exit, with
 //   - the local pool, 1 worker and 2 workers (`batch --workers N`);
 //   - BullMQ on Redis with 2 worker processes on this machine (`worker --workers 1` each, started
@@ -39,10 +40,8 @@ const idx = gunzipSync(readFileSync(images));
 const n = idx.readUInt32BE(4);
 const pixels = Float32Array.from(idx.subarray(16), (v) => v / 255);
 const labels = gunzipSync(readFileSync(`${DATASET_DIR}/t10k-labels-idx1-ubyte.gz`)).subarray(8);
-let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${n}, 1, 28, 28), }`;
-while ((11 + header.length) % 64) header += ' ';
-const npy = `${out}/fashion-test.npy`;
-writeFileSync(npy, Buffer.concat([Buffer.from([0x93]), Buffer.from('NUMPY\x01\x00', 'latin1'), Buffer.from([header.length + 1, 0]), Buffer.from(`${header}\n`, 'latin1'), Buffer.from(pixels.buffer)]));
+const input = `${out}/fashion-test.safetensors`;
+writeFileSync(input, eq.encodeSafetensors({ images: { shape: [n, 1, 28, 28], data: pixels } }));
 const chunks = Math.ceil(n / batch);
 
 // Redis and two worker processes.
@@ -78,7 +77,7 @@ function runBatch(extra, output) {
   rmSync(output, { force: true });
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const p = spawn(process.execPath, [cli, 'batch', ...model, '--input', npy, '--output', output, '--batch', String(batch), ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, [cli, 'batch', ...model, '--input', input, '--output', output, '--batch', String(batch), ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '', stderr = '';
     p.stdout.on('data', (d) => { stdout += d; });
     p.stderr.on('data', (d) => { stderr += d; });
@@ -124,7 +123,7 @@ for (let i = 0; i < n; i++) {
 
 const rate = (xs) => xs.map((t) => n / t);
 const fmtRange = (xs) => `${Math.round(Math.min(...xs))}-${Math.round(Math.max(...xs))}`;
-console.log(`node ${process.version}, P4CNN over ${n} Fashion-MNIST test images (float32 .npy, [0, 1]), --batch ${batch} (${chunks} chunks), ${passes} passes\n`);
+console.log(`node ${process.version}, P4CNN over ${n} Fashion-MNIST test images (float32 safetensors, [0, 1]), --batch ${batch} (${chunks} chunks), ${passes} passes\n`);
 console.log(table(['engine', 'items/s, wall (median)', 'range', 'items/s, compute (median)', 'range', 'wall s (median)'], engines.map((e, i) => [
   e.name, Math.round(median(rate(results[i].wall))), fmtRange(rate(results[i].wall)),
   Math.round(median(rate(results[i].compute))), fmtRange(rate(results[i].compute)), median(results[i].wall).toFixed(2),

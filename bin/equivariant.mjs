@@ -28,7 +28,8 @@ if (!commands[cmd]) {
           writes the outputs in order as tensor 'output' of Y.safetensors; resumable (docs/scaling.md)
           --config M.json --weights M.safetensors --input X --output Y.safetensors
           [--tensor NAME] [--batch 256] [--workers N] [--overwrite]
-          [--queue redis://HOST:PORT [--name JOB] [--window 64] [--attempts 3]]   across machines (BullMQ)
+          [--queue redis://HOST:PORT [--name JOB] [--window 64] [--attempts 3] [--redis-timeout 30]]
+          (--queue: across machines, through BullMQ on Redis)
   worker  serves the chunks of queued batch jobs with a local pool, until stopped
           --queue redis://HOST:PORT [--workers N] [--concurrency C] [--stall-timeout 30] [--quiet]
 `);

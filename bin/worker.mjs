@@ -16,7 +16,7 @@ import * as eq from '../dist/index.js';
 import { parseArgs, required } from './batch/args.mjs';
 import { CorruptInputError, ModelLoadError, describeError } from './batch/errors.mjs';
 import { QUEUE, bullConnection, connect, keys, parseQueueUrl, readManifest } from './batch/redis.mjs';
-import { fmt, sha256 } from './batch/model.mjs';
+import { fmt, sha256 } from './batch/util.mjs';
 
 export const USAGE = 'usage: equivariant worker --queue redis://HOST:PORT [--workers N] [--concurrency C] [--stall-timeout 30] [--quiet]';
 const SPEC = {

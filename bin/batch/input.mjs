@@ -10,6 +10,7 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { InputError, UsageError } from './errors.mjs';
+import { fmt } from './util.mjs';
 
 // Element types: byte size and how one element is read (DataView, byte offset, little-endian?).
 const DTYPES = {
@@ -74,7 +75,6 @@ function fileSource(path) {
 const memorySource = (buf) => ({ size: buf.length, readAt: (pos, len) => buf.subarray(pos, pos + len), close() {} });
 
 const product = (dims) => dims.reduce((a, b) => a * b, 1);
-const fmt = (dims) => `[${dims.join(', ')}]`;
 
 /**
  * Opens a data set. Returns `{ path, format, dtype, shape, items, itemShape, itemSize,

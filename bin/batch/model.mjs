@@ -2,12 +2,10 @@
 // stores them), loaded once on this thread and run on the input's first item, so a model that
 // does not load or an input whose items do not fit it is refused before any work starts.
 import { readFileSync } from 'node:fs';
-import { createHash } from 'node:crypto';
 import * as eq from '../../dist/index.js';
 import { ItemShapeError, UsageError } from './errors.mjs';
 
-export const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex');
-export const fmt = (dims) => `[${dims.join(', ')}]`;
+import { fmt, sha256 } from './util.mjs';
 
 /** `{ config, weights }` bytes and their digests. */
 export function readModelFiles(configPath, weightsPath) {

@@ -17,7 +17,7 @@ import { randomUUID } from 'node:crypto';
 import { Queue, QueueEvents } from 'bullmq';
 import { BusyError, ChunkFailedError, JobFinishedError, JobMismatchError, QueueConnectionError } from './errors.mjs';
 import { QUEUE, bullConnection, connect, jobId, keys, readManifest } from './redis.mjs';
-import { fmt, sha256 } from './model.mjs';
+import { fmt, sha256 } from './util.mjs';
 
 export { parseQueueUrl, NAME_RE } from './redis.mjs';
 

@@ -14,9 +14,9 @@ import { createHash } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { hostname } from 'node:os';
 import { BusyError, OutputError, StateMismatchError } from './errors.mjs';
+import { sha256 } from './util.mjs';
 
 const STATE_FORMAT = 'equivariant.batch-state';
-const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex');
 const bytesOf = (f32) => new Uint8Array(f32.buffer, f32.byteOffset, f32.byteLength);
 
 /** Writes `bytes` to `path` through a temporary file, flushed and renamed. */
