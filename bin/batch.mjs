@@ -113,7 +113,11 @@ export async function main(args = [], { log = (s) => console.log(s), note = (s) 
       return { interrupted: true, chunks, done: store.done.size, computed, resumed };
     }
     const { shape, sha256: digest } = store.assemble();
-    if (queued) await job.finish({ output: resolve(opts.output), sha256: digest });
+    if (queued) {
+      // The output is complete and in place; marking the job finished in Redis is housekeeping.
+      await job.finish({ output: resolve(opts.output), sha256: digest })
+        .catch((e) => note(`could not mark job '${job.name}' finished in Redis (${e.message}); the output is complete, but the job's keys stay there`));
+    }
     const rate = (input.items - resumedItems) / seconds;
     log(`wrote ${opts.output}: tensor 'output' ${fmt(shape)} float32, SHA-256 ${digest}`);
     log(`${input.items} items in ${chunks} chunk(s) of ${batch}: ${computed} computed ${queued ? `by the workers of ${queueUrl.display}` : 'here'}, ${resumed} resumed; ` +

@@ -64,7 +64,8 @@ export async function openJob({ queue, name, meta, files, redisTimeout, note }) 
       });
     },
     /** Marks the job finished (its name is then refused) and removes everything else it had in Redis. */
-    async finish({ output, sha256: digest }) {
+    finish: (done) => answered(job.finishNow(done), redisTimeout, queue.display),
+    async finishNow({ output, sha256: digest }) {
       await redis.hset(keys.job(name), { state: 'finished', finished: new Date().toISOString(), output, host: hostname(), outputSha: digest });
       for (const sha of [meta.config, meta.weights]) await redis.eval(FINISH_BLOB, 2, keys.blob(sha), keys.blobJobs(sha), name);
       let cursor = '0';
@@ -76,7 +77,8 @@ export async function openJob({ queue, name, meta, files, redisTimeout, note }) 
       } while (cursor !== '0');
     },
   };
-  try {
+  // The commands wait while Redis is away (the client reconnects); give up after the limit.
+  const check = async () => {
     if ((await redis.set(keys.producer(name), token, 'PX', LOCK_MS, 'NX')) !== 'OK') {
       const holder = ((await redis.get(keys.producer(name))) ?? '? ?').split(' ');
       throw new BusyError(`job '${name}' is being collected by another producer (pid ${holder[1]} on ${holder[0]}); wait for it or stop it (its claim lapses ${LOCK_MS / 1000} s after it stops)`);
@@ -98,6 +100,9 @@ export async function openJob({ queue, name, meta, files, redisTimeout, note }) 
       job.repair = true;
     }
     note(`queue: job '${name}' on ${queue.display} (${m ? 'resuming' : 'new'}); start workers with: npx equivariant worker --queue ${queue.display}`);
+  };
+  try {
+    await answered(check(), redisTimeout, queue.display);
     return job;
   } catch (e) {
     await job.close();
@@ -107,6 +112,10 @@ export async function openJob({ queue, name, meta, files, redisTimeout, note }) 
 
 /** A timeout for races (unref'd: it never keeps the process alive by itself). */
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms).unref());
+/** `promise`, or a QueueConnectionError when Redis has not answered within `seconds`. */
+const answered = (promise, seconds, display) => Promise.race([promise, sleep(seconds * 1000).then(() => {
+  throw new QueueConnectionError(`Redis at ${display} did not answer for ${seconds} s (--redis-timeout)`);
+})]);
 const STATE_BATCH = 256;
 
 /** Submits and collects the chunks of `store` not finished yet. */
