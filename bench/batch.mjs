@@ -9,12 +9,14 @@
 // Every pass runs every engine once, in turn; tables give medians and ranges over passes, and the
 // queue's cost per chunk as (time through Redis - time of the local pool with 2 workers) / chunks,
 // from the same pass. The outputs of all engines must be identical (SHA-256) or the run fails.
-// Usage: node bench/batch.mjs [--passes N] [--batch 256] [--json FILE]
+// Usage: node bench/batch.mjs [--passes N] [--batch 256] [--concurrency C] [--json FILE]
+// (--concurrency: chunks each worker process takes at a time; default the worker's own default)
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { gunzipSync } from 'node:zlib';
+import { availableParallelism } from 'node:os';
 import * as eq from '../dist/index.js';
 import { DATASET_DIR } from '../bin/data.mjs';
 import { median, table } from './harness.mjs';
@@ -24,6 +26,7 @@ const arg = (name, dflt) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] 
 const passes = Number(arg('--passes', 5));
 const batch = Number(arg('--batch', 256));
 const jsonOut = arg('--json', null);
+const concurrency = arg('--concurrency', null);
 const root = new URL('..', import.meta.url).pathname;
 const cli = `${root}bin/equivariant.mjs`;
 const out = `${root}bench/out`;
@@ -64,7 +67,7 @@ for (let t0 = Date.now(); ;) {
   await new Promise((r) => setTimeout(r, 50));
 }
 const workers = [0, 1].map(() => {
-  const w = spawn(process.execPath, [cli, 'worker', '--queue', url, '--workers', '1', '--quiet'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const w = spawn(process.execPath, [cli, 'worker', '--queue', url, '--workers', '1', '--quiet', ...(concurrency ? ['--concurrency', concurrency] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
   w.ready = new Promise((resolve) => w.stdout.on('data', (d) => { if (String(d).includes('serving queue')) resolve(); }));
   return w;
 });
@@ -72,19 +75,38 @@ await Promise.all(workers.map((w) => w.ready));
 const stopAll = () => { for (const p of [...workers, redis]) p.kill('SIGKILL'); };
 process.on('exit', stopAll);
 
-/** Runs `batch` to its end: wall seconds, the seconds it reports for the compute, the output's SHA-256. */
+// CPU accounting (Linux): busy ticks of the machine, and of this process tree (this process,
+// its reaped children such as each `batch` run, and the live redis-server and workers).
+const ncpu = availableParallelism();
+const machineBusy = () => {
+  const [, ...v] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
+  return v.slice(0, 8).reduce((a, b) => a + b, 0) - v[3] - v[4]; // all but idle and iowait
+};
+const ticksOf = (pid, withChildren) => {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return Number(f[11]) + Number(f[12]) + (withChildren ? Number(f[13]) + Number(f[14]) : 0);
+};
+const ourBusy = () => ticksOf('self', true) + [redis, ...workers].reduce((s, p) => s + ticksOf(p.pid, false), 0);
+const HZ = 100; // USER_HZ on Linux
+
+/**
+ * Runs `batch` to its end: wall seconds, the seconds it reports for the compute, the output's
+ * SHA-256, and the share of the machine's CPU that other processes used meanwhile.
+ */
 function runBatch(extra, output) {
   rmSync(output, { force: true });
   return new Promise((resolve, reject) => {
-    const t0 = performance.now();
+    const m0 = machineBusy(), o0 = ourBusy(), t0 = performance.now();
     const p = spawn(process.execPath, [cli, 'batch', ...model, '--input', input, '--output', output, '--batch', String(batch), ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '', stderr = '';
     p.stdout.on('data', (d) => { stdout += d; });
     p.stderr.on('data', (d) => { stderr += d; });
-    p.on('exit', (code) => {
+    p.on('close', (code) => {
       const wall = (performance.now() - t0) / 1000;
+      const cpu = (ourBusy() - o0) / HZ;
+      const others = Math.max(0, (machineBusy() - m0) / HZ - cpu) / (wall * ncpu);
       if (code !== 0) return reject(new Error(`batch ${extra.join(' ')} exited with ${code}:\n${stderr}`));
-      resolve({ wall, compute: Number(stdout.match(/items\/s over ([\d.]+) s/)[1]), sha: stdout.match(/SHA-256 ([0-9a-f]{64})/)[1] });
+      resolve({ wall, cpu, others, compute: Number(stdout.match(/items\/s over ([\d.]+) s/)[1]), sha: stdout.match(/SHA-256 ([0-9a-f]{64})/)[1] });
     });
   });
 }
@@ -98,16 +120,19 @@ const engines = [
 // Warm-up: one untimed run of each (the page cache, the workers' model).
 for (const e of engines) await runBatch(e.args(), `${out}/batch-warmup.safetensors`);
 
-const results = engines.map(() => ({ wall: [], compute: [] }));
+const results = engines.map(() => ({ wall: [], compute: [], cpu: [], others: [] }));
 const shas = new Set();
 for (let p = 0; p < passes; p++) {
   for (const [i, e] of engines.entries()) {
     const r = await runBatch(e.args(), `${out}/batch-${i}.safetensors`);
     results[i].wall.push(r.wall);
     results[i].compute.push(r.compute);
+    results[i].others.push(r.others);
+    results[i].cpu.push(r.cpu);
     shas.add(r.sha);
   }
-  process.stderr.write(`pass ${p + 1}/${passes}: ${results.map((r) => `${Math.round(n / r.wall.at(-1))}`).join(' / ')} items/s (wall)\n`);
+  process.stderr.write(`pass ${p + 1}/${passes}: ${results.map((r) => `${Math.round(n / r.wall.at(-1))}`).join(' / ')} items/s (wall); ` +
+    `CPU used by other processes: ${results.map((r) => `${Math.round(100 * r.others.at(-1))}%`).join(' / ')}\n`);
 }
 if (shas.size !== 1) throw new Error(`the engines' outputs differ: ${[...shas].join(', ')}`);
 
@@ -121,23 +146,40 @@ for (let i = 0; i < n; i++) {
   if (best === labels[i]) correct++;
 }
 
-const rate = (xs) => xs.map((t) => n / t);
-const fmtRange = (xs) => `${Math.round(Math.min(...xs))}-${Math.round(Math.max(...xs))}`;
-console.log(`node ${process.version}, P4CNN over ${n} Fashion-MNIST test images (float32 safetensors, [0, 1]), --batch ${batch} (${chunks} chunks), ${passes} passes\n`);
-console.log(table(['engine', 'items/s, wall (median)', 'range', 'items/s, compute (median)', 'range', 'wall s (median)'], engines.map((e, i) => [
-  e.name, Math.round(median(rate(results[i].wall))), fmtRange(rate(results[i].wall)),
-  Math.round(median(rate(results[i].compute))), fmtRange(rate(results[i].compute)), median(results[i].wall).toFixed(2),
-])));
-const perPass = (f) => results[0].wall.map((_, k) => f(k));
-const ratioWall = perPass((k) => results[1].wall[k] / results[2].wall[k]);
-const ratioCompute = perPass((k) => results[1].compute[k] / results[2].compute[k]);
-const overhead = perPass((k) => ((results[2].wall[k] - results[1].wall[k]) / chunks) * 1000);
-const speedup = perPass((k) => results[0].wall[k] / results[1].wall[k]);
-console.log(`\nBullMQ + Redis (2 processes) vs local pool (2 workers): ${median(ratioWall).toFixed(3)}x wall (range ${Math.min(...ratioWall).toFixed(3)}-${Math.max(...ratioWall).toFixed(3)}), ` +
-  `${median(ratioCompute).toFixed(3)}x compute (range ${Math.min(...ratioCompute).toFixed(3)}-${Math.max(...ratioCompute).toFixed(3)}) (target >= 0.9)`);
-console.log(`queue cost per chunk, (wall through Redis - wall of the local pool, 2 workers) / ${chunks} chunks: median ${median(overhead).toFixed(1)} ms (range ${Math.min(...overhead).toFixed(1)} to ${Math.max(...overhead).toFixed(1)})`);
-console.log(`local pool, 2 workers vs 1: ${median(speedup).toFixed(2)}x wall`);
-console.log(`every engine wrote the same bytes (SHA-256 ${[...shas][0]}); top-1 accuracy of the output: ${((100 * correct) / n).toFixed(2)}%`);
+const QUIET = 0.05; // a pass is quiet when other processes used under 5% of the machine during each of its runs
+const quiet = results[0].wall.map((_, k) => results.every((r) => r.others[k] < QUIET));
+const report = (title, keep) => {
+  const ks = quiet.map((_, k) => k).filter(keep);
+  console.log(`\n${title} (${ks.length} of ${passes} passes)\n`);
+  if (!ks.length) return;
+  const pick = (xs) => ks.map((k) => xs[k]);
+  const rates = (xs) => pick(xs).map((t) => n / t);
+  const med = (xs) => median(pick(xs));
+  const span = (xs, f) => `${f(Math.min(...pick(xs)))}-${f(Math.max(...pick(xs)))}`;
+  console.log(table(['engine', 'items/s, wall (median)', 'range', 'items/s, compute (median)', 'range', 'wall s (median)', 'CPU s (median)', 'CPU of others (median)'], engines.map((e, i) => [
+    e.name, Math.round(median(rates(results[i].wall))), span(results[i].wall.map((t) => n / t), Math.round),
+    Math.round(median(rates(results[i].compute))), span(results[i].compute.map((t) => n / t), Math.round),
+    med(results[i].wall).toFixed(2), med(results[i].cpu).toFixed(2), `${Math.round(100 * med(results[i].others))}%`,
+  ])));
+  const perPass = (f) => results[0].wall.map((_, k) => f(k));
+  const ratioWall = perPass((k) => results[1].wall[k] / results[2].wall[k]);
+  const ratioCompute = perPass((k) => results[1].compute[k] / results[2].compute[k]);
+  const overhead = perPass((k) => ((results[2].wall[k] - results[1].wall[k]) / chunks) * 1000);
+  const cpuOverhead = perPass((k) => ((results[2].cpu[k] - results[1].cpu[k]) / chunks) * 1000);
+  const speedup = perPass((k) => results[0].wall[k] / results[1].wall[k]);
+  const stat = (xs, d, unit) => `${median(pick(xs)).toFixed(d)}${unit} (range ${Math.min(...pick(xs)).toFixed(d)} to ${Math.max(...pick(xs)).toFixed(d)})`;
+  console.log(`\nBullMQ + Redis (2 processes) vs local pool (2 workers): ${stat(ratioWall, 3, 'x')} wall, ${stat(ratioCompute, 3, 'x')} compute (target >= 0.9)`);
+  console.log(`queue cost per chunk, (wall through Redis - wall of the local pool, 2 workers) / ${chunks} chunks: ${stat(overhead, 1, ' ms')}`);
+  console.log(`queue CPU per chunk, (CPU of producer + workers + redis-server - CPU of the local pool, 2 workers) / ${chunks} chunks: ${stat(cpuOverhead, 1, ' ms')}`);
+  console.log(`local pool, 2 workers vs 1: ${stat(speedup, 2, 'x')} wall`);
+};
+console.log(`node ${process.version}, P4CNN over ${n} Fashion-MNIST test images (float32 safetensors, [0, 1]), --batch ${batch} (${chunks} chunks), ${passes} passes; worker processes: --workers 1, ${concurrency ? `--concurrency ${concurrency}` : 'default concurrency (2)'}`);
+console.log('"compute" is the time the command reports from its workers being ready to its last chunk; "wall" is the whole command, start-up included;');
+console.log('"CPU s" is the CPU time of the command and (for Redis) of redis-server and the worker processes during the run.');
+report('All passes', () => true);
+if (quiet.every(Boolean)) console.log(`\nEvery pass was quiet: other processes used < ${100 * QUIET}% of the machine during each run.`);
+else report(`Quiet passes: other processes used < ${100 * QUIET}% of the machine during each run of the pass`, (k) => quiet[k]);
+console.log(`\nevery engine wrote the same bytes (SHA-256 ${[...shas][0]}); top-1 accuracy of the output: ${((100 * correct) / n).toFixed(2)}%`);
 if (jsonOut) {
   mkdirSync(new URL('.', `file://${jsonOut}`).pathname, { recursive: true });
   writeFileSync(jsonOut, JSON.stringify({ date: new Date().toISOString(), node: process.version, n, batch, chunks, passes, engines: engines.map((e, i) => ({ name: e.name, ...results[i] })), sha256: [...shas][0] }, null, 2));
