@@ -9,8 +9,9 @@
 // Every pass runs every engine once, in turn; tables give medians and ranges over passes, and the
 // queue's cost per chunk as (time through Redis - time of the local pool with 2 workers) / chunks,
 // from the same pass. The outputs of all engines must be identical (SHA-256) or the run fails.
-// Usage: node bench/batch.mjs [--passes N] [--batch 256] [--concurrency C] [--json FILE]
-// (--concurrency: chunks each worker process takes at a time; default the worker's own default)
+// Usage: node bench/batch.mjs [--passes N] [--batch 256] [--concurrency C] [--wait-quiet S] [--json FILE]
+// (--concurrency: chunks each worker process takes at a time; default the worker's own default;
+// --wait-quiet: before each pass, wait up to S seconds for other processes to leave the machine idle)
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
@@ -27,6 +28,7 @@ const passes = Number(arg('--passes', 5));
 const batch = Number(arg('--batch', 256));
 const jsonOut = arg('--json', null);
 const concurrency = arg('--concurrency', null);
+const waitQuiet = Number(arg('--wait-quiet', 0));
 const root = new URL('..', import.meta.url).pathname;
 const cli = `${root}bin/equivariant.mjs`;
 const out = `${root}bench/out`;
@@ -120,9 +122,20 @@ const engines = [
 // Warm-up: one untimed run of each (the page cache, the workers' model).
 for (const e of engines) await runBatch(e.args(), `${out}/batch-warmup.safetensors`);
 
+/** Waits (at most `seconds`) until other processes use < 5% of the machine for 3 s in a row. */
+async function untilQuiet(seconds) {
+  const t0 = performance.now();
+  for (let calm = 0; calm < 3 && performance.now() - t0 < seconds * 1000;) {
+    const m0 = machineBusy(), o0 = ourBusy();
+    await new Promise((r) => setTimeout(r, 1000));
+    calm = (machineBusy() - m0 - (ourBusy() - o0)) / HZ / ncpu < 0.05 ? calm + 1 : 0;
+  }
+}
+
 const results = engines.map(() => ({ wall: [], compute: [], cpu: [], others: [] }));
 const shas = new Set();
 for (let p = 0; p < passes; p++) {
+  if (waitQuiet) await untilQuiet(waitQuiet);
   for (const [i, e] of engines.entries()) {
     const r = await runBatch(e.args(), `${out}/batch-${i}.safetensors`);
     results[i].wall.push(r.wall);
