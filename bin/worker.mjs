@@ -126,7 +126,8 @@ export async function main(args = []) {
         if (buf.length !== count * itemSize * 4 || sha256(buf) !== inputSha) {
           throw new CorruptInputError(`${what}: its input in Redis (${buf.length} bytes) does not match its SHA-256 or size (${count} x ${fmt(m.itemShape)} float32)`);
         }
-        const x = eq.tensor(new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length)), [count, ...m.itemShape]);
+        const values = buf.byteOffset % 4 === 0 ? new Float32Array(buf.buffer, buf.byteOffset, buf.length / 4) : new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length));
+        const x = eq.tensor(values, [count, ...m.itemShape]); // copied into wasm memory
         let y;
         try {
           y = await pool.run(x);

@@ -1,13 +1,15 @@
 // Where `equivariant batch` keeps its work: finished chunks in a directory beside the output
 // (`Y.safetensors.partial/`), and at the end the output itself.
 //
-// Everything is written to a temporary name, flushed (fsync) and renamed, so a crash at any
-// moment leaves either the old state or the new one, never half a file:
+// Everything is written to a temporary name and renamed, so a crash at any moment leaves either
+// the old state or the new one, never half a file under a final name:
 //   state.json              what run these chunks belong to (its fingerprint); written once
 //   <k>.<sha256>.f32        the outputs of chunk k (float32, little-endian), named by their digest
 //   lock                    the pid and host of the process writing here
 // On a rerun with the same fingerprint, chunks whose bytes still match their name are kept and
-// the others are computed again. The output is assembled into a temporary file in the same
+// the others are computed again; so chunk files need no fsync (after a power cut, one whose data
+// did not reach the disk fails its digest and is redone). state.json and the output are flushed
+// (fsync) before their rename. The output is assembled into a temporary file in the same
 // directory and renamed over `Y.safetensors` only when complete; then the directory is removed.
 import { closeSync, constants, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, writeSync, accessSync } from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -19,13 +21,13 @@ import { sha256 } from './util.mjs';
 const STATE_FORMAT = 'equivariant.batch-state';
 const bytesOf = (f32) => new Uint8Array(f32.buffer, f32.byteOffset, f32.byteLength);
 
-/** Writes `bytes` to `path` through a temporary file, flushed and renamed. */
-export function writeAtomic(path, bytes) {
+/** Writes `bytes` to `path` through a temporary file and a rename (flushed first when `sync`). */
+export function writeAtomic(path, bytes, { sync = true } = {}) {
   const tmp = `${path}.tmp-${process.pid}`;
   const fd = openSync(tmp, 'w');
   try {
     for (let at = 0; at < bytes.length;) at += writeSync(fd, bytes, at, bytes.length - at);
-    fsyncSync(fd);
+    if (sync) fsyncSync(fd);
   } finally {
     closeSync(fd);
   }
@@ -194,7 +196,7 @@ export class ChunkStore {
     const bytes = bytesOf(f32);
     const name = `${String(k).padStart(6, '0')}.${sha256(bytes)}.f32`;
     try {
-      writeAtomic(join(this.dir, name), bytes);
+      writeAtomic(join(this.dir, name), bytes, { sync: false }); // its name is its digest: checked on resume
     } catch (e) {
       throw new OutputError(`cannot keep chunk ${k} in ${this.dir} (${e.message}); the chunks already kept stay, rerun to resume`);
     }
