@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The G-CNN workloads of docs/bench.md, one thread, against the peers in the same
+// The G-CNN workloads of ../shared/docs/workloads.md, one thread, against the peers in the same
 // run: L1 (p4 conv 10->10, batch 64, 28x28, 'same', + ReLU), L2 (p4 conv 32->32, batch 8, 32x32),
 // and the whole P4CNN (batch 64, and batch 1 as P4CNN-1). Peers run the same network as a plain conv net over the
 // expanded filters. Each pass measures the SIMD peak and every engine on every workload;

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // GEMM against the SIMD128 multiply+add peak, one thread, in one run.
-// Shapes: 512^3, and the im2col shapes of the L1 and L2 workloads (docs/bench.md):
+// Shapes: 512^3, and the im2col shapes of the L1 and L2 workloads (../shared/docs/workloads.md):
 //   L1: pixels 64*28*28 = 50176, K = 40*3*3 = 360, N = 40;  L2: 8*32*32 = 8192, K = 128*9 = 1152, N = 128.
 // Each pass measures the peak, then every shape; the table reports medians over passes of the
 // GFLOP/s and of the ratio to the peak measured in the same pass.

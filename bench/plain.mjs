@@ -1,7 +1,7 @@
 // A loaded equivariant model as the plain conv net every general-purpose engine can run: each
 // group convolution becomes an ordinary convolution over its expanded filter bank (batch norm
 // folded in), and pooling over the group axis becomes a reshape and a max. This is how the
-// peers are measured (docs/bench.md).
+// peers are measured (../shared/docs/workloads.md).
 import * as eq from '../dist/index.js';
 
 /** `[{ op: 'conv', weight (OIHW), shape, bias, pad: [top, bottom], stride, relu }, { op: 'maxpool', size, stride }, ...]`. */
