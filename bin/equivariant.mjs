@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Command line: `npx equivariant <command>`. Commands: demo, bench, check, basis, emlp.
+// Command line: `npx equivariant <command>`. Commands: demo, bench, check, basis, emlp, batch, worker.
 
 const [cmd = 'help', ...args] = process.argv.slice(2);
 const commands = {
@@ -8,6 +8,8 @@ const commands = {
   check: () => import('./check.mjs'),
   basis: () => import('./basis.mjs'),
   emlp: () => import('./emlp.mjs'),
+  batch: () => import('./batch.mjs'),
+  worker: () => import('./worker.mjs'),
   help: null,
 };
 if (!commands[cmd]) {
@@ -31,6 +33,14 @@ if (!commands[cmd]) {
           e.g. basis S4 perm*perm*perm perm*perm*perm   (basis --help: groups and representations)
   emlp    the shipped equivariant MLPs (O(3)) beside plain MLPs: test error, equivariance error,
           agreement with PyTorch   [--json FILE]
+  batch   runs a model over every item of a data set (safetensors, .npy, IDX; gzipped or not) and
+          writes the outputs in order as tensor 'output' of Y.safetensors; resumable (docs/scaling.md)
+          --config M.json --weights M.safetensors --input X --output Y.safetensors
+          [--tensor NAME] [--batch 256] [--workers N] [--overwrite]
+          [--queue redis://HOST:PORT [--name JOB] [--window 64] [--attempts 3] [--redis-timeout 30]]
+          (--queue: across machines, through BullMQ on Redis)
+  worker  serves the chunks of queued batch jobs with a local pool, until stopped
+          --queue redis://HOST:PORT [--workers N] [--concurrency C] [--stall-timeout 30] [--quiet]
 `);
   process.exit(cmd === 'help' ? 0 : 2);
 }

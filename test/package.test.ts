@@ -1,6 +1,6 @@
 // Packaging: `npm pack`, install the tarball into a fresh project, and use it as a user would.
 import { describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,7 +8,7 @@ import { join } from 'node:path';
 const root = new URL('..', import.meta.url).pathname;
 
 describe('npm package', () => {
-  it('installs from its tarball and works: import, init, matmul, types', () => {
+  it('installs from its tarball and works: import, init, matmul, the command line, types', () => {
     const dir = mkdtempSync(join(tmpdir(), 'eq-pack-'));
     try {
       const out = execFileSync('npm', ['pack', '--silent', '--pack-destination', dir], { cwd: root, encoding: 'utf8' }).trim().split('\n').at(-1)!;
@@ -30,6 +30,11 @@ describe('npm package', () => {
       `);
       const result = JSON.parse(execFileSync(process.execPath, ['main.mjs'], { cwd: app, encoding: 'utf8' }));
       expect(result).toEqual({ shape: [2, 2], data: [4, 5, 10, 11] });
+      // The command line runs from the install, queue commands included (bullmq and ioredis are
+      // dependencies): with no Redis at the address, a typed error at once.
+      const worker = spawnSync(join(app, 'node_modules', '.bin', 'equivariant'), ['worker', '--queue', 'redis://127.0.0.1:1'], { cwd: app, encoding: 'utf8' });
+      expect(worker.status).toBe(2);
+      expect(worker.stderr).toContain('equivariant worker: QueueConnectionError: worker: cannot reach Redis at redis://127.0.0.1:1');
       // The types resolve for a TypeScript user.
       writeFileSync(join(app, 'check.ts'), `
         import * as eq from 'equivariant';

@@ -4,7 +4,9 @@
 // `npm run bench` call it first, so a fresh machine needs no other command.
 // With --browser it also makes sure Debian's chromium is there for the browser tests; with
 // --testing it also builds the test build of the kernels (ts/gen-test/: the production module
-// plus test-only exports, which the production module never has).
+// plus test-only exports, which the production module never has); with --redis Debian's
+// redis-server for the tests of `equivariant batch --queue` (each test starts its own server on a
+// free loopback port; nothing is started here).
 import { spawnSync } from 'node:child_process';
 import { existsSync, statSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -55,6 +57,16 @@ if (process.argv.includes('--browser') && !existsSync('/usr/bin/chromium')) {
   } catch (e) {
     if (!(e instanceof SetupError)) throw e;
     log(e.message);
+    process.exit(1);
+  }
+}
+
+if (process.argv.includes('--redis') && spawnSync('redis-server', ['--version']).status !== 0) {
+  try {
+    aptInstall(['redis-server'], 'the tests of `equivariant batch --queue` and `equivariant worker` (BullMQ on a real Redis)');
+  } catch (e) {
+    if (!(e instanceof SetupError)) throw e;
+    log(`${e.message}\n  (Elsewhere: install Redis so that redis-server is on PATH.)`);
     process.exit(1);
   }
 }
