@@ -17,7 +17,7 @@
 // agree with our output. Each pass measures every workload; tables report medians and ranges.
 // Usage: node bench/attention.mjs [--passes N] [--only A1-local,A1-global,LT-QM9,LT-const,POOL] [--json FILE]
 import { createRequire } from 'node:module';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import * as eq from '../dist/index.js';
 import { median, peakGflops, table, time } from './harness.mjs';
@@ -84,9 +84,10 @@ function neighbourLists(lifted, spec) {
   }
 }
 
+const version = JSON.parse(readFileSync(new URL('../package.json', import.meta.url))).version;
 const ours = (c) => {
   const run = () => { const y = c.layer.run(c.x); const d = y.features.toArray(); y.dispose(); return d; };
-  return { name: `equivariant ${eq.version}`, run, dispose() {} };
+  return { name: `equivariant ${version}`, run, dispose() {} };
 };
 
 // ----------------------------------------------------------------------------- plain JS (A1)

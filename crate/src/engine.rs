@@ -674,6 +674,19 @@ const LANES_WIDTH: usize = 1024;
 /// sum of value rows accumulates every head's output in registers-wide stack rows. Per output
 /// value the sum runs over the list in order.
 fn attend_lanes(p: &Plan, b: usize, g0: usize, g1: usize, a: &Attention, logits: &mut [f32], out: &mut [f32]) {
+    // Common widths per head as constants, so the inner loops unroll.
+    match (a.content.map_or(0, |c| c.dk) / 4, a.dv / 4) {
+        (2, 2) => attend_lanes_with::<2, 2>(p, b, g0, g1, a, logits, out),
+        (4, 4) => attend_lanes_with::<4, 4>(p, b, g0, g1, a, logits, out),
+        (8, 8) => attend_lanes_with::<8, 8>(p, b, g0, g1, a, logits, out),
+        (1, 1) => attend_lanes_with::<1, 1>(p, b, g0, g1, a, logits, out),
+        (16, 16) => attend_lanes_with::<16, 16>(p, b, g0, g1, a, logits, out),
+        _ => attend_lanes_with::<0, 0>(p, b, g0, g1, a, logits, out),
+    }
+}
+
+/// [`attend_lanes`] with `QK = dk / 4` and `VK = dv / 4` fixed (0: read from the call).
+fn attend_lanes_with<const QK: usize, const VK: usize>(p: &Plan, b: usize, g0: usize, g1: usize, a: &Attention, logits: &mut [f32], out: &mut [f32]) {
     let (heads, dv) = (a.heads, a.dv);
     let width = heads * dv;
     let dk = a.content.map_or(0, |c| c.dk);
@@ -682,7 +695,8 @@ fn attend_lanes(p: &Plan, b: usize, g0: usize, g1: usize, a: &Attention, logits:
     let mut qv = [F4::zero(); LANES_WIDTH / 4];
     let mut acc = [F4::zero(); LANES_WIDTH / 4];
     let mut part = [F4::zero(); 4];
-    let (qk, vk) = (dk / 4, dv / 4);
+    let qk = if QK > 0 { QK } else { dk / 4 };
+    let vk = if VK > 0 { VK } else { dv / 4 };
     let contiguous = p.os.chan == 1;
     for g in g0..g1 {
         let (j0, j1) = (p.offsets[g] as usize, p.offsets[g + 1] as usize);
