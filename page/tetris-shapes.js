@@ -2,6 +2,7 @@
 // the one pose the demo models were trained on, and random poses: a Haar-random rotation (a unit
 // quaternion of four normal numbers) and a normal translation. Shared by `npm run demo -- tetris`
 // and the page.
+import { groups } from '../dist/index.js';
 
 export const LABELS = ['chiral_shape_1', 'chiral_shape_2', 'square', 'line', 'corner', 'L', 'T', 'zigzag'];
 
@@ -16,17 +17,8 @@ export const SHAPES = [
   [[0, 0, 0], [1, 0, 0], [1, 1, 0], [2, 1, 0]],
 ];
 
-/** A seeded uniform generator in [0, 1) (mulberry32). */
-export function rng(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded uniform generator in [0, 1) (the library's mulberry32). */
+export const rng = (seed) => groups.seededRng(seed);
 
 const gauss = (u) => Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());
 
