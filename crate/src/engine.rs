@@ -940,7 +940,7 @@ fn normalise(l: &mut [f32], n: usize, heads: usize, norm: Norm) {
                 let mut sum = F4::zero();
                 for j in 0..n {
                     let at = unsafe { l.as_mut_ptr().add(j * heads + h) };
-                    let e = vmath::exp4(unsafe { F4::load(at) }.sub(max));
+                    let e = vmath::exp_nonpos4(unsafe { F4::load(at) }.sub(max));
                     unsafe { e.store(at) };
                     sum = sum.add(e);
                 }
@@ -959,7 +959,7 @@ fn normalise(l: &mut [f32], n: usize, heads: usize, norm: Norm) {
                 }
                 let mut sum = 0.0f32;
                 for j in 0..n {
-                    let e = vmath::exp(l[j * heads + h] - max);
+                    let e = vmath::exp_nonpos(l[j * heads + h] - max);
                     l[j * heads + h] = e;
                     sum += e;
                 }
@@ -1006,14 +1006,14 @@ fn softmax_row(l: &mut [f32]) {
     while i < body {
         // SAFETY: as above.
         let at = unsafe { l.as_mut_ptr().add(i) };
-        let e = vmath::exp4(unsafe { F4::load(at) }.sub(ms));
+        let e = vmath::exp_nonpos4(unsafe { F4::load(at) }.sub(ms));
         unsafe { e.store(at) };
         sv = sv.add(e);
         i += 4;
     }
     let mut sum = (sv.get(0) + sv.get(1)) + (sv.get(2) + sv.get(3));
     for v in &mut l[body..] {
-        *v = vmath::exp(*v - max);
+        *v = vmath::exp_nonpos(*v - max);
         sum += *v;
     }
     scale_all(l, 1.0 / sum);
