@@ -900,11 +900,18 @@ fn attend_shared(p: &Plan, b: usize, g0: usize, g1: usize, a: &Attention, logits
                 }
             }
         }
+        // A softmax's division by the row sum runs in the product's epilogue (one pass less).
+        let mut inv = [0.0f32; SHARED_ROWS];
         for r in 0..m {
-            normalise(&mut s[r * n..(r + 1) * n], n, 1, a.norm);
+            if a.norm == Norm::Softmax {
+                inv[r] = softmax_row_unscaled(&mut s[r * n..(r + 1) * n]);
+            } else {
+                normalise(&mut s[r * n..(r + 1) * n], n, 1, a.norm);
+            }
         }
         let o = &mut o[..m * dv];
-        multiply(m, dv, n, s, n, &vp_all[h * vlen..(h + 1) * vlen], Epilogue::none(), o, dv);
+        let ep = if a.norm == Norm::Softmax { Epilogue::new(&[Op::MulRows(&inv[..m])]) } else { Epilogue::none() };
+        multiply(m, dv, n, s, n, &vp_all[h * vlen..(h + 1) * vlen], ep, o, dv);
         for r in 0..m {
             for c in 0..dv {
                 out[p.os.at(b, g0 + r, h * dv + c)] = o[r * dv + c];
@@ -987,6 +994,12 @@ fn scale_all(l: &mut [f32], s: f32) {
 
 /// Softmax along one row: max, `exp(x - max)` with four running sums, then `x / sum` as `x * (1 / sum)`.
 fn softmax_row(l: &mut [f32]) {
+    let inv = softmax_row_unscaled(l);
+    scale_all(l, inv);
+}
+
+/// The first two passes of [`softmax_row`]: leaves `exp(x - max)` in the row and returns `1 / sum`.
+fn softmax_row_unscaled(l: &mut [f32]) -> f32 {
     let n = l.len();
     let body = n - n % 4;
     let mut mv = F4::splat(f32::NEG_INFINITY);
@@ -1016,7 +1029,7 @@ fn softmax_row(l: &mut [f32]) {
         *v = vmath::exp_nonpos(*v - max);
         sum += *v;
     }
-    scale_all(l, 1.0 / sum);
+    1.0 / sum
 }
 
 #[cfg(test)]
