@@ -26,8 +26,10 @@ if (!commands[cmd]) {
   bench   the standard workloads (PEAK, GEMM, L1, L2, P4CNN at batch 64 and 1) with the peers if installed;
           prints tables and writes JSON (docs/bench.md)
           [--passes N] [--json FILE] [--only GEMM,L1,L2,P4CNN,P4CNN-1] [--no-peers]
-  check   equivariance of a model over every element of its group, on a random input
+  check   equivariance of a model over every element of its group, on a random input (point
+          clouds: random elements, the layers after the lift with the lifted elements moved)
           --config model.json --weights model.safetensors [--batch N] [--size H] [--tolerance T]
+          [--points P] [--elements K]
   basis   the space of equivariant linear maps between two representations: dimension, time,
           a summary of the basis   <group> <repIn> <repOut> [--json FILE] [--method M] [--print]
           e.g. basis S4 perm*perm*perm perm*perm*perm   (basis --help: groups and representations)

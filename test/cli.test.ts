@@ -17,6 +17,17 @@ describe('npx equivariant', () => {
     expect(r.stdout.match(/ ok$/gm)).toHaveLength(8);
   });
 
+  it('check on point-cloud models: the layers after the lift invariant for SE(3) models, a plain model caught', () => {
+    const models = new URL('../models/', import.meta.url).pathname;
+    const ok = run('check', '--config', `${fx}lietransformer_model.json`, '--weights', `${fx}lietransformer_model.safetensors`, '--elements', '4');
+    expect(ok.status).toBe(0);
+    expect(ok.stdout).toContain('the layers after the lift are invariant over 4 elements');
+    expect(ok.stdout.match(/ ok$/gm)).toHaveLength(4);
+    const bad = run('check', '--config', `${models}tetris-plain.json`, '--weights', `${models}tetris-plain.safetensors`, '--elements', '3');
+    expect(bad.status).toBe(1);
+    expect(bad.stdout).toContain('NOT invariant after the lift');
+  });
+
   it('basis: dimensions from characters and from the null space', () => {
     const r = run('basis', 'S4', 'perm*perm', 'perm*perm');
     expect(r.status).toBe(0);
