@@ -33,6 +33,8 @@ export type { NeighbourSpec } from './domains/neighbourhood.js';
 export * as domains from './domains/index.js';
 export * as reps from './reps/index.js';
 export * as basis from './space/basis.js';
+export * as gspaces from './gspaces/index.js';
+export { fieldType, R2FieldType } from './gspaces/field.js';
 export { Representation } from './reps/index.js';
 export { field, FieldType, ImageField, GridField, RegularField, InvariantField, RepField, PointsField, LiftedField, LiftedFieldType, liftedField, clearCaches } from './fields/index.js';
 export { checkEquivariance, type EquivariantMap, type CheckOptions, type EquivarianceReport, type ElementReport } from './check/equivariance.js';

@@ -947,3 +947,28 @@ mod tests {
         assert!(distinct(&empty, &[&a]).is_ok());
     }
 }
+
+/// Writes an R2Conv's filter blocks from the field pairs' computed values (see
+/// [`crate::steer::scatter_blocks`]): `src` is `rows x stride`, `table` (u32, `o*i*kk`) picks a
+/// value (and its sign) of a row for each block entry, `out_off`/`in_off` (u32, `rows`) place
+/// each row's block in `filter` (`cout x cin*kk`).
+#[wasm_bindgen]
+#[allow(clippy::too_many_arguments)]
+pub fn steer_scatter(src: u32, rows: u32, stride: u32, table: u32, o: u32, i: u32, kk: u32, out_off: u32, in_off: u32, filter: u32, cout: u32, cin: u32) -> u32 {
+    let run = || -> Result<(), String> {
+        let s = arg("steer_scatter: src", src, mul(rows, stride))?;
+        let block = mul(o, i).and_then(|v| v.checked_mul(kk as usize));
+        let t = arg("steer_scatter: table", table, block)?;
+        let oo = arg("steer_scatter: out offsets", out_off, Some(rows as usize))?;
+        let io = arg("steer_scatter: in offsets", in_off, Some(rows as usize))?;
+        let f = arg("steer_scatter: filter", filter, mul(cout, cin).and_then(|v| v.checked_mul(kk as usize)))?;
+        distinct(&f, &[&s, &t, &oo, &io])?;
+        // SAFETY: checked like f32 operands; u32 has the same size and alignment.
+        let u32s = |a: &Arg| unsafe { core::slice::from_raw_parts(a.ptr as *const u32, a.len) };
+        let (tab, oof, iof) = (u32s(&t), u32s(&oo), u32s(&io));
+        crate::steer::check_scatter(stride as usize, tab, o as usize, i as usize, kk as usize, oof, iof, cin as usize, cout as usize).map_err(|e| format!("steer_scatter: {e}"))?;
+        crate::steer::scatter_blocks(unsafe { slice(&s) }, stride as usize, tab, o as usize, i as usize, kk as usize, oof, iof, cin as usize, unsafe { slice_mut(&f) });
+        Ok(())
+    };
+    run().map_or_else(fail, |()| OK)
+}

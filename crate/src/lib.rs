@@ -22,6 +22,7 @@ pub mod peak;
 pub mod pointwise;
 pub mod scratch;
 pub mod simd;
+pub mod steer;
 pub mod tile;
 pub mod vmath;
 pub mod winograd;

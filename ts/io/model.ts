@@ -21,13 +21,17 @@ import { Sequential, runSteps, type Step } from '../nn/sequential.js';
 import { omegaFromConfig } from '../omega/index.js';
 import { groupAttention, lieConv } from '../nn/conv.js';
 import { encodeSafetensors, parseSafetensors, type NamedArray } from './safetensors.js';
+import { gspaceByName } from '../gspaces/gspace.js';
+import { buildSteerableLayer, r2InputType, STEERABLE_TYPES } from '../nn/steerable/config.js';
 import { Tensor, expectTensor, owned } from '../core/tensor.js';
 
 export const FORMAT = 'equivariant.model';
 
 export interface InputSpec {
-  /** How the group acts on the input: `image` `[N, C, H, W]`, `grid` `[N, C, |P|, H, W]`, `regular` `[N, C, |G|]`, `invariant`. */
-  field: 'image' | 'grid' | 'regular' | 'invariant';
+  /** How the group acts on the input: `image` `[N, C, H, W]`, `grid` `[N, C, |P|, H, W]`, `regular` `[N, C, |G|]`, `invariant`, or `r2` (fields of a gspace, `[N, C, H, W]`). */
+  field: 'image' | 'grid' | 'regular' | 'invariant' | 'r2';
+  /** For `r2`: the field type, as a list of representation names or `[name, count]` pairs (default all trivial). */
+  reps?: unknown[];
   channels: number;
   /** `[H, W]`, checked on every run when given. */
   size?: [number, number];
@@ -177,8 +181,8 @@ function parseJson(text: string): ModelConfig {
 
 function inputType(group: AnyGroup, spec: InputSpec): FieldType<unknown> {
   if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) throw new ConfigError(`model config: input must be { field, channels, size? }, got ${describe(spec)}`);
-  const extra = Object.keys(spec).filter((k) => !['field', 'channels', 'size'].includes(k));
-  if (extra.length) throw new ConfigError(`model config: input has unknown option(s) ${extra.join(', ')}; it takes field, channels, size`);
+  const extra = Object.keys(spec).filter((k) => !['field', 'channels', 'size', ...(spec.field === 'r2' ? ['reps'] : [])].includes(k));
+  if (extra.length) throw new ConfigError(`model config: input has unknown option(s) ${extra.join(', ')}; it takes field, channels, size${spec.field === 'r2' ? ', reps' : ''}`);
   const c = spec.channels;
   try {
     dimension(c, 'input.channels');
@@ -198,8 +202,10 @@ function inputType(group: AnyGroup, spec: InputSpec): FieldType<unknown> {
       return new RegularField(group, c) as FieldType<unknown>;
     case 'invariant':
       return new InvariantField(group, c);
+    case 'r2':
+      return r2InputType(group, spec) as FieldType<unknown>;
     default:
-      throw new ConfigError(`model config: input.field must be 'image', 'grid', 'regular' or 'invariant', got ${describe(spec.field)}`);
+      throw new ConfigError(`model config: input.field must be 'image', 'grid', 'regular', 'invariant' or 'r2', got ${describe(spec.field)}`);
   }
 }
 
@@ -259,8 +265,11 @@ function buildLayer(cfg: LayerConfig, group: AnyGroup, where: string): Layer {
       case 'flatten':
         known([]);
         return new Flatten({ name });
-      default:
-        throw new ConfigError(`model config: ${where} has unknown type '${cfg.type}' (known: liftingConv, groupConv, groupAttention, lieConv, phi, groupPool, maxPool2d, avgPool2d, globalPool, relu, batchNorm, linear, flatten)`);
+      default: {
+        const steerable = buildSteerableLayer(cfg, group, where);
+        if (steerable) return steerable;
+        throw new ConfigError(`model config: ${where} has unknown type '${cfg.type}' (known: liftingConv, groupConv, groupAttention, lieConv, phi, groupPool, maxPool2d, avgPool2d, globalPool, relu, batchNorm, linear, flatten, ${STEERABLE_TYPES.join(', ')})`);
+      }
     }
   } catch (e) {
     if (e instanceof ArgumentError || e instanceof ShapeError) throw new ConfigError(`model config: ${where} (${cfg.type}): ${e.message}`);
@@ -287,10 +296,10 @@ function checkTopLevel(config: ModelConfig): { group: AnyGroup; name: string } {
   if (config.format !== FORMAT) throw new ConfigError(`model config: format must be '${FORMAT}', got ${describe(config.format)}`);
   if (config.version !== 1) throw new ConfigError(`model config: version ${describe(config.version)} is not supported (this library reads version 1)`);
   if (config.name !== undefined && typeof config.name !== 'string') throw new ConfigError(`model config: name must be a string, got ${describe(config.name)}`);
-  if (typeof config.group !== 'string') throw new ConfigError(`model config: group must be a string (z2, p4, p4m, C<n>, D<n>, S<n>), got ${describe(config.group)}`);
+  if (typeof config.group !== 'string') throw new ConfigError(`model config: group must be a string (z2, p4, p4m, C<n>, D<n>, S<n>, or a gspace: rot2dOnR2(N), flipRot2dOnR2(N), trivialOnR2()), got ${describe(config.group)}`);
   let group: AnyGroup;
   try {
-    group = byName(config.group);
+    group = (gspaceByName(config.group) as unknown as AnyGroup | undefined) ?? byName(config.group);
   } catch (e) {
     throw new ConfigError(`model config: ${(e as Error).message}`);
   }
@@ -463,6 +472,12 @@ export class Model {
   parameters(): Record<string, Tensor> {
     this.#live();
     return this.network.parameters();
+  }
+
+  /** Compiles the plan now (expanding every filter bank); `run` otherwise does it on first use. */
+  prepare(): void {
+    this.#live();
+    this.steps();
   }
 
   /** Frees the weights and the plan. Idempotent; afterwards `run` and `parameters` throw a DisposedError. */
