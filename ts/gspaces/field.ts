@@ -199,12 +199,19 @@ export function fieldTypeFromSpec(gspace: GSpace, spec: unknown, what: string): 
   if (!Array.isArray(spec) || spec.length === 0) throw new ArgumentError(`${what}: a field type is a non-empty list of representation names or [name, count] pairs, got ${describe(spec)}`);
   const reps: R2Rep[] = [];
   let total = 0;
+  const byName = (n: string) => {
+    try {
+      return gspace.repByName(n);
+    } catch (e) {
+      throw new ArgumentError(`${what}: ${(e as Error).message}`);
+    }
+  };
   for (const s of spec) {
     if (typeof s === 'string') {
-      reps.push(gspace.repByName(s));
+      reps.push(byName(s));
       total++;
     } else if (Array.isArray(s) && s.length === 2 && typeof s[0] === 'string' && Number.isSafeInteger(s[1]) && s[1] >= 1 && s[1] <= 65536) {
-      const r = gspace.repByName(s[0]);
+      const r = byName(s[0]);
       total += s[1];
       if (total > 65536) throw new ArgumentError(`${what}: more than 65536 fields`);
       for (let i = 0; i < s[1]; i++) reps.push(r);

@@ -6,5 +6,5 @@ export { GSpace, rot2dOnR2, flipRot2dOnR2, trivialOnR2, gspaceByName } from './g
 export { FibreGroup, type PlaneElement, type IrrepId } from './group.js';
 export { R2Rep } from './repr.js';
 export { R2FieldType, fieldType, fieldTypeFromSpec, type FieldSpec } from './field.js';
-export { basisParams, blockBasis, gridPoints, canonicalSign, signProbe, type BasisOptions, type BasisParams, type BlockBasis, type Convention } from './kernels.js';
+export { basisParams, blockBasis, sampleBasis, gridPoints, canonicalSign, signProbe, type BasisOptions, type BasisParams, type BlockBasis, type Convention } from './kernels.js';
 export { layout, expandReference, expandBias, type Layout, type Block } from './layout.js';

@@ -408,10 +408,18 @@ export function blockBasis(rin: R2Rep, rout: R2Rep, p: BasisParams): BlockBasis 
   return b;
 }
 
-function computeBlock(rin: R2Rep, rout: R2Rep, p: BasisParams): BlockBasis {
+/**
+ * The basis sampled at any points `(x, y)` (not only a kernel's grid): what the cross-checks
+ * against the null-space solver use. Not cached; signs as computed.
+ */
+export function sampleBasis(rin: R2Rep, rout: R2Rep, p: BasisParams, points: Float64Array): BlockBasis {
+  if (rin.group !== rout.group) throw new ArgumentError(`kernel basis: ${rin.name} and ${rout.name} are representations of different groups`);
+  return computeBlock(rin, rout, p, points, false);
+}
+
+function computeBlock(rin: R2Rep, rout: R2Rep, p: BasisParams, pts = gridPoints(p.kernel, p.dilation), canonical = true): BlockBasis {
   const G = rin.group;
-  const k = p.kernel, P = k * k;
-  const pts = gridPoints(k, p.dilation);
+  const P = pts.length / 2;
   const rad = new Float64Array(P), phi0 = new Float64Array(P);
   const origin: boolean[] = [];
   for (let q = 0; q < P; q++) {
@@ -516,7 +524,7 @@ function computeBlock(rin: R2Rep, rout: R2Rep, p: BasisParams): BlockBasis {
   const data = new Float64Array(kept.length * size);
   kept.forEach((e, d) => data.set(e.data, d * size));
   const block: BlockBasis = { dim: kept.length, out: So, in: Si, points: P, data, attrs: kept.map((e) => ({ frequency: e.frequency, ring: e.ring })) };
-  if (p.convention === 'escnn' && G.hasFlip) canonicalSigns(block);
+  if (canonical && p.convention === 'escnn' && G.hasFlip) canonicalSigns(block);
   return block;
 }
 
