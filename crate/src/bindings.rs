@@ -972,3 +972,41 @@ pub fn steer_scatter(src: u32, rows: u32, stride: u32, table: u32, o: u32, i: u3
     };
     run().map_or_else(fail, |()| OK)
 }
+
+/// Winograd F(2x2, 5x5) filter transform: `w` `[cout, cin, 5, 5]` into `u` `[36, cout, cin]`.
+#[wasm_bindgen]
+pub fn winograd5_weights(w: u32, cout: u32, cin: u32, u: u32) -> u32 {
+    let run = || -> Result<(), String> {
+        let cc = mul(cout, cin);
+        let wt = arg("winograd5_weights: w", w, cc.and_then(|v| v.checked_mul(25)))?;
+        let ut = arg("winograd5_weights: u", u, cc.and_then(|v| v.checked_mul(36)))?;
+        distinct(&ut, &[&wt])?;
+        crate::winograd5::transform_weights(unsafe { slice(&wt) }, cout as usize, cin as usize, unsafe { slice_mut(&ut) });
+        Ok(())
+    };
+    run().map_or_else(fail, |()| OK)
+}
+
+/// 5x5 stride-1 convolution with zero padding `pad` (0..=4) by Winograd F(2x2, 5x5); `u` from
+/// [`winograd5_weights`], `bias` (0 for none) per output channel.
+#[wasm_bindgen]
+#[allow(clippy::too_many_arguments)]
+pub fn conv5x5_winograd(x: u32, u: u32, bias: u32, out: u32, n: u32, cin: u32, h: u32, width: u32, cout: u32, pad: u32, relu: bool) -> u32 {
+    let run = || -> Result<(), String> {
+        if pad > 4 {
+            return Err(format!("conv5x5_winograd: padding must be at most 4, got {pad}"));
+        }
+        let s = crate::winograd5::Shape { n: n as usize, cin: cin as usize, h: h as usize, w: width as usize, cout: cout as usize, pad: pad as usize };
+        let xin = arg("conv5x5_winograd: x", x, mul(n, cin).and_then(|v| v.checked_mul(s.h * s.w)))?;
+        let ut = arg("conv5x5_winograd: u", u, mul(cout, cin).and_then(|v| v.checked_mul(36)))?;
+        let o = arg("conv5x5_winograd: out", out, mul(n, cout).and_then(|v| v.checked_mul(s.ho() * s.wo())))?;
+        let b = opt_arg("conv5x5_winograd: bias", bias, s.cout)?;
+        distinct(&o, &[&xin, &ut])?;
+        if let Some(b) = &b {
+            distinct(&o, &[b])?;
+        }
+        crate::winograd5::conv5x5(&s, unsafe { slice(&xin) }, unsafe { slice(&ut) }, b.as_ref().map(|b| unsafe { slice(b) }), relu, unsafe { slice_mut(&o) });
+        Ok(())
+    };
+    run().map_or_else(fail, |()| OK)
+}

@@ -26,3 +26,4 @@ pub mod steer;
 pub mod tile;
 pub mod vmath;
 pub mod winograd;
+pub mod winograd5;

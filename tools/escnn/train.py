@@ -53,7 +53,7 @@ GROUPS = {'c8': ('rot', 8), 'c16': ('rot', 16), 'd8': ('flip', 8)}
 
 
 class Net(torch.nn.Module):
-    def __init__(self, key, hidden=64, blur=0.66):
+    def __init__(self, key, hidden=64, blur=1.0, margin=15.0, pool_sigma=1.0, end_mask=True):
         super().__init__()
         from e2cnn import gspaces, nn
         kind, N = GROUPS[key]
@@ -62,18 +62,22 @@ class Net(torch.nn.Module):
         reg = lambda n: nn.FieldType(gs, [gs.regular_repr] * n)
         t0 = nn.FieldType(gs, [gs.trivial_repr])
         t1, t2, t3, t4 = reg(f1), reg(f2), reg(f3), reg(f4)
-        layers = [nn.MaskModule(t0, 28, margin=1)]
+        layers = [nn.MaskModule(t0, 28, margin=margin)]
         if blur:
             layers.append(nn.PointwiseAvgPoolAntialiased(t0, sigma=blur, stride=1))
         layers += [
             nn.R2Conv(t0, t1, 7, padding=3, bias=False), nn.InnerBatchNorm(t1), nn.ReLU(t1),
-            nn.PointwiseMaxPoolAntialiased(t1, 2, stride=2),
+            nn.PointwiseMaxPoolAntialiased(t1, 2, stride=2, sigma=pool_sigma),
             nn.R2Conv(t1, t2, 5, padding=2, bias=False), nn.InnerBatchNorm(t2), nn.ReLU(t2),
             nn.R2Conv(t2, t3, 5, padding=2, bias=False), nn.InnerBatchNorm(t3), nn.ReLU(t3),
-            nn.PointwiseMaxPoolAntialiased(t3, 2, stride=2),
+            nn.PointwiseMaxPoolAntialiased(t3, 2, stride=2, sigma=pool_sigma),
             nn.R2Conv(t3, t4, 5, padding=2, bias=False), nn.InnerBatchNorm(t4), nn.ReLU(t4),
-            nn.GroupPooling(t4), nn.PointwiseAdaptiveAvgPool(nn.FieldType(gs, [gs.trivial_repr] * f4), 1),
+            nn.GroupPooling(t4),
         ]
+        tg = nn.FieldType(gs, [gs.trivial_repr] * f4)
+        if end_mask:
+            layers.append(nn.MaskModule(tg, 7, margin=0))
+        layers.append(nn.PointwiseAdaptiveAvgPool(tg, 1))
         self.body = nn.SequentialModule(*layers)
         self.in_type = t0
         self.head = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(f4, hidden), torch.nn.BatchNorm1d(hidden), torch.nn.ELU(), torch.nn.Linear(hidden, 10))
@@ -102,7 +106,10 @@ def main():
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--limit', type=int, default=0, help='train on the first N images only (a quick try)')
     ap.add_argument('--models', default='c8,c16,d8')
-    ap.add_argument('--blur', type=float, default=0.66)
+    ap.add_argument('--blur', type=float, default=1.0)
+    ap.add_argument('--mask-margin', type=float, default=15.0)
+    ap.add_argument('--pool-sigma', type=float, default=1.0)
+    ap.add_argument('--end-mask', type=int, default=1)
     ap.add_argument('--out', default=os.path.join(ROOT, 'models'))
     ap.add_argument('--test-limit', type=int, default=0)
     args = ap.parse_args()
@@ -126,7 +133,7 @@ def main():
     n = len(yte)
     all_preds = np.fromfile(preds_path, dtype=np.uint8).reshape(len(GROUPS), len(ANGLES), -1) if os.path.exists(preds_path) and keys != list(GROUPS) else np.zeros((len(GROUPS), len(ANGLES), n), dtype=np.uint8)
     for key in keys:
-        net = Net(key, blur=args.blur)
+        net = Net(key, blur=args.blur, margin=args.mask_margin, pool_sigma=args.pool_sigma, end_mask=bool(args.end_mask))
         count = sum(p.numel() for p in net.parameters() if p.requires_grad)
         opt = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=1e-3)
         g = torch.Generator().manual_seed(0)

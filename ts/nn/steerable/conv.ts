@@ -4,7 +4,8 @@
  * the kernel constrained by `kappa(h x) = rho_out(h) kappa(x) rho_in(h)^-1` for `h` in `H`: the
  * weights are coefficients in a basis of that constraint's solutions (ts/gspaces/kernels.ts),
  * expanded once into an ordinary filter bank `[C_out, C_in, k, k]`, which runs on the
- * convolution kernels (direct, or Winograd F(2x2, 3x3) for 3x3 stride-1 layers).
+ * convolution kernels (direct, or Winograd F(2x2, 3x3) and F(2x2, 5x5) for 3x3 and 5x5
+ * stride-1 layers).
  */
 import { ArgumentError, ShapeError } from '../../core/errors.js';
 import { checkLayerBytes, checkOptions, describe } from '../../core/limits.js';
@@ -16,6 +17,7 @@ import { R2FieldType } from '../../gspaces/field.js';
 import { basisParams, type BasisParams, type Convention } from '../../gspaces/kernels.js';
 import { expandBias, layout, type Layout } from '../../gspaces/layout.js';
 import { expandFilter } from '../../gspaces/expand.js';
+import { conv5x5Winograd, winograd5Applies, winograd5Weights } from '../../core/winograd5.js';
 import { gaussian } from '../../omega/omega.js';
 import { Layer, type LayerConfig } from '../layer.js';
 import { Relu } from '../pointwise.js';
@@ -40,7 +42,7 @@ export interface R2ConvOptions {
   frequencies?: number[];
   frequenciesCutoff?: number;
   maximumOffset?: number;
-  /** `'auto'` (Winograd for 3x3 stride-1 layers with >= 4 input channels) or `'direct'`. */
+  /** `'auto'` (Winograd F(2x2, 3x3) or F(2x2, 5x5) for 3x3 and 5x5 stride-1 layers with >= 4 input channels) or `'direct'`. */
   algorithm?: 'auto' | 'direct';
   name?: string;
   seed?: number;
@@ -55,6 +57,8 @@ export interface ChannelAffine {
 interface Prepared {
   weights?: Tensor;
   winograd?: Tensor;
+  /** The F(2x2, 5x5) transform of a 5x5 filter bank. */
+  winograd5?: Tensor;
   bias?: Tensor;
   dispose(): void;
 }
@@ -210,11 +214,13 @@ export class R2Conv extends Layer {
         dispose() {
           this.weights?.dispose();
           this.winograd?.dispose();
+          this.winograd5?.dispose();
           this.bias?.dispose();
         },
       };
       const kd = this.span;
       if (!plain && this.#algorithm === 'auto' && winogradApplies(kd, this.stride, this.padding) && cin >= 4) prepared.winograd = keep(winogradWeights(filter, cout, cin));
+      else if (!plain && this.#algorithm === 'auto' && winograd5Applies(kd, this.stride, this.padding) && cin >= 4) prepared.winograd5 = keep(winograd5Weights(filter, cout, cin));
       else prepared.weights = keep(filter);
       return prepared;
     });
@@ -229,9 +235,10 @@ export class R2Conv extends Layer {
     return this.#prepared.p;
   }
 
-  /** Whether runs use Winograd F(2x2, 3x3). */
+  /** Whether runs use Winograd: F(2x2, 3x3) for 3x3 layers, F(2x2, 5x5) for 5x5 ones. */
   get usesWinograd(): boolean {
-    return this.prepared().winograd !== undefined;
+    const p = this.prepared();
+    return p.winograd !== undefined || p.winograd5 !== undefined;
   }
 
   outputType(t: FieldType<unknown, any>): FieldType<unknown, any> {
@@ -252,6 +259,7 @@ export class R2Conv extends Layer {
     const cout = this.outType.size;
     const g = { n, cin, h, w, cout, kh: kd, kw: kd, stride: this.stride, padTop, padLeft, ho, wo };
     if (p.winograd) return conv3x3Winograd(x, p.winograd, p.bias, g, relu, [n, cout, ho, wo]);
+    if (p.winograd5) return conv5x5Winograd(x, p.winograd5, p.bias, g, relu, [n, cout, ho, wo]);
     return conv2d(x, p.weights!, p.bias, g, relu, [n, cout, ho, wo]);
   }
 
