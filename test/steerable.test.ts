@@ -125,6 +125,33 @@ describe('r2conv', () => {
   });
 });
 
+describe('r2conv on Winograd F(2x2, 5x5)', () => {
+  it('writes the transformed weights straight from the coefficients: equal to the direct kernel, with and without a folded norm', () => {
+    const so2 = G.rot2dOnR2(-1, 3), d8 = G.flipRot2dOnR2(8), c8 = G.rot2dOnR2(8);
+    const cases: [eq.R2FieldType, eq.R2FieldType][] = [
+      [eq.fieldType(c8, [c8.regularRepr, c8.regularRepr]), eq.fieldType(c8, [c8.regularRepr, c8.quotientRepr(2), c8.irrep(1)])],
+      [eq.fieldType(d8, [d8.regularRepr]), eq.fieldType(d8, [d8.regularRepr, d8.irrep(1, 2)])],
+      [eq.fieldType(so2, [so2.irrep(0), so2.irrep(1), so2.irrep(2)]), eq.fieldType(so2, [so2.irrep(1), so2.irrep(3), so2.irrep(0)])],
+    ];
+    for (const [ti, to] of cases) eq.tidy(() => {
+      const conv = eq.nn.r2conv({ in: ti, out: to, kernel: 5, padding: 2, seed: 8 });
+      expect(conv.usesWinograd).toBe(true);
+      const x = input([2, ti.size, 11, 11], 4);
+      const fast = conv.run(x).toArray();
+      const scale = Float32Array.from({ length: to.size }, (_, c) => 1 + 0.1 * (to.offsets.findLastIndex((o) => o <= c) % 3));
+      const shift = Float32Array.from({ length: to.size }, (_, c) => 0.01 * c);
+      const fused = conv.fused({ scale, shift }, true).run(x).toArray();
+      conv.algorithm = 'direct';
+      expect(conv.usesWinograd).toBe(false);
+      const direct = conv.run(x).toArray();
+      expect(relError(fast, direct), ti.gspace.name).toBeLessThan(1e-5);
+      const want = direct.map((v, i) => Math.max(0, v * scale[Math.floor(i / 121) % to.size] + shift[Math.floor(i / 121) % to.size]));
+      expect(relError(fused, want)).toBeLessThan(1e-5);
+      conv.dispose();
+    });
+  });
+});
+
 describe('nonlinearities, pooling and norms', () => {
   const so2 = G.rot2dOnR2(-1, 3);
   const irr = so2.irreps;

@@ -948,26 +948,32 @@ mod tests {
     }
 }
 
-/// Writes an R2Conv's filter blocks from the field pairs' computed values (see
-/// [`crate::steer::scatter_blocks`]): `src` is `rows x stride`, `table` (u32, `o*i*kk`) picks a
-/// value (and its sign) of a row for each block entry, `out_off`/`in_off` (u32, `rows`) place
-/// each row's block in `filter` (`cout x cin*kk`).
+/// Writes an R2Conv's filter blocks (or Winograd weights) from the field pairs' computed values
+/// (see [`crate::steer::scatter_blocks`]): `src` is `n_out*n_in x stride`; `table` (u32) and
+/// `scales` (f32), `o*i*q` each, give every block entry's column and scale; `out_off` (u32,
+/// `n_out`) and `in_off` (u32, `n_in`) place the blocks; the bank (`cout x cin x q`) is laid out
+/// `[cout][cin][q]` (`winograd` false) or `[q][cout][cin]`.
 #[wasm_bindgen]
 #[allow(clippy::too_many_arguments)]
-pub fn steer_scatter(src: u32, rows: u32, stride: u32, table: u32, o: u32, i: u32, kk: u32, out_off: u32, in_off: u32, filter: u32, cout: u32, cin: u32) -> u32 {
+pub fn steer_scatter(src: u32, stride: u32, table: u32, scales: u32, o: u32, i: u32, q: u32, out_off: u32, n_out: u32, in_off: u32, n_in: u32, bank: u32, cout: u32, cin: u32, winograd: bool) -> u32 {
     let run = || -> Result<(), String> {
-        let s = arg("steer_scatter: src", src, mul(rows, stride))?;
-        let block = mul(o, i).and_then(|v| v.checked_mul(kk as usize));
+        let rows = mul(n_out, n_in);
+        let s = arg("steer_scatter: src", src, rows.and_then(|r| r.checked_mul(stride as usize)))?;
+        let block = mul(o, i).and_then(|v| v.checked_mul(q as usize));
         let t = arg("steer_scatter: table", table, block)?;
-        let oo = arg("steer_scatter: out offsets", out_off, Some(rows as usize))?;
-        let io = arg("steer_scatter: in offsets", in_off, Some(rows as usize))?;
-        let f = arg("steer_scatter: filter", filter, mul(cout, cin).and_then(|v| v.checked_mul(kk as usize)))?;
-        distinct(&f, &[&s, &t, &oo, &io])?;
+        let sc = arg("steer_scatter: scales", scales, block)?;
+        let oo = arg("steer_scatter: out offsets", out_off, Some(n_out as usize))?;
+        let io = arg("steer_scatter: in offsets", in_off, Some(n_in as usize))?;
+        let len = mul(cout, cin).and_then(|v| v.checked_mul(q as usize));
+        let f = arg("steer_scatter: bank", bank, len)?;
+        distinct(&f, &[&s, &t, &sc, &oo, &io])?;
         // SAFETY: checked like f32 operands; u32 has the same size and alignment.
         let u32s = |a: &Arg| unsafe { core::slice::from_raw_parts(a.ptr as *const u32, a.len) };
-        let (tab, oof, iof) = (u32s(&t), u32s(&oo), u32s(&io));
-        crate::steer::check_scatter(stride as usize, tab, o as usize, i as usize, kk as usize, oof, iof, cin as usize, cout as usize).map_err(|e| format!("steer_scatter: {e}"))?;
-        crate::steer::scatter_blocks(unsafe { slice(&s) }, stride as usize, tab, o as usize, i as usize, kk as usize, oof, iof, cin as usize, unsafe { slice_mut(&f) });
+        let b = crate::steer::Blocks { src: unsafe { slice(&s) }, stride: stride as usize, table: u32s(&t), scales: unsafe { slice(&sc) }, o_size: o as usize, i_size: i as usize, q_size: q as usize, out_off: u32s(&oo), in_off: u32s(&io) };
+        let (co, ci, qs) = (cout as usize, cin as usize, q as usize);
+        let l = if winograd { crate::steer::Layout { s_co: ci, s_ci: 1, s_q: co * ci, len: f.len } } else { crate::steer::Layout { s_co: ci * qs, s_ci: qs, s_q: 1, len: f.len } };
+        crate::steer::check(&b, l, co, ci).map_err(|e| format!("steer_scatter: {e}"))?;
+        crate::steer::scatter_blocks(&b, l, unsafe { slice_mut(&f) });
         Ok(())
     };
     run().map_or_else(fail, |()| OK)

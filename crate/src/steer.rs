@@ -1,52 +1,98 @@
-//! Steerable convolutions: writing a filter bank from the products of basis coefficients.
+//! Steerable convolutions: writing a filter bank (or its Winograd transform) from the products
+//! of basis coefficients.
 //!
 //! An R2Conv's filter bank is, for every pair of an output field `a` and an input field `b` of
-//! one pair of representation types, a block `sum over d of w[a, b, d] B_d` (`out x in x k^2`).
-//! The facade computes those sums for all field pairs at once as one GEMM, and only at one
-//! pixel of each orbit of the grid's exact symmetries (rotations by 90 degrees, the reflection)
-//! when the representations are signed permutations there: the rest of the block follows by
-//! `kappa(h x) = rho_out(h) kappa(x) rho_in(h)^T`. [`scatter_blocks`] then writes every block
-//! into place, each entry a copy (or a negated copy) of one computed value.
+//! one pair of representation types, a block `sum over d of w[a, b, d] B_d` (`out x in x q`,
+//! `q` the kernel's pixels or its Winograd coordinates). The facade computes those sums for all
+//! field pairs at once as one GEMM, only at one coordinate of each orbit of the grid's exact
+//! symmetries (rotations by 90 degrees, the reflection) when the representations are signed
+//! permutations there: the rest of the block follows by `kappa(h x) = rho_out(h) kappa(x)
+//! rho_in(h)^T`, which on Winograd coordinates is a scaled permutation too. [`scatter_blocks`]
+//! then writes every block into place, each entry one computed value times a fixed scale.
 
-/// Flag in a table entry: the value is negated.
-pub const NEGATE: u32 = 1 << 31;
+/// Where a block entry goes and where its value comes from.
+pub struct Blocks<'a> {
+    /// Computed values: one row of `stride` per field pair `(a, b)`, row `a * n_in + b`.
+    pub src: &'a [f32],
+    pub stride: usize,
+    /// Per block entry `(o, i, q)` (index `(o * i_size + i) * q_size + q`): a column of the row, and its scale.
+    pub table: &'a [u32],
+    pub scales: &'a [f32],
+    pub o_size: usize,
+    pub i_size: usize,
+    pub q_size: usize,
+    /// Channel offsets of the output fields `a` and input fields `b`.
+    pub out_off: &'a [u32],
+    pub in_off: &'a [u32],
+}
 
-/// For every row `r` of `src` (a field pair, `stride` values each) and every entry
-/// `(o, i, q)` of an `o_size x i_size x kk` block:
-/// `filter[((out_off[r] + o) * cin + in_off[r] + i) * kk + q] = ±src[r * stride + (t & !NEGATE)]`
-/// with `t = table[(o * i_size + i) * kk + q]`, negated when `t & NEGATE`.
-#[allow(clippy::too_many_arguments)]
-pub fn scatter_blocks(src: &[f32], stride: usize, table: &[u32], o_size: usize, i_size: usize, kk: usize, out_off: &[u32], in_off: &[u32], cin: usize, filter: &mut [f32]) {
-    let block = o_size * i_size * kk;
-    assert!(table.len() >= block && out_off.len() == in_off.len());
-    for (r, (&oo, &io)) in out_off.iter().zip(in_off).enumerate() {
-        let row = &src[r * stride..(r + 1) * stride];
-        for o in 0..o_size {
-            let base = ((oo as usize + o) * cin + io as usize) * kk;
-            let dst = &mut filter[base..base + i_size * kk];
-            let tab = &table[o * i_size * kk..(o + 1) * i_size * kk];
-            for (d, &t) in dst.iter_mut().zip(tab) {
-                let v = row[(t & !NEGATE) as usize];
-                *d = if t & NEGATE != 0 { -v } else { v };
+/// Destination layout: entry `(co, ci, q)` of the bank at `co * s_co + ci * s_ci + q * s_q`; one
+/// of `s_ci`, `s_q` is 1 (`[cout][cin][q]` filters, or `[q][cout][cin]` Winograd weights).
+#[derive(Clone, Copy, Debug)]
+pub struct Layout {
+    pub s_co: usize,
+    pub s_ci: usize,
+    pub s_q: usize,
+    pub len: usize,
+}
+
+/// Writes every block of `b` into `out` (see the module comment).
+pub fn scatter_blocks(b: &Blocks, l: Layout, out: &mut [f32]) {
+    let (n_in, qs, is) = (b.in_off.len(), b.q_size, b.i_size);
+    for (a, &oo) in b.out_off.iter().enumerate() {
+        for o in 0..b.o_size {
+            let co = (oo as usize + o) * l.s_co;
+            if l.s_q == 1 {
+                // [cout][cin][q]: each (b, i) is a contiguous run of q.
+                for (bi, &io) in b.in_off.iter().enumerate() {
+                    let row = &b.src[(a * n_in + bi) * b.stride..(a * n_in + bi + 1) * b.stride];
+                    for i in 0..is {
+                        let dst = &mut out[co + (io as usize + i) * l.s_ci..][..qs];
+                        let e = (o * is + i) * qs;
+                        for ((d, &t), &s) in dst.iter_mut().zip(&b.table[e..e + qs]).zip(&b.scales[e..e + qs]) {
+                            *d = s * row[t as usize];
+                        }
+                    }
+                }
+            } else {
+                // [q][cout][cin]: for each q, the fields b and components i run along cin.
+                for q in 0..qs {
+                    let base = co + q * l.s_q;
+                    for (bi, &io) in b.in_off.iter().enumerate() {
+                        let row = &b.src[(a * n_in + bi) * b.stride..(a * n_in + bi + 1) * b.stride];
+                        let dst = &mut out[base + io as usize * l.s_ci..][..is];
+                        for (i, d) in dst.iter_mut().enumerate() {
+                            let e = (o * is + i) * qs + q;
+                            *d = b.scales[e] * row[b.table[e] as usize];
+                        }
+                    }
+                }
             }
         }
     }
 }
 
-/// Checks the arguments of [`scatter_blocks`]: every table entry inside a row, every block
-/// inside the filter.
-#[allow(clippy::too_many_arguments)]
-pub fn check_scatter(stride: usize, table: &[u32], o_size: usize, i_size: usize, kk: usize, out_off: &[u32], in_off: &[u32], cin: usize, cout: usize) -> Result<(), String> {
-    if table.len() != o_size * i_size * kk {
-        return Err(format!("the table has {} entries, a block {}", table.len(), o_size * i_size * kk));
+/// Checks the arguments of [`scatter_blocks`]: table entries inside a row, blocks inside the bank.
+pub fn check(b: &Blocks, l: Layout, cout: usize, cin: usize) -> Result<(), String> {
+    let block = b.o_size * b.i_size * b.q_size;
+    if b.table.len() != block || b.scales.len() != block {
+        return Err(format!("the table has {} entries and {} scales, a block {block}", b.table.len(), b.scales.len()));
     }
-    if let Some((i, t)) = table.iter().enumerate().find(|(_, &t)| (t & !NEGATE) as usize >= stride) {
-        return Err(format!("table[{i}] = {} is outside a row of {stride}", t & !NEGATE));
+    if b.src.len() < b.out_off.len() * b.in_off.len() * b.stride {
+        return Err("the computed values are shorter than rows x stride".into());
     }
-    for (r, (&oo, &io)) in out_off.iter().zip(in_off).enumerate() {
-        if oo as usize + o_size > cout || io as usize + i_size > cin {
-            return Err(format!("row {r}: the block at ({oo}, {io}) does not fit a {cout} x {cin} filter"));
-        }
+    if let Some((i, t)) = b.table.iter().enumerate().find(|(_, &t)| t as usize >= b.stride) {
+        return Err(format!("table[{i}] = {t} is outside a row of {}", b.stride));
+    }
+    if l.s_ci != 1 && l.s_q != 1 {
+        return Err("the bank must be contiguous along its input channels or its coordinates".into());
+    }
+    let last = |n: usize, s: usize| n.saturating_sub(1) * s;
+    if b.out_off.iter().any(|&o| o as usize + b.o_size > cout) || b.in_off.iter().any(|&i| i as usize + b.i_size > cin) {
+        return Err(format!("a block does not fit a {cout} x {cin} bank"));
+    }
+    if last(cout, l.s_co) + last(cin, l.s_ci) + last(b.q_size, l.s_q) >= l.len.max(1) && cout * cin * b.q_size > 0 {
+        return Err(format!("the bank holds {} values, too few for {cout} x {cin} x {}", l.len, b.q_size));
     }
     Ok(())
 }
@@ -56,18 +102,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn writes_each_block_in_place_with_signs() {
-        // Two field pairs of 2 x 1 blocks with kk = 2 into a 4 x 2 filter (cin 2).
+    fn writes_each_block_in_place_with_scales_in_both_layouts() {
+        // One output field (2 components) and two input fields (1 component), q = 2: rows
+        // (a=0, b=0) and (a=0, b=1) of 3 values; channels: out 0..2, in fields at 1 and 0 (cin 2).
         let src = [1.0, 2.0, 3.0, 10.0, 20.0, 30.0];
-        let table = [0, 1 | NEGATE, 2, 0];
-        let mut f = vec![0.0; 4 * 2 * 2];
-        scatter_blocks(&src, 3, &table, 2, 1, 2, &[0, 2], &[1, 0], 2, &mut f);
-        // Row 0 at out channels 0..2, in channel 1; row 1 at out channels 2..4, in channel 0.
-        let want = [0.0, 0.0, 1.0, -2.0, 0.0, 0.0, 3.0, 1.0, 10.0, -20.0, 0.0, 0.0, 30.0, 10.0, 0.0, 0.0];
-        assert_eq!(f, want);
-        assert!(check_scatter(3, &table, 2, 1, 2, &[0, 2], &[1, 0], 2, 4).is_ok());
-        assert!(check_scatter(2, &table, 2, 1, 2, &[0], &[0], 2, 4).is_err());
-        assert!(check_scatter(3, &table, 2, 1, 2, &[3], &[0], 2, 4).is_err());
-        assert!(check_scatter(3, &table[..3], 2, 1, 2, &[0], &[0], 2, 4).is_err());
+        let table = [0, 1, 2, 0];
+        let scales = [1.0, -1.0, 0.5, 2.0];
+        let b = Blocks { src: &src, stride: 3, table: &table, scales: &scales, o_size: 2, i_size: 1, q_size: 2, out_off: &[0], in_off: &[1, 0] };
+        // [cout][cin][q].
+        let l = Layout { s_co: 4, s_ci: 2, s_q: 1, len: 8 };
+        let mut f = vec![0.0; 8];
+        assert!(check(&b, l, 2, 2).is_ok());
+        scatter_blocks(&b, l, &mut f);
+        assert_eq!(f, [10.0, -20.0, 1.0, -2.0, 15.0, 20.0, 1.5, 2.0]);
+        // [q][cout][cin]: the same values, transposed.
+        let l2 = Layout { s_co: 2, s_ci: 1, s_q: 4, len: 8 };
+        let mut u = vec![0.0; 8];
+        scatter_blocks(&b, l2, &mut u);
+        for co in 0..2 {
+            for ci in 0..2 {
+                for q in 0..2 {
+                    assert_eq!(u[q * 4 + co * 2 + ci], f[co * 4 + ci * 2 + q]);
+                }
+            }
+        }
+        assert!(check(&Blocks { stride: 2, ..b }, l, 2, 2).is_err());
+        assert!(check(&Blocks { out_off: &[1], ..b }, l, 2, 2).is_err());
+        assert!(check(&b, Layout { len: 7, ..l }, 2, 2).is_err());
     }
 }

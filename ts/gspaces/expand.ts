@@ -1,32 +1,53 @@
 /**
- * Expanding basis coefficients into a filter bank, fast: for each block of the layout, the sums
+ * Expanding basis coefficients into a filter bank, fast. For each block of the layout, the sums
  * `sum over d of w[a, b, d] B_d` for every pair of fields are one GEMM (`[pairs, D] x [D, n]`),
- * computed only at one pixel of each orbit of the symmetries that map the pixel grid onto itself
- * (rotations by multiples of 90 degrees in the group, and the reflection) when both
+ * computed only at one coordinate of each orbit of the symmetries that map the pixel grid onto
+ * itself (rotations by multiples of 90 degrees in the group, and the reflection) when both
  * representations are signed permutations under them; the kernel `steer_scatter` then writes
- * every block in place, each entry a copy or negated copy of a computed value, by the constraint
- * `kappa(h x) = rho_out(h) kappa(x) rho_in(h)^T`. Equal to `expandReference` to float rounding.
+ * every block in place, each entry a computed value times a fixed scale, by the constraint
+ * `kappa(h x) = rho_out(h) kappa(x) rho_in(h)^T`.
+ *
+ * The coordinates are the kernel's pixels (a filter bank `[C_out, C_in, k, k]`), or for 5x5
+ * kernels the 6x6 coordinates of Winograd F(2x2, 5x5), `G kappa G^T` (the weights
+ * `[36, C_out, C_in]` that crate/src/winograd5.rs runs): the grid's symmetries act on those as
+ * scaled permutations too, so the transformed bank is written directly, never the filter first.
+ * Both equal `expandReference` (and its Winograd transform) to float rounding.
  */
 import { U32Buffer, withTemporaries } from '../core/buffers.js';
 import { matmul } from '../core/gemm.js';
-import { Tensor, tensor, tidy, zeros } from '../core/tensor.js';
+import { Tensor, empty, tensor, tidy, zeros } from '../core/tensor.js';
 import { call } from '../core/wasm.js';
 import type { PlaneElement } from './group.js';
 import type { Block, Layout } from './layout.js';
 import type { R2Rep } from './repr.js';
 import type { BlockBasis } from './kernels.js';
 
-const NEGATE = 0x80000000;
+export type Coordinates = 'pixels' | 'winograd5';
 
-interface Compact {
-  /** `[D, n]`: the basis at the orbit representatives (or everywhere). */
-  values: Float32Array;
-  n: number;
-  /** Per block entry `(o, i, q)`: the compact column, with NEGATE for a sign. */
-  table: Uint32Array;
+/** Winograd F(2x2, 5x5)'s G (crate/src/winograd5.rs: the points 0, 3/2, -3/2, 2/3, -2/3, infinity). */
+const G5 = [
+  [1, 0, 0, 0, 0],
+  [8 / 65, 12 / 65, 18 / 65, 27 / 65, 81 / 130],
+  [8 / 65, -12 / 65, 18 / 65, -27 / 65, 81 / 130],
+  [-81 / 130, -27 / 65, -18 / 65, -12 / 65, -8 / 65],
+  [-81 / 130, 27 / 65, -18 / 65, 12 / 65, -8 / 65],
+  [0, 0, 0, 0, 1],
+];
+
+/** `T[p][xi]`: coordinate `xi` of the kernel with a 1 at pixel `p` (`P x Q`, row-major). */
+function coordinateMap(coords: Coordinates, k: number): { T: Float64Array; Q: number } {
+  const P = k * k;
+  if (coords === 'pixels') {
+    const T = new Float64Array(P * P);
+    for (let p = 0; p < P; p++) T[p * P + p] = 1;
+    return { T, Q: P };
+  }
+  const T = new Float64Array(25 * 36);
+  for (let y = 0; y < 5; y++) for (let x = 0; x < 5; x++) for (let a = 0; a < 6; a++) for (let b = 0; b < 6; b++) T[(y * 5 + x) * 36 + a * 6 + b] = G5[a][y] * G5[b][x];
+  return { T, Q: 36 };
 }
 
-/** A signed permutation `rho(h)` as `[perm, sign]` with `rho e_j = sign_j e_{perm_j}`, or undefined. */
+/** A signed permutation `rho(h)`: `rho e_j = sign_j e_{to_j}`, or undefined. */
 function signedPermutation(M: Float64Array, n: number): { to: Int32Array; sign: Int8Array } | undefined {
   const to = new Int32Array(n).fill(-1), sign = new Int8Array(n);
   for (let j = 0; j < n; j++) for (let i = 0; i < n; i++) {
@@ -45,43 +66,76 @@ function gridSymmetries(rep: R2Rep): PlaneElement[] {
   const out: PlaneElement[] = [];
   for (let f = 0; f < (G.hasFlip ? 2 : 1); f++) for (let q = 0; q < 4; q++) {
     const angle = (q * Math.PI) / 2;
-    if (G.finite && Math.abs(((angle * G.N) / (2 * Math.PI)) - Math.round((angle * G.N) / (2 * Math.PI))) > 1e-9) continue;
+    const steps = (angle * G.N) / (2 * Math.PI);
+    if (G.finite && Math.abs(steps - Math.round(steps)) > 1e-9) continue;
     out.push({ flip: f as 0 | 1, angle });
   }
   return out;
 }
 
-const compactCache = new WeakMap<BlockBasis, Compact>();
+interface Compact {
+  /** `[D, n]`: the basis at the orbit representatives (or everywhere). */
+  values: Float32Array;
+  n: number;
+  /** Per block entry `(o, i, xi)`: the compact column and the scale. */
+  table: Uint32Array;
+  scales: Float32Array;
+  /** Coordinates per (o, i). */
+  Q: number;
+}
 
-function compact(blk: Block, rin: R2Rep, rout: R2Rep, k: number): Compact {
+const compactCache = new WeakMap<BlockBasis, Map<Coordinates, Compact>>();
+
+function compact(blk: Block, rin: R2Rep, rout: R2Rep, k: number, coords: Coordinates): Compact {
   const B = blk.basis;
-  const have = compactCache.get(B);
+  let byCoords = compactCache.get(B);
+  if (!byCoords) compactCache.set(B, (byCoords = new Map()));
+  const have = byCoords.get(coords);
   if (have) return have;
-  const o = B.out, i = B.in, kk = k * k, D = B.dim;
-  // Elements under which both representations are signed permutations.
+  const o = B.out, i = B.in, P = k * k, D = B.dim;
+  const { T, Q } = coordinateMap(coords, k);
   const G = rin.group;
-  const syms: { pix: Int32Array; po: ReturnType<typeof signedPermutation>; pi: ReturnType<typeof signedPermutation> }[] = [];
+  // Symmetries under which both representations are signed permutations, with their action on
+  // the coordinates: T[h^-1 q][xi] = c(xi) T[q][tau(xi)] for every pixel q.
+  const syms: { tau: Int32Array; c: Float64Array; po: { to: Int32Array; sign: Int8Array }; pi: { to: Int32Array; sign: Int8Array } }[] = [];
   for (const h of gridSymmetries(rin)) {
     const po = signedPermutation(rout.matrix(h), o), pi = signedPermutation(rin.matrix(h), i);
     if (!po || !pi) continue;
-    // Pixel q -> h q on the grid (row-major, y up).
-    const M = G.planeMatrix(h), c = (k - 1) / 2;
-    const pix = new Int32Array(kk);
+    // Pixel q -> h^-1 q on the grid (row-major, y up).
+    const M = G.planeMatrix(G.inverse(h)), c0 = (k - 1) / 2;
+    const back = new Int32Array(P);
     for (let row = 0; row < k; row++) for (let col = 0; col < k; col++) {
-      const x = col - c, y = c - row;
-      const x2 = Math.round(M[0] * x + M[1] * y + c), y2 = Math.round(c - (M[2] * x + M[3] * y));
-      pix[row * k + col] = y2 * k + x2;
+      const x = col - c0, y = c0 - row;
+      const x2 = Math.round(M[0] * x + M[1] * y + c0), y2 = Math.round(c0 - (M[2] * x + M[3] * y));
+      back[row * k + col] = y2 * k + x2;
     }
-    syms.push({ pix, po, pi });
+    const tau = new Int32Array(Q).fill(-1), c = new Float64Array(Q);
+    for (let xi = 0; xi < Q; xi++) {
+      for (let t = 0; t < Q && tau[xi] < 0; t++) {
+        let ratio = NaN, ok = true;
+        for (let q = 0; q < P && ok; q++) {
+          const lhs = T[back[q] * Q + xi], rhs = T[q * Q + t];
+          if (Math.abs(rhs) < 1e-12) ok = Math.abs(lhs) < 1e-12;
+          else if (Number.isNaN(ratio)) ratio = lhs / rhs;
+          else ok = Math.abs(lhs - ratio * rhs) < 1e-9 * Math.max(1, Math.abs(lhs));
+        }
+        if (ok && !Number.isNaN(ratio) && ratio !== 0) {
+          tau[xi] = t;
+          c[xi] = ratio;
+        }
+      }
+    }
+    if (tau.some((t) => t < 0)) continue; // not a scaled permutation of these coordinates
+    syms.push({ tau, c, po, pi });
   }
-  // Orbit representatives and, for every pixel, (symmetry, representative) reaching it.
-  const via = new Int32Array(kk).fill(-1), from = new Int32Array(kk), reps: number[] = [];
-  for (let q = 0; q < kk; q++) {
-    if (via[q] >= 0) continue;
+  // Orbit representatives; for every coordinate, the symmetry and representative reaching it.
+  const via = new Int32Array(Q).fill(-1), from = new Int32Array(Q), reps: number[] = [];
+  for (let xi = 0; xi < Q; xi++) {
+    if (via[xi] >= 0) continue;
     const r = reps.length;
-    reps.push(q);
+    reps.push(xi);
     syms.forEach((s, si) => {
-      const t = s.pix[q];
+      const t = s.tau[xi];
       if (via[t] < 0) {
         via[t] = si;
         from[t] = r;
@@ -90,40 +144,50 @@ function compact(blk: Block, rin: R2Rep, rout: R2Rep, k: number): Compact {
   }
   const R = reps.length, n = o * i * R;
   const values = new Float32Array(D * n);
-  const size = o * i * kk;
-  for (let d = 0; d < D; d++) for (let a = 0; a < o; a++) for (let b = 0; b < i; b++) for (let r = 0; r < R; r++) {
-    values[d * n + (a * i + b) * R + r] = B.data[d * size + (a * i + b) * kk + reps[r]];
+  for (let d = 0; d < D; d++) for (let a = 0; a < o; a++) for (let b = 0; b < i; b++) {
+    const src = d * o * i * P + (a * i + b) * P;
+    for (let r = 0; r < R; r++) {
+      let v = 0;
+      if (coords === 'pixels') v = B.data[src + reps[r]];
+      else for (let q = 0; q < P; q++) v += B.data[src + q] * T[q * Q + reps[r]];
+      values[d * n + (a * i + b) * R + r] = v;
+    }
   }
-  // kappa[a', b'](h p) = sign . kappa[pi_out^-1 a', pi_in^-1 b'](p).
-  const table = new Uint32Array(size);
-  const inv = (p: { to: Int32Array; sign: Int8Array }) => {
+  // W[o'][i'][tau(xi)] = sign / c(xi) . W[back_o(o')][back_i(i')][xi].
+  const inv = (p: { to: Int32Array }) => {
     const back = new Int32Array(p.to.length);
     p.to.forEach((t, j) => (back[t] = j));
     return back;
   };
-  const invs = syms.map((s) => ({ o: inv(s.po!), i: inv(s.pi!) }));
-  for (let a = 0; a < o; a++) for (let b = 0; b < i; b++) for (let q = 0; q < kk; q++) {
-    const s = syms[via[q]], iv = invs[via[q]];
+  const invs = syms.map((s) => ({ o: inv(s.po), i: inv(s.pi) }));
+  const table = new Uint32Array(o * i * Q), scales = new Float32Array(o * i * Q);
+  for (let a = 0; a < o; a++) for (let b = 0; b < i; b++) for (let xi = 0; xi < Q; xi++) {
+    const si = via[xi], s = syms[si], iv = invs[si];
+    const rep = reps[from[xi]];
     const a0 = iv.o[a], b0 = iv.i[b];
-    const sign = s.po!.sign[a0] * s.pi!.sign[b0];
-    table[(a * i + b) * kk + q] = ((a0 * i + b0) * R + from[q]) | (sign < 0 ? NEGATE : 0);
+    table[(a * i + b) * Q + xi] = (a0 * i + b0) * R + from[xi];
+    scales[(a * i + b) * Q + xi] = (s.po.sign[a0] * s.pi.sign[b0]) / s.c[rep];
   }
-  const c: Compact = { values, n, table };
-  compactCache.set(B, c);
+  const c: Compact = { values, n, table, scales, Q };
+  byCoords.set(coords, c);
   return c;
 }
 
 /**
- * The filter `[C_out, C_in * k * k]` (a new tensor) for coefficients `w`, each out field's
- * coefficients scaled by `fieldScale(outOffset)` when given (a folded batch norm).
+ * The filter bank for coefficients `w` (a new tensor): `[C_out, C_in * k * k]` for pixels,
+ * `[36, C_out, C_in]` for Winograd F(2x2, 5x5) coordinates; each out field's coefficients
+ * scaled by `fieldScale(outOffset)` when given (a folded batch norm).
  */
-export function expandFilter(l: Layout, reps: { in: (name: string) => R2Rep; out: (name: string) => R2Rep }, cin: number, cout: number, k: number, w: Float32Array, fieldScale?: (outOffset: number) => number): Tensor {
-  const kk = k * k;
-  const filter = zeros([cout, cin * kk]);
+export function expandFilter(l: Layout, reps: { in: (name: string) => R2Rep; out: (name: string) => R2Rep }, cin: number, cout: number, k: number, w: Float32Array, fieldScale?: (outOffset: number) => number, coords: Coordinates = 'pixels'): Tensor {
+  const Q = coords === 'pixels' ? k * k : 36;
+  // Every entry is written when every (out field, in field) pair has a block; else zeros first.
+  const pairs = l.blocks.reduce((s, b) => s + b.outFields.length * b.inFields.length, 0);
+  const make = pairs === l.outFields * l.inFields ? empty : zeros;
+  const bank = coords === 'pixels' ? make([cout, cin * Q]) : make([36, cout, cin]);
   try {
     for (const blk of l.blocks) {
       const B = blk.basis, D = B.dim, nIn = blk.inFields.length, rows = blk.outFields.length * nIn;
-      const c = compact(blk, reps.in(blk.inName), reps.out(blk.outName), k);
+      const c = compact(blk, reps.in(blk.inName), reps.out(blk.outName), k, coords);
       const W = new Float32Array(rows * D);
       blk.outFields.forEach((oOff, a) => {
         const s = fieldScale ? fieldScale(oOff) : 1;
@@ -135,14 +199,15 @@ export function expandFilter(l: Layout, reps: { in: (name: string) => R2Rep; out
       tidy(() => withTemporaries((t) => {
         const prod = matmul(tensor(W, [rows, D]), tensor(c.values, [D, c.n]));
         const table = t.add(new U32Buffer(c.table));
-        const oo = t.add(new U32Buffer(Uint32Array.from({ length: rows }, (_, r) => blk.outFields[Math.floor(r / nIn)])));
-        const io = t.add(new U32Buffer(Uint32Array.from({ length: rows }, (_, r) => blk.inFields[r % nIn])));
-        call('steer_scatter', (kn) => kn.steer_scatter(prod.ptr, rows, c.n, table.ptr, B.out, B.in, kk, oo.ptr, io.ptr, filter.ptr, cout, cin));
+        const scales = tensor(c.scales, [c.scales.length]);
+        const oo = t.add(new U32Buffer(Uint32Array.from(blk.outFields)));
+        const io = t.add(new U32Buffer(Uint32Array.from(blk.inFields)));
+        call('steer_scatter', (kn) => kn.steer_scatter(prod.ptr, c.n, table.ptr, scales.ptr, B.out, B.in, Q, oo.ptr, blk.outFields.length, io.ptr, nIn, bank.ptr, cout, cin, coords !== 'pixels'));
       }));
     }
   } catch (e) {
-    filter.dispose();
+    bank.dispose();
     throw e;
   }
-  return filter;
+  return bank;
 }

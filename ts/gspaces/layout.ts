@@ -29,6 +29,9 @@ export interface Layout {
   biasDim: number;
   /** `[C_out, biasDim]` row-major: expanded bias = biasExpansion . bias. */
   biasExpansion: Float64Array;
+  /** Numbers of output and input fields. */
+  outFields: number;
+  inFields: number;
 }
 
 const pyLess = (a: [string, string], b: [string, string]) => (a[0] !== b[0] ? (a[0] < b[0] ? -1 : 1) : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0);
@@ -67,7 +70,7 @@ export function layout(inType: R2FieldType, outType: R2FieldType, p: BasisParams
     const r = outType.representations[field], off = outType.offsets[field];
     for (let i = 0; i < r.size; i++) biasExpansion[(off + i) * T + t] = r.changeOfBasis[i * r.size + pos];
   });
-  return { blocks, dim: offset, biasDim: T, biasExpansion };
+  return { blocks, dim: offset, biasDim: T, biasExpansion, outFields: outType.length, inFields: inType.length };
 }
 
 /** The filter `[C_out, C_in * k * k]` for weights `w`, in plain loops (the reference). */

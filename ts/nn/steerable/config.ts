@@ -58,7 +58,7 @@ export function buildSteerableLayer(cfg: LayerConfig, group: unknown, where: str
   const inType = () => fieldOf(gs!, c.in, where, 'in');
   switch (cfg.type) {
     case 'r2conv':
-      return new R2Conv({ in: inType(), out: fieldOf(gs!, c.out, where, 'out'), kernel: c.kernel, padding: c.padding, stride: c.stride, dilation: c.dilation, bias: c.bias, basis: c.basis, sigma: c.sigma, rings: c.rings, frequencies: c.frequencies, frequenciesCutoff: c.frequenciesCutoff, maximumOffset: c.maximumOffset, name });
+      return new R2Conv({ in: inType(), out: fieldOf(gs!, c.out, where, 'out'), kernel: c.kernel, padding: c.padding, stride: c.stride, dilation: c.dilation, bias: c.bias, basis: c.basis, sigma: c.sigma, rings: c.rings, frequencies: c.frequencies, frequenciesCutoff: c.frequenciesCutoff, maximumOffset: c.maximumOffset, initialize: false, name });
     case 'normNonlinearity':
       return new NormNonlinearity({ in: inType(), function: c.function, bias: c.bias, name });
     case 'gatedNonlinearity':

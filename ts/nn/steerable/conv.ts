@@ -44,6 +44,8 @@ export interface R2ConvOptions {
   maximumOffset?: number;
   /** `'auto'` (Winograd F(2x2, 3x3) or F(2x2, 5x5) for 3x3 and 5x5 stride-1 layers with >= 4 input channels) or `'direct'`. */
   algorithm?: 'auto' | 'direct';
+  /** Random initial coefficients (default true); false starts from zeros (escnn's `initialize`), as models loading their weights do. */
+  initialize?: boolean;
   name?: string;
   seed?: number;
 }
@@ -70,7 +72,7 @@ export interface AffineLayer {
 }
 const isAffine = (l: unknown): l is Layer & AffineLayer => l instanceof Layer && typeof (l as unknown as AffineLayer).channelAffine === 'function';
 
-const OPTION_KEYS = { in: ['object'], out: ['object'], kernel: ['dim'], padding: ['any', true], stride: ['dim', true], dilation: ['dim', true], bias: ['bool', true], basis: [['escnn', 'e2cnn'], true], sigma: ['any', true], rings: ['any', true], frequencies: ['any', true], frequenciesCutoff: ['any', true], maximumOffset: ['any', true], algorithm: [['auto', 'direct'], true], name: ['string', true], seed: ['int', true] } as const;
+const OPTION_KEYS = { in: ['object'], out: ['object'], kernel: ['dim'], padding: ['any', true], stride: ['dim', true], dilation: ['dim', true], bias: ['bool', true], basis: [['escnn', 'e2cnn'], true], sigma: ['any', true], rings: ['any', true], frequencies: ['any', true], frequenciesCutoff: ['any', true], maximumOffset: ['any', true], algorithm: [['auto', 'direct'], true], initialize: ['bool', true], name: ['string', true], seed: ['int', true] } as const;
 
 export class R2Conv extends Layer {
   readonly type = 'r2conv';
@@ -115,8 +117,11 @@ export class R2Conv extends Layer {
     this.layout = layout(ti, to, this.basis);
     checkCoverage(this, where);
     this.#options = { ...options };
-    const rng = seededRng(options.seed ?? 1);
-    this.setParameters(this.initial(rng));
+    if (options.initialize === false) {
+      const zero: Record<string, Float32Array> = { weights: new Float32Array(this.layout.dim) };
+      if (this.parameterShapes().bias) zero.bias = new Float32Array(this.layout.biasDim);
+      this.setParameters(zero);
+    } else this.setParameters(this.initial(seededRng(options.seed ?? 1)));
   }
 
   /** Effective kernel size (with dilation). */
@@ -191,9 +196,15 @@ export class R2Conv extends Layer {
         if (perField) fieldScale = (off) => affine.scale[off];
         else rowScale = affine.scale;
       }
-      let filter = expandFilter(this.layout, { in: (n) => ti.representations[ti.representations.findIndex((r) => r.name === n)], out: (n) => to.representations[to.representations.findIndex((r) => r.name === n)] }, cin, cout, k, w, fieldScale);
-      if (rowScale || this.dilation > 1) {
-        const kd = this.span, src = filter.toArray(), d = this.dilation;
+      const repOf = { in: (n: string) => ti.representations[ti.representations.findIndex((r) => r.name === n)], out: (n: string) => to.representations[to.representations.findIndex((r) => r.name === n)] };
+      const kd = this.span;
+      const wino3 = !plain && this.#algorithm === 'auto' && winogradApplies(kd, this.stride, this.padding) && cin >= 4;
+      const wino5 = !plain && this.#algorithm === 'auto' && winograd5Applies(kd, this.stride, this.padding) && cin >= 4;
+      // The Winograd F(2x2, 5x5) weights straight from the coefficients, when nothing else changes the filter.
+      const direct5 = wino5 && !rowScale && this.dilation === 1;
+      let filter = expandFilter(this.layout, repOf, cin, cout, k, w, fieldScale, direct5 ? 'winograd5' : 'pixels');
+      if (!direct5 && (rowScale || this.dilation > 1)) {
+        const src = filter.toArray(), d = this.dilation;
         const out = new Float32Array(cout * cin * kd * kd);
         for (let co = 0; co < cout; co++) {
           const s = rowScale ? rowScale[co] : 1;
@@ -218,9 +229,9 @@ export class R2Conv extends Layer {
           this.bias?.dispose();
         },
       };
-      const kd = this.span;
-      if (!plain && this.#algorithm === 'auto' && winogradApplies(kd, this.stride, this.padding) && cin >= 4) prepared.winograd = keep(winogradWeights(filter, cout, cin));
-      else if (!plain && this.#algorithm === 'auto' && winograd5Applies(kd, this.stride, this.padding) && cin >= 4) prepared.winograd5 = keep(winograd5Weights(filter, cout, cin));
+      if (wino3) prepared.winograd = keep(winogradWeights(filter, cout, cin));
+      else if (direct5) prepared.winograd5 = keep(filter);
+      else if (wino5) prepared.winograd5 = keep(winograd5Weights(filter, cout, cin));
       else prepared.weights = keep(filter);
       return prepared;
     });
