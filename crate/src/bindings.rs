@@ -1016,3 +1016,29 @@ pub fn conv5x5_winograd(x: u32, u: u32, bias: u32, out: u32, n: u32, cin: u32, h
     };
     run().map_or_else(fail, |()| OK)
 }
+
+/// Depthwise Gaussian blur with a stride (see [`crate::blur`]): `planes` maps of `h x w` (the
+/// input itself for `pre` 0, or the 2x2 max (1) or mean (2) of a `(h+1) x (w+1)` input), the
+/// normalised 1-D weights `g` (`taps`), zero padding `pad`; `out` is `planes x ho x wo`.
+#[wasm_bindgen]
+#[allow(clippy::too_many_arguments)]
+pub fn blur2d(x: u32, g: u32, out: u32, planes: u32, h: u32, w: u32, taps: u32, stride: u32, pad: u32, pre: u32) -> u32 {
+    let run = || -> Result<(), String> {
+        let s = crate::blur::Shape { planes: planes as usize, h: h as usize, w: w as usize, taps: taps as usize, stride: stride as usize, pad: pad as usize };
+        s.valid().map_err(|e| format!("blur2d: {e}"))?;
+        let pre = match pre {
+            0 => crate::blur::Pre::None,
+            1 => crate::blur::Pre::Max2,
+            2 => crate::blur::Pre::Mean2,
+            _ => return Err(format!("blur2d: pre must be 0, 1 or 2, got {pre}")),
+        };
+        let (ih, iw) = if pre == crate::blur::Pre::None { (h, w) } else { (h + 1, w + 1) };
+        let xin = arg("blur2d: x", x, mul(planes, ih).and_then(|v| v.checked_mul(iw as usize)))?;
+        let gt = arg("blur2d: g", g, Some(taps as usize))?;
+        let o = arg("blur2d: out", out, (planes as usize).checked_mul(s.ho()).and_then(|v| v.checked_mul(s.wo())))?;
+        distinct(&o, &[&xin, &gt])?;
+        crate::blur::blur(&s, pre, unsafe { slice(&xin) }, unsafe { slice(&gt) }, unsafe { slice_mut(&o) });
+        Ok(())
+    };
+    run().map_or_else(fail, |()| OK)
+}

@@ -12,6 +12,7 @@
 //! splits a reduction, so results never depend on how a caller tiles or batches the work.
 
 pub mod bindings;
+pub mod blur;
 pub mod conv;
 pub mod engine;
 pub mod gather;

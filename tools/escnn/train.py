@@ -53,7 +53,7 @@ GROUPS = {'c8': ('rot', 8), 'c16': ('rot', 16), 'd8': ('flip', 8)}
 
 
 class Net(torch.nn.Module):
-    def __init__(self, key, hidden=64, blur=1.0, margin=15.0, pool_sigma=1.0, end_mask=True):
+    def __init__(self, key, hidden=64, blur=1.0, margin=15.0, pool_sigma=1.0, end_mask=True, pool='avg', cutoff=-3.0):
         super().__init__()
         from e2cnn import gspaces, nn
         kind, N = GROUPS[key]
@@ -65,13 +65,19 @@ class Net(torch.nn.Module):
         layers = [nn.MaskModule(t0, 28, margin=margin)]
         if blur:
             layers.append(nn.PointwiseAvgPoolAntialiased(t0, sigma=blur, stride=1))
+        def down(t):
+            # Halve the resolution. 'avg': a 2x2 mean (stride 1) then a Gaussian blur sampled
+            # every other pixel (linear, so closer to rotation equivariant than a max over a
+            # square window); 'max': escnn's anti-aliased max pooling.
+            if pool == 'avg':
+                return [nn.PointwiseAvgPool(t, 2, stride=1), nn.PointwiseAvgPoolAntialiased(t, sigma=pool_sigma, stride=2)]
+            return [nn.PointwiseMaxPoolAntialiased(t, 2, stride=2, sigma=pool_sigma)]
+        conv = lambda a, b, k, p: nn.R2Conv(a, b, k, padding=p, bias=False, frequencies_cutoff=cutoff)
         layers += [
-            nn.R2Conv(t0, t1, 7, padding=3, bias=False), nn.InnerBatchNorm(t1), nn.ReLU(t1),
-            nn.PointwiseMaxPoolAntialiased(t1, 2, stride=2, sigma=pool_sigma),
-            nn.R2Conv(t1, t2, 5, padding=2, bias=False), nn.InnerBatchNorm(t2), nn.ReLU(t2),
-            nn.R2Conv(t2, t3, 5, padding=2, bias=False), nn.InnerBatchNorm(t3), nn.ReLU(t3),
-            nn.PointwiseMaxPoolAntialiased(t3, 2, stride=2, sigma=pool_sigma),
-            nn.R2Conv(t3, t4, 5, padding=2, bias=False), nn.InnerBatchNorm(t4), nn.ReLU(t4),
+            conv(t0, t1, 7, 3), nn.InnerBatchNorm(t1), nn.ReLU(t1), *down(t1),
+            conv(t1, t2, 5, 2), nn.InnerBatchNorm(t2), nn.ReLU(t2),
+            conv(t2, t3, 5, 2), nn.InnerBatchNorm(t3), nn.ReLU(t3), *down(t3),
+            conv(t3, t4, 5, 2), nn.InnerBatchNorm(t4), nn.ReLU(t4),
             nn.GroupPooling(t4),
         ]
         tg = nn.FieldType(gs, [gs.trivial_repr] * f4)
@@ -110,6 +116,8 @@ def main():
     ap.add_argument('--mask-margin', type=float, default=15.0)
     ap.add_argument('--pool-sigma', type=float, default=1.0)
     ap.add_argument('--end-mask', type=int, default=1)
+    ap.add_argument('--pool', default='avg', choices=['avg', 'max'])
+    ap.add_argument('--cutoff', type=float, default=-3.0, help="R2Conv's frequencies_cutoff")
     ap.add_argument('--out', default=os.path.join(ROOT, 'models'))
     ap.add_argument('--test-limit', type=int, default=0)
     args = ap.parse_args()
@@ -133,7 +141,7 @@ def main():
     n = len(yte)
     all_preds = np.fromfile(preds_path, dtype=np.uint8).reshape(len(GROUPS), len(ANGLES), -1) if os.path.exists(preds_path) and keys != list(GROUPS) else np.zeros((len(GROUPS), len(ANGLES), n), dtype=np.uint8)
     for key in keys:
-        net = Net(key, blur=args.blur, margin=args.mask_margin, pool_sigma=args.pool_sigma, end_mask=bool(args.end_mask))
+        net = Net(key, blur=args.blur, margin=args.mask_margin, pool_sigma=args.pool_sigma, end_mask=bool(args.end_mask), pool=args.pool, cutoff=args.cutoff)
         count = sum(p.numel() for p in net.parameters() if p.requires_grad)
         opt = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=1e-3)
         g = torch.Generator().manual_seed(0)

@@ -11,7 +11,8 @@
  */
 import { ArgumentError, ShapeError } from '../../core/errors.js';
 import { checkLayerBytes, checkOptions, describe } from '../../core/limits.js';
-import { channelAffine, conv2d, convGeometry, pool2d, reduceAxis, relu as reluOp } from '../../core/ops.js';
+import { channelAffine, convGeometry, reduceAxis, relu as reluOp } from '../../core/ops.js';
+import { blur2d } from '../../gspaces/ops.js';
 import { Tensor, expectTensor, keep, tensor, tidy } from '../../core/tensor.js';
 import type { FieldType } from '../../fields/index.js';
 import { InvariantField } from '../../fields/index.js';
@@ -401,11 +402,14 @@ export class IIDBatchNorm extends FieldNorm {
   }
 }
 
-/** A normalised Gaussian `size x size` filter (escnn's blur), row-major. */
-function gaussianFilter(size: number, sigma: number): Float32Array {
-  const c = (size - 1) / 2, out = new Float64Array(size * size);
+/**
+ * The normalised 1-D Gaussian of `size` taps: escnn's normalised 2-D blur is its outer product
+ * (crate/src/blur.rs filters the columns, then the rows).
+ */
+function gaussianTaps(size: number, sigma: number): Float32Array {
+  const c = (size - 1) / 2, out = new Float64Array(size);
   let sum = 0;
-  for (let i = 0; i < size; i++) for (let j = 0; j < size; j++) sum += out[i * size + j] = Math.exp(-((i - c) ** 2 + (j - c) ** 2) / (2 * sigma * sigma));
+  for (let i = 0; i < size; i++) sum += out[i] = Math.exp(-((i - c) ** 2) / (2 * sigma * sigma));
   return Float32Array.from(out, (v) => v / sum);
 }
 
@@ -465,19 +469,16 @@ export class AntialiasedPool extends Layer {
     if (this.type === 'maxPoolAntialiased' && this.padding !== 0) throw new ShapeError(`${this.label()}: padding before the max is not supported (only 0)`);
     const [n, c, h, w] = x.shape;
     return tidy(() => {
-      let y = x, hh = h, ww = w;
-      if (this.type === 'maxPoolAntialiased') {
-        if (h < this.size || w < this.size) throw new ShapeError(`${this.label()}: a ${this.size}x${this.size} window does not fit a ${h}x${w} input`);
-        hh = h - this.size + 1;
-        ww = w - this.size + 1;
-        y = pool2d(x, n * c, h, w, this.size, 1, 'max', [n * c, 1, hh, ww]);
-      }
-      this.#blur ??= keep(tensor(gaussianFilter(this.filterSize, this.sigma), [1, this.filterSize * this.filterSize]));
+      // The dense 2x2 max of max pooling is taken inside the blur kernel, on the fly.
+      const pre = this.type === 'maxPoolAntialiased';
+      if (pre && this.size !== 2) throw new ShapeError(`${this.label()}: the max window is 2x2 (escnn's default size); got ${this.size}`);
+      const hh = pre ? h - 1 : h, ww = pre ? w - 1 : w;
+      if (hh < 1 || ww < 1) throw new ShapeError(`${this.label()}: a 2x2 window does not fit a ${h}x${w} input`);
+      this.#blur ??= keep(tensor(gaussianTaps(this.filterSize, this.sigma), [this.filterSize]));
       const f = this.filterSize, pad = this.blurPadding;
       const { ho, wo } = convGeometry(hh, ww, f, this.stride, pad);
       if (ho < 1 || wo < 1) throw new ShapeError(`${this.label()}: the ${f}x${f} blur does not fit a ${hh}x${ww} map`);
-      const out = conv2d(y, this.#blur, undefined, { n: n * c, cin: 1, h: hh, w: ww, cout: 1, kh: f, kw: f, stride: this.stride, padTop: pad, padLeft: pad, ho, wo }, false, [n, c, ho, wo]);
-      return out;
+      return blur2d(x, this.#blur, n * c, hh, ww, f, this.stride, pad, [n, c, ho, wo], pre ? 1 : 0);
     });
   }
   config(): LayerConfig {
