@@ -1011,7 +1011,45 @@ pub fn conv5x5_winograd(x: u32, u: u32, bias: u32, out: u32, n: u32, cin: u32, h
         if let Some(b) = &b {
             distinct(&o, &[b])?;
         }
-        crate::winograd5::conv5x5(&s, unsafe { slice(&xin) }, unsafe { slice(&ut) }, b.as_ref().map(|b| unsafe { slice(b) }), relu, unsafe { slice_mut(&o) });
+        crate::winograd5::conv5x5(&s, unsafe { slice(&xin) }, unsafe { slice(&ut) }, None, b.as_ref().map(|b| unsafe { slice(b) }), relu, unsafe { slice_mut(&o) });
+        Ok(())
+    };
+    run().map_or_else(fail, |()| OK)
+}
+
+/// [`conv5x5_winograd`] with weights stored at a few Winograd coordinates (see
+/// [`crate::winograd5::Sym`]): `u` is `reps x cout x cin`; `rep_of` (u32, 36); `in_perm`/`in_scale`
+/// (u32/f32, `36 x cin`) and `out_perm`/`out_scale` (`36 x cout`).
+#[wasm_bindgen]
+#[allow(clippy::too_many_arguments)]
+pub fn conv5x5_winograd_sym(x: u32, u: u32, reps: u32, rep_of: u32, in_perm: u32, in_scale: u32, out_perm: u32, out_scale: u32, bias: u32, out: u32, n: u32, cin: u32, h: u32, width: u32, cout: u32, pad: u32, relu: bool) -> u32 {
+    let run = || -> Result<(), String> {
+        if pad > 4 {
+            return Err(format!("conv5x5_winograd_sym: padding must be at most 4, got {pad}"));
+        }
+        let s = crate::winograd5::Shape { n: n as usize, cin: cin as usize, h: h as usize, w: width as usize, cout: cout as usize, pad: pad as usize };
+        let xin = arg("conv5x5_winograd_sym: x", x, mul(n, cin).and_then(|v| v.checked_mul(s.h * s.w)))?;
+        let ut = arg("conv5x5_winograd_sym: u", u, mul(cout, cin).and_then(|v| v.checked_mul(reps as usize)))?;
+        let ro = arg("conv5x5_winograd_sym: rep_of", rep_of, Some(36))?;
+        let ip = arg("conv5x5_winograd_sym: in_perm", in_perm, (cin as usize).checked_mul(36))?;
+        let is = arg("conv5x5_winograd_sym: in_scale", in_scale, (cin as usize).checked_mul(36))?;
+        let op = arg("conv5x5_winograd_sym: out_perm", out_perm, (cout as usize).checked_mul(36))?;
+        let os = arg("conv5x5_winograd_sym: out_scale", out_scale, (cout as usize).checked_mul(36))?;
+        let o = arg("conv5x5_winograd_sym: out", out, mul(n, cout).and_then(|v| v.checked_mul(s.ho() * s.wo())))?;
+        let b = opt_arg("conv5x5_winograd_sym: bias", bias, s.cout)?;
+        distinct(&o, &[&xin, &ut, &ro, &ip, &is, &op, &os])?;
+        if let Some(b) = &b {
+            distinct(&o, &[b])?;
+        }
+        // SAFETY: checked like f32 operands; u32 has the same size and alignment.
+        let u32s = |a: &Arg| unsafe { core::slice::from_raw_parts(a.ptr as *const u32, a.len) };
+        let mut rep_of_arr = [0usize; 36];
+        for (d, &r) in rep_of_arr.iter_mut().zip(u32s(&ro)) {
+            *d = r as usize;
+        }
+        let sym = crate::winograd5::Sym { rep_of: rep_of_arr, reps: reps as usize, in_perm: u32s(&ip), in_scale: unsafe { slice(&is) }, out_perm: u32s(&op), out_scale: unsafe { slice(&os) } };
+        sym.check(s.cout, s.cin).map_err(|e| format!("conv5x5_winograd_sym: {e}"))?;
+        crate::winograd5::conv5x5(&s, unsafe { slice(&xin) }, unsafe { slice(&ut) }, Some(&sym), b.as_ref().map(|b| unsafe { slice(b) }), relu, unsafe { slice_mut(&o) });
         Ok(())
     };
     run().map_or_else(fail, |()| OK)

@@ -86,10 +86,50 @@ impl Shape {
     }
 }
 
-/// `out = relu?(conv5x5(x, w) + bias)` with `u` from [`transform_weights`].
-pub fn conv5x5(s: &Shape, x: &[f32], u: &[f32], bias: Option<&[f32]>, relu_on: bool, out: &mut [f32]) {
+/// Weights given at a few coordinates only (a steerable layer's, whose filters the grid's
+/// symmetries relate): coordinate `xi` uses `u[rep_of[xi]]` with its input channels permuted and
+/// scaled, `U[xi][co][ci] = out_scale[xi][co] in_scale[xi][ci] u[rep_of[xi]][out_perm[xi][co]][in_perm[xi][ci]]`.
+/// The input transform writes each `V[xi]` row at `in_perm` (scaled), the output transform reads
+/// `M[xi][co]` at `out_perm` (scaled), so the 36 products run on the few stored matrices.
+#[derive(Clone, Copy)]
+pub struct Sym<'a> {
+    pub rep_of: [usize; 36],
+    pub reps: usize,
+    pub in_perm: &'a [u32],
+    pub in_scale: &'a [f32],
+    pub out_perm: &'a [u32],
+    pub out_scale: &'a [f32],
+}
+
+impl Sym<'_> {
+    /// Checks sizes and that every `rep_of` and permutation entry is in range.
+    pub fn check(&self, cout: usize, cin: usize) -> Result<(), String> {
+        if self.in_perm.len() != 36 * cin || self.in_scale.len() != 36 * cin || self.out_perm.len() != 36 * cout || self.out_scale.len() != 36 * cout {
+            return Err("the permutations and scales must hold 36 x cin and 36 x cout entries".into());
+        }
+        if self.rep_of.iter().any(|&r| r >= self.reps) {
+            return Err(format!("a coordinate refers to a matrix beyond the {} stored", self.reps));
+        }
+        for (perm, n) in [(self.in_perm, cin), (self.out_perm, cout)] {
+            for row in perm.chunks(n.max(1)) {
+                let mut seen = vec![false; n];
+                for &p in row {
+                    if p as usize >= n || seen[p as usize] {
+                        return Err(format!("a channel permutation is not a permutation of 0..{n}"));
+                    }
+                    seen[p as usize] = true;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `out = relu?(conv5x5(x, w) + bias)` with `u` from [`transform_weights`] (or the few matrices of `sym`).
+pub fn conv5x5(s: &Shape, x: &[f32], u: &[f32], sym: Option<&Sym>, bias: Option<&[f32]>, relu_on: bool, out: &mut [f32]) {
     let (ho, wo) = (s.ho(), s.wo());
-    assert!(s.pad <= 4 && x.len() >= s.n * s.cin * s.h * s.w && u.len() >= 36 * s.cout * s.cin);
+    let mats = sym.map_or(36, |y| y.reps);
+    assert!(s.pad <= 4 && x.len() >= s.n * s.cin * s.h * s.w && u.len() >= mats * s.cout * s.cin);
     assert!(out.len() >= s.n * s.cout * ho * wo);
     if ho == 0 || wo == 0 || s.cout == 0 {
         return;
@@ -107,14 +147,15 @@ pub fn conv5x5(s: &Shape, x: &[f32], u: &[f32], bias: Option<&[f32]>, relu_on: b
             while t0 < tiles {
                 let nt = (tiles - t0).min(tb);
                 let panels = nt.div_ceil(NR);
-                input_transform(s, xi, t0, nt, tw, &mut v[..36 * panels * NR * k]);
+                input_transform(s, xi, t0, nt, tw, sym, &mut v[..36 * panels * NR * k]);
                 for xi_ in 0..36 {
-                    let a = &u[xi_ * s.cout * k..(xi_ + 1) * s.cout * k];
+                    let r = sym.map_or(xi_, |y| y.rep_of[xi_]);
+                    let a = &u[r * s.cout * k..(r + 1) * s.cout * k];
                     let bp = &v[xi_ * panels * NR * k..(xi_ + 1) * panels * NR * k];
                     let c = &mut m[xi_ * s.cout * tb..(xi_ + 1) * s.cout * tb];
                     multiply(s.cout, nt, k, a, k, bp, Epilogue::none(), c, tb);
                 }
-                output_transform(s, m, tb, t0, nt, tw, ho, wo, bias, relu_on, oi);
+                output_transform(s, m, tb, t0, nt, tw, ho, wo, sym, bias, relu_on, oi);
                 t0 += nt;
             }
         }
@@ -135,7 +176,7 @@ fn bt(d: [F4; 6]) -> [F4; 6] {
 
 /// V for tiles `t0..t0+nt` of one image, packed per `xi` as GEMM panels `[panel][ci][8]`; four
 /// tiles at a time, each vector holding one patch entry of the four tiles.
-fn input_transform(s: &Shape, x: &[f32], t0: usize, nt: usize, tw: usize, v: &mut [f32]) {
+fn input_transform(s: &Shape, x: &[f32], t0: usize, nt: usize, tw: usize, sym: Option<&Sym>, v: &mut [f32]) {
     let k = s.cin;
     let panels = nt.div_ceil(NR);
     let per_xi = panels * NR * k;
@@ -192,12 +233,16 @@ fn input_transform(s: &Shape, x: &[f32], t0: usize, nt: usize, tw: usize, v: &mu
                     t[i][j] = c[i];
                 }
             }
-            let o = base + ci * NR;
             for (i, ti) in t.iter().enumerate() {
                 let vals = bt(*ti);
                 for (j, val) in vals.iter().enumerate() {
-                    // SAFETY: o + 4 <= per_xi: lanes q%8..q%8+4 of a panel.
-                    unsafe { val.store(v.as_mut_ptr().add((i * 6 + j) * per_xi + o)) };
+                    let xi_ = i * 6 + j;
+                    let (row, val) = match sym {
+                        Some(y) => (y.in_perm[xi_ * k + ci] as usize, val.mul(F4::splat(y.in_scale[xi_ * k + ci]))),
+                        None => (ci, *val),
+                    };
+                    // SAFETY: base + row * NR + 4 <= per_xi: lanes q%8..q%8+4 of a panel row.
+                    unsafe { val.store(v.as_mut_ptr().add(xi_ * per_xi + base + row * NR)) };
                 }
             }
         }
@@ -214,16 +259,18 @@ fn at(m: [F4; 6]) -> [F4; 2] {
 
 /// `Y = A^T M A` (+ bias, ReLU) for tiles `t0..t0+nt`, storing the outputs inside `ho x wo`.
 #[allow(clippy::too_many_arguments)]
-fn output_transform(s: &Shape, m: &[f32], tb: usize, t0: usize, nt: usize, tw: usize, ho: usize, wo: usize, bias: Option<&[f32]>, relu_on: bool, out: &mut [f32]) {
+fn output_transform(s: &Shape, m: &[f32], tb: usize, t0: usize, nt: usize, tw: usize, ho: usize, wo: usize, sym: Option<&Sym>, bias: Option<&[f32]>, relu_on: bool, out: &mut [f32]) {
     let stride_xi = s.cout * tb;
     for co in 0..s.cout {
         let b = F4::splat(bias.map_or(0.0, |b| b[co]));
         let plane = &mut out[co * ho * wo..(co + 1) * ho * wo];
         let mut q = 0;
         while q < nt {
-            let at_ = co * tb + q;
             // SAFETY: q + 4 <= tb (blocks are a multiple of 8 tiles wide), so every load is in `m`.
-            let e: [F4; 36] = core::array::from_fn(|xi| unsafe { F4::load(m.as_ptr().add(xi * stride_xi + at_)) });
+            let e: [F4; 36] = core::array::from_fn(|xi| match sym {
+                Some(y) => unsafe { F4::load(m.as_ptr().add(xi * stride_xi + y.out_perm[xi * s.cout + co] as usize * tb + q)).mul(F4::splat(y.out_scale[xi * s.cout + co])) },
+                None => unsafe { F4::load(m.as_ptr().add(xi * stride_xi + co * tb + q)) },
+            });
             // Rows: r[a][j] = sum over i of A^T[a][i] e[i][j].
             let cols: [[F4; 2]; 6] = core::array::from_fn(|j| at(core::array::from_fn(|i| e[i * 6 + j])));
             let r0 = at(core::array::from_fn(|j| cols[j][0]));
@@ -280,7 +327,7 @@ mod tests {
         transform_weights(&wt, cout, cin, &mut u);
         let (ho, wo) = (s.ho(), s.wo());
         let mut got = vec![f32::NAN; n * cout * ho * wo];
-        conv5x5(&s, &x, &u, Some(&b), true, &mut got);
+        conv5x5(&s, &x, &u, None, Some(&b), true, &mut got);
         let cs = ConvShape { n, cin, h, w, cout, kh: 5, kw: 5, stride: 1, pad_top: pad, pad_left: pad, ho, wo };
         let mut want = vec![0.0; got.len()];
         conv2d_reference(&cs, &x, &wt, Some(&b), true, &mut want);
@@ -305,6 +352,41 @@ mod tests {
     }
 
     #[test]
+    fn stored_at_a_few_coordinates_equals_the_full_weights() {
+        // Two matrices stand for all 36: U[xi] = diag(os) P_o u[rep] P_i^T diag(is).
+        let s = Shape { n: 2, cin: 5, h: 9, w: 8, cout: 3, pad: 2 };
+        let x = random(2 * 5 * 72, 21);
+        let u2 = random(2 * 3 * 5, 22);
+        let rep_of: [usize; 36] = core::array::from_fn(|xi| xi % 2);
+        let perm = |n: usize, xi: usize| -> Vec<u32> { (0..n).map(|c| ((c + xi) % n) as u32).collect() };
+        let in_perm: Vec<u32> = (0..36).flat_map(|xi| perm(5, xi)).collect();
+        let out_perm: Vec<u32> = (0..36).flat_map(|xi| perm(3, 2 * xi)).collect();
+        let in_scale: Vec<f32> = (0..36 * 5).map(|t| if t % 3 == 0 { -0.5 } else { 2.0 }).collect();
+        let out_scale: Vec<f32> = (0..36 * 3).map(|t| if t % 2 == 0 { 1.0 } else { -1.5 }).collect();
+        let sym = Sym { rep_of, reps: 2, in_perm: &in_perm, in_scale: &in_scale, out_perm: &out_perm, out_scale: &out_scale };
+        sym.check(3, 5).unwrap();
+        let mut full = vec![0.0f32; 36 * 15];
+        for xi in 0..36 {
+            for co in 0..3 {
+                for ci in 0..5 {
+                    full[(xi * 3 + co) * 5 + ci] = out_scale[xi * 3 + co] * in_scale[xi * 5 + ci] * u2[(rep_of[xi] * 3 + out_perm[xi * 3 + co] as usize) * 5 + in_perm[xi * 5 + ci] as usize];
+                }
+            }
+        }
+        let (ho, wo) = (s.ho(), s.wo());
+        let mut a = vec![0.0; 2 * 3 * ho * wo];
+        let mut b = a.clone();
+        conv5x5(&s, &x, &full, None, None, false, &mut a);
+        conv5x5(&s, &x, &u2, Some(&sym), None, false, &mut b);
+        // The same sums, scaled at other points: equal to rounding (relative to the outputs' scale).
+        let scale = a.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        let err = a.iter().zip(&b).fold(0.0f32, |m, (p, q)| m.max((p - q).abs()));
+        assert!(err <= 1e-5 * scale, "error {err} at scale {scale}");
+        let bad = Sym { rep_of: [2; 36], ..sym };
+        assert!(bad.check(3, 5).is_err());
+    }
+
+    #[test]
     fn deterministic_across_batch_composition() {
         let s1 = Shape { n: 3, cin: 5, h: 10, w: 10, cout: 6, pad: 2 };
         let x = random(3 * 5 * 100, 9);
@@ -312,10 +394,10 @@ mod tests {
         let mut u = vec![0.0; 36 * 30];
         transform_weights(&wt, 6, 5, &mut u);
         let mut all = vec![0.0; 3 * 6 * 100];
-        conv5x5(&s1, &x, &u, None, false, &mut all);
+        conv5x5(&s1, &x, &u, None, None, false, &mut all);
         let s2 = Shape { n: 1, ..s1 };
         let mut one = vec![0.0; 600];
-        conv5x5(&s2, &x[500..1000], &u, None, false, &mut one);
+        conv5x5(&s2, &x[500..1000], &u, None, None, false, &mut one);
         assert_eq!(&all[600..1200], &one[..]);
     }
 }

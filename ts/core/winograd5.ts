@@ -6,6 +6,7 @@
 import { ShapeError } from './errors.js';
 import type { ConvGeometry, Padding } from './ops.js';
 import { Tensor, empty } from './tensor.js';
+import type { U32Buffer } from './buffers.js';
 import { call } from './wasm.js';
 
 function into(shape: readonly number[], run: (out: Tensor) => void): Tensor {
@@ -34,4 +35,21 @@ export function winograd5Weights(weights: Tensor, cout: number, cin: number): Te
 export function conv5x5Winograd(x: Tensor, u: Tensor, bias: Tensor | undefined, g: ConvGeometry, relu: boolean, outShape: readonly number[]): Tensor {
   if (x.size !== g.n * g.cin * g.h * g.w) throw new ShapeError(`conv5x5Winograd: input ${x.describe()} is not [${g.n}, ${g.cin}, ${g.h}, ${g.w}]`);
   return into(outShape, (out) => call('conv5x5Winograd', (k) => k.conv5x5_winograd(x.ptr, u.ptr, bias ? bias.ptr : 0, out.ptr, g.n, g.cin, g.h, g.w, g.cout, g.padTop, relu)));
+}
+
+/** The stored part of symmetric F(2x2, 5x5) weights (see crate/src/winograd5.rs `Sym`), in wasm memory. */
+export interface SymmetricWinograd {
+  u: Tensor;
+  reps: number;
+  repOf: U32Buffer;
+  inPerm: U32Buffer;
+  inScale: Tensor;
+  outPerm: U32Buffer;
+  outScale: Tensor;
+}
+
+/** `relu?(conv5x5(x) + bias)` by F(2x2, 5x5) with weights stored at a few coordinates. */
+export function conv5x5WinogradSym(x: Tensor, w: SymmetricWinograd, bias: Tensor | undefined, g: ConvGeometry, relu: boolean, outShape: readonly number[]): Tensor {
+  if (x.size !== g.n * g.cin * g.h * g.w) throw new ShapeError(`conv5x5Winograd: input ${x.describe()} is not [${g.n}, ${g.cin}, ${g.h}, ${g.w}]`);
+  return into(outShape, (out) => call('conv5x5WinogradSym', (k) => k.conv5x5_winograd_sym(x.ptr, w.u.ptr, w.reps, w.repOf.ptr, w.inPerm.ptr, w.inScale.ptr, w.outPerm.ptr, w.outScale.ptr, bias ? bias.ptr : 0, out.ptr, g.n, g.cin, g.h, g.w, g.cout, g.padTop, relu)));
 }

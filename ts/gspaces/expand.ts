@@ -47,6 +47,17 @@ function coordinateMap(coords: Coordinates, k: number): { T: Float64Array; Q: nu
   return { T, Q: 36 };
 }
 
+const permCache = new WeakMap<R2Rep, Map<string, { to: Int32Array; sign: Int8Array } | undefined>>();
+
+/** `rho(h)` as a signed permutation (cached per representation and element), or undefined. */
+function repPermutation(r: R2Rep, h: PlaneElement): { to: Int32Array; sign: Int8Array } | undefined {
+  let m = permCache.get(r);
+  if (!m) permCache.set(r, (m = new Map()));
+  const key = `${h.flip}/${h.angle}`;
+  if (!m.has(key)) m.set(key, signedPermutation(r.matrix(h), r.size));
+  return m.get(key);
+}
+
 /** A signed permutation `rho(h)`: `rho e_j = sign_j e_{to_j}`, or undefined. */
 function signedPermutation(M: Float64Array, n: number): { to: Int32Array; sign: Int8Array } | undefined {
   const to = new Int32Array(n).fill(-1), sign = new Int8Array(n);
@@ -73,6 +84,39 @@ function gridSymmetries(rep: R2Rep): PlaneElement[] {
   return out;
 }
 
+/**
+ * How `h` moves the coordinates: `T[h^-1 q][xi] = c(xi) T[q][tau(xi)]` for every pixel `q`, or
+ * undefined when it is not a scaled permutation of them.
+ */
+function coordinateAction(G: R2Rep['group'], h: PlaneElement, k: number, T: Float64Array, Q: number): { tau: Int32Array; c: Float64Array } | undefined {
+  const P = k * k;
+  // Pixel q -> h^-1 q on the grid (row-major, y up).
+  const M = G.planeMatrix(G.inverse(h)), c0 = (k - 1) / 2;
+  const back = new Int32Array(P);
+  for (let row = 0; row < k; row++) for (let col = 0; col < k; col++) {
+    const x = col - c0, y = c0 - row;
+    const x2 = Math.round(M[0] * x + M[1] * y + c0), y2 = Math.round(c0 - (M[2] * x + M[3] * y));
+    back[row * k + col] = y2 * k + x2;
+  }
+  const tau = new Int32Array(Q).fill(-1), c = new Float64Array(Q);
+  for (let xi = 0; xi < Q; xi++) {
+    for (let t = 0; t < Q && tau[xi] < 0; t++) {
+      let ratio = NaN, ok = true;
+      for (let q = 0; q < P && ok; q++) {
+        const lhs = T[back[q] * Q + xi], rhs = T[q * Q + t];
+        if (Math.abs(rhs) < 1e-12) ok = Math.abs(lhs) < 1e-12;
+        else if (Number.isNaN(ratio)) ratio = lhs / rhs;
+        else ok = Math.abs(lhs - ratio * rhs) < 1e-9 * Math.max(1, Math.abs(lhs));
+      }
+      if (ok && !Number.isNaN(ratio) && ratio !== 0) {
+        tau[xi] = t;
+        c[xi] = ratio;
+      }
+    }
+  }
+  return tau.some((t) => t < 0) ? undefined : { tau, c };
+}
+
 interface Compact {
   /** `[D, n]`: the basis at the orbit representatives (or everywhere). */
   values: Float32Array;
@@ -82,15 +126,22 @@ interface Compact {
   scales: Float32Array;
   /** Coordinates per (o, i). */
   Q: number;
+  /** The orbit structure: R representatives, and per coordinate the symmetry and representative reaching it. */
+  R: number;
+  reps: number[];
+  via: Int32Array;
+  from: Int32Array;
+  syms: { tau: Int32Array; c: Float64Array }[];
 }
 
-const compactCache = new WeakMap<BlockBasis, Map<Coordinates, Compact>>();
+const compactCache = new WeakMap<BlockBasis, Map<string, Compact>>();
 
-function compact(blk: Block, rin: R2Rep, rout: R2Rep, k: number, coords: Coordinates): Compact {
+function compact(blk: Block, rin: R2Rep, rout: R2Rep, k: number, coords: Coordinates, fixed?: PlaneElement[]): Compact {
   const B = blk.basis;
   let byCoords = compactCache.get(B);
   if (!byCoords) compactCache.set(B, (byCoords = new Map()));
-  const have = byCoords.get(coords);
+  const key = fixed ? `${coords}/fixed` : coords;
+  const have = byCoords.get(key);
   if (have) return have;
   const o = B.out, i = B.in, P = k * k, D = B.dim;
   const { T, Q } = coordinateMap(coords, k);
@@ -98,35 +149,15 @@ function compact(blk: Block, rin: R2Rep, rout: R2Rep, k: number, coords: Coordin
   // Symmetries under which both representations are signed permutations, with their action on
   // the coordinates: T[h^-1 q][xi] = c(xi) T[q][tau(xi)] for every pixel q.
   const syms: { tau: Int32Array; c: Float64Array; po: { to: Int32Array; sign: Int8Array }; pi: { to: Int32Array; sign: Int8Array } }[] = [];
-  for (const h of gridSymmetries(rin)) {
-    const po = signedPermutation(rout.matrix(h), o), pi = signedPermutation(rin.matrix(h), i);
-    if (!po || !pi) continue;
-    // Pixel q -> h^-1 q on the grid (row-major, y up).
-    const M = G.planeMatrix(G.inverse(h)), c0 = (k - 1) / 2;
-    const back = new Int32Array(P);
-    for (let row = 0; row < k; row++) for (let col = 0; col < k; col++) {
-      const x = col - c0, y = c0 - row;
-      const x2 = Math.round(M[0] * x + M[1] * y + c0), y2 = Math.round(c0 - (M[2] * x + M[3] * y));
-      back[row * k + col] = y2 * k + x2;
+  for (const h of fixed ?? gridSymmetries(rin)) {
+    const po = repPermutation(rout, h), pi = repPermutation(rin, h);
+    if (!po || !pi) {
+      if (fixed) throw new Error(`expandFilter: ${rin.name} or ${rout.name} is not a signed permutation under a grid symmetry`);
+      continue;
     }
-    const tau = new Int32Array(Q).fill(-1), c = new Float64Array(Q);
-    for (let xi = 0; xi < Q; xi++) {
-      for (let t = 0; t < Q && tau[xi] < 0; t++) {
-        let ratio = NaN, ok = true;
-        for (let q = 0; q < P && ok; q++) {
-          const lhs = T[back[q] * Q + xi], rhs = T[q * Q + t];
-          if (Math.abs(rhs) < 1e-12) ok = Math.abs(lhs) < 1e-12;
-          else if (Number.isNaN(ratio)) ratio = lhs / rhs;
-          else ok = Math.abs(lhs - ratio * rhs) < 1e-9 * Math.max(1, Math.abs(lhs));
-        }
-        if (ok && !Number.isNaN(ratio) && ratio !== 0) {
-          tau[xi] = t;
-          c[xi] = ratio;
-        }
-      }
-    }
-    if (tau.some((t) => t < 0)) continue; // not a scaled permutation of these coordinates
-    syms.push({ tau, c, po, pi });
+    const act = coordinateAction(G, h, k, T, Q);
+    if (!act) continue; // not a scaled permutation of these coordinates
+    syms.push({ ...act, po, pi });
   }
   // Orbit representatives; for every coordinate, the symmetry and representative reaching it.
   const via = new Int32Array(Q).fill(-1), from = new Int32Array(Q), reps: number[] = [];
@@ -168,9 +199,21 @@ function compact(blk: Block, rin: R2Rep, rout: R2Rep, k: number, coords: Coordin
     table[(a * i + b) * Q + xi] = (a0 * i + b0) * R + from[xi];
     scales[(a * i + b) * Q + xi] = (s.po.sign[a0] * s.pi.sign[b0]) / s.c[rep];
   }
-  const c: Compact = { values, n, table, scales, Q };
-  byCoords.set(coords, c);
+  const c: Compact = { values, n, table, scales, Q, R, reps, via, from, syms: syms.map((s) => ({ tau: s.tau, c: s.c })) };
+  byCoords.set(key, c);
   return c;
+}
+
+/** A block's coefficients `[rows, D]`, each out field's scaled when `fieldScale` is given (else a view). */
+function blockWeights(blk: Block, w: Float32Array, D: number, nIn: number, rows: number, fieldScale?: (outOffset: number) => number): Float32Array {
+  if (!fieldScale) return w.subarray(blk.offset, blk.offset + rows * D);
+  const W = new Float32Array(rows * D);
+  blk.outFields.forEach((oOff, a) => {
+    const s = fieldScale(oOff);
+    const base = a * nIn * D;
+    for (let t = 0; t < nIn * D; t++) W[base + t] = s * w[blk.offset + base + t];
+  });
+  return W;
 }
 
 /**
@@ -188,14 +231,7 @@ export function expandFilter(l: Layout, reps: { in: (name: string) => R2Rep; out
     for (const blk of l.blocks) {
       const B = blk.basis, D = B.dim, nIn = blk.inFields.length, rows = blk.outFields.length * nIn;
       const c = compact(blk, reps.in(blk.inName), reps.out(blk.outName), k, coords);
-      const W = new Float32Array(rows * D);
-      blk.outFields.forEach((oOff, a) => {
-        const s = fieldScale ? fieldScale(oOff) : 1;
-        for (let b = 0; b < nIn; b++) {
-          const src = blk.offset + (a * nIn + b) * D, dst = (a * nIn + b) * D;
-          for (let d = 0; d < D; d++) W[dst + d] = s * w[src + d];
-        }
-      });
+      const W = blockWeights(blk, w, D, nIn, rows, fieldScale);
       tidy(() => withTemporaries((t) => {
         const prod = matmul(tensor(W, [rows, D]), tensor(c.values, [D, c.n]));
         const table = t.add(new U32Buffer(c.table));
@@ -210,4 +246,84 @@ export function expandFilter(l: Layout, reps: { in: (name: string) => R2Rep; out
     throw e;
   }
   return bank;
+}
+
+/** Winograd F(2x2, 5x5) weights stored at the orbit representatives only (crate/src/winograd5.rs `Sym`). */
+export interface SymmetricWeights {
+  /** `[R, C_out, C_in]`. */
+  u: Tensor;
+  reps: number;
+  /** `[36]`: the stored matrix of each coordinate. */
+  repOf: Uint32Array;
+  /** `[36, C_in]`, `[36, C_out]`. */
+  inPerm: Uint32Array;
+  inScale: Float32Array;
+  outPerm: Uint32Array;
+  outScale: Float32Array;
+}
+
+/**
+ * The F(2x2, 5x5) weights of a layer whose representations are all signed permutations under
+ * the grid's symmetries: only the orbit representatives' matrices are stored, the other
+ * coordinates' follow by permuting and scaling channels. Undefined when the layer has no such
+ * symmetry beyond the identity.
+ */
+export function expandWinogradSymmetric(l: Layout, inType: { representations: readonly R2Rep[]; offsets: readonly number[] }, outType: { representations: readonly R2Rep[]; offsets: readonly number[] }, cin: number, cout: number, w: Float32Array, fieldScale?: (outOffset: number) => number): SymmetricWeights | undefined {
+  const all = [...new Set([...inType.representations, ...outType.representations])];
+  const G = all[0].group;
+  const { T, Q } = coordinateMap('winograd5', 5);
+  const syms = gridSymmetries(all[0]).filter((h) => all.every((r) => repPermutation(r, h)) && coordinateAction(G, h, 5, T, Q));
+  if (syms.length < 2 || l.blocks.length === 0) return undefined;
+  const byName = (t: typeof inType) => (n: string) => t.representations[t.representations.findIndex((r) => r.name === n)];
+  const structure = compact(l.blocks[0], byName(inType)(l.blocks[0].inName), byName(outType)(l.blocks[0].outName), 5, 'winograd5', syms);
+  const R = structure.R;
+  const pairs = l.blocks.reduce((s, b) => s + b.outFields.length * b.inFields.length, 0);
+  const u = pairs === l.outFields * l.inFields ? empty([R, cout, cin]) : zeros([R, cout, cin]);
+  try {
+    for (const blk of l.blocks) {
+      const B = blk.basis, D = B.dim, nIn = blk.inFields.length, rows = blk.outFields.length * nIn;
+      const c = compact(blk, byName(inType)(blk.inName), byName(outType)(blk.outName), 5, 'winograd5', syms);
+      const W = blockWeights(blk, w, D, nIn, rows, fieldScale);
+      // Each stored entry (o, i, r) is column (o * in + i) * R + r of its row, unscaled.
+      const table = new Uint32Array(B.out * B.in * R), scales = new Float32Array(table.length).fill(1);
+      for (let t = 0; t < table.length; t++) table[t] = t;
+      tidy(() => withTemporaries((tmp) => {
+        const prod = matmul(tensor(W, [rows, D]), tensor(c.values, [D, c.n]));
+        const tb = tmp.add(new U32Buffer(table));
+        const sc = tensor(scales, [scales.length]);
+        const oo = tmp.add(new U32Buffer(Uint32Array.from(blk.outFields)));
+        const io = tmp.add(new U32Buffer(Uint32Array.from(blk.inFields)));
+        call('steer_scatter', (kn) => kn.steer_scatter(prod.ptr, c.n, tb.ptr, sc.ptr, B.out, B.in, R, oo.ptr, blk.outFields.length, io.ptr, nIn, u.ptr, cout, cin, true));
+      }));
+    }
+  } catch (e) {
+    u.dispose();
+    throw e;
+  }
+  // Channel permutations and scales per coordinate.
+  const backs = new Map<{ to: Int32Array }, Int32Array>();
+  const channelMaps = (t: typeof inType, n: number, out: boolean) => {
+    const perm = new Uint32Array(36 * n), scale = new Float32Array(36 * n);
+    for (let xi = 0; xi < 36; xi++) {
+      const si = structure.via[xi], h = syms[si], cRep = structure.syms[si].c[structure.reps[structure.from[xi]]];
+      t.representations.forEach((r, f) => {
+        const p = repPermutation(r, h)!;
+        let back = backs.get(p);
+        if (!back) {
+          back = new Int32Array(r.size);
+          for (let j = 0; j < r.size; j++) back[p.to[j]] = j;
+          backs.set(p, back);
+        }
+        for (let a = 0; a < r.size; a++) {
+          const a0 = back[a];
+          perm[xi * n + t.offsets[f] + a] = t.offsets[f] + a0;
+          scale[xi * n + t.offsets[f] + a] = out ? p.sign[a0] / cRep : p.sign[a0];
+        }
+      });
+    }
+    return { perm, scale };
+  };
+  const ins = channelMaps(inType, cin, false), outs = channelMaps(outType, cout, true);
+  const repOf = Uint32Array.from({ length: 36 }, (_, xi) => structure.from[xi]);
+  return { u, reps: R, repOf, inPerm: ins.perm, inScale: ins.scale, outPerm: outs.perm, outScale: outs.scale };
 }

@@ -16,8 +16,9 @@ import { seededRng } from '../../groups/lie.js';
 import { R2FieldType } from '../../gspaces/field.js';
 import { basisParams, type BasisParams, type Convention } from '../../gspaces/kernels.js';
 import { expandBias, layout, type Layout } from '../../gspaces/layout.js';
-import { expandFilter } from '../../gspaces/expand.js';
-import { conv5x5Winograd, winograd5Applies, winograd5Weights } from '../../core/winograd5.js';
+import { expandFilter, expandWinogradSymmetric } from '../../gspaces/expand.js';
+import { conv5x5Winograd, conv5x5WinogradSym, winograd5Applies, winograd5Weights, type SymmetricWinograd } from '../../core/winograd5.js';
+import { U32Buffer } from '../../core/buffers.js';
 import { gaussian } from '../../omega/omega.js';
 import { Layer, type LayerConfig } from '../layer.js';
 import { Relu } from '../pointwise.js';
@@ -61,6 +62,8 @@ interface Prepared {
   winograd?: Tensor;
   /** The F(2x2, 5x5) transform of a 5x5 filter bank. */
   winograd5?: Tensor;
+  /** The same, stored at the orbit representatives of the grid's symmetries only. */
+  winograd5sym?: SymmetricWinograd;
   bias?: Tensor;
   dispose(): void;
 }
@@ -202,6 +205,24 @@ export class R2Conv extends Layer {
       const wino5 = !plain && this.#algorithm === 'auto' && winograd5Applies(kd, this.stride, this.padding) && cin >= 4;
       // The Winograd F(2x2, 5x5) weights straight from the coefficients, when nothing else changes the filter.
       const direct5 = wino5 && !rowScale && this.dilation === 1;
+      const sym = direct5 ? expandWinogradSymmetric(this.layout, ti, to, cin, cout, w, fieldScale) : undefined;
+      if (sym) {
+        const b = this.params().get('bias')?.toArray();
+        let bias: Float32Array | undefined = b ? expandBias(this.layout, cout, b) : undefined;
+        if (affine) bias = Float32Array.from(bias ?? new Float32Array(cout), (v, c) => v * affine.scale[c] + affine.shift[c]);
+        const ws: SymmetricWinograd = {
+          u: keep(sym.u), reps: sym.reps, repOf: new U32Buffer(sym.repOf, false), inPerm: new U32Buffer(sym.inPerm, false), inScale: keep(tensor(sym.inScale, [sym.inScale.length])),
+          outPerm: new U32Buffer(sym.outPerm, false), outScale: keep(tensor(sym.outScale, [sym.outScale.length])),
+        };
+        return {
+          winograd5sym: ws,
+          bias: bias ? keep(tensor(bias, [cout])) : undefined,
+          dispose() {
+            for (const t of [ws.u, ws.repOf, ws.inPerm, ws.inScale, ws.outPerm, ws.outScale]) t.dispose();
+            this.bias?.dispose();
+          },
+        };
+      }
       let filter = expandFilter(this.layout, repOf, cin, cout, k, w, fieldScale, direct5 ? 'winograd5' : 'pixels');
       if (!direct5 && (rowScale || this.dilation > 1)) {
         const src = filter.toArray(), d = this.dilation;
@@ -249,7 +270,7 @@ export class R2Conv extends Layer {
   /** Whether runs use Winograd: F(2x2, 3x3) for 3x3 layers, F(2x2, 5x5) for 5x5 ones. */
   get usesWinograd(): boolean {
     const p = this.prepared();
-    return p.winograd !== undefined || p.winograd5 !== undefined;
+    return p.winograd !== undefined || p.winograd5 !== undefined || p.winograd5sym !== undefined;
   }
 
   outputType(t: FieldType<unknown, any>): FieldType<unknown, any> {
@@ -271,6 +292,7 @@ export class R2Conv extends Layer {
     const g = { n, cin, h, w, cout, kh: kd, kw: kd, stride: this.stride, padTop, padLeft, ho, wo };
     if (p.winograd) return conv3x3Winograd(x, p.winograd, p.bias, g, relu, [n, cout, ho, wo]);
     if (p.winograd5) return conv5x5Winograd(x, p.winograd5, p.bias, g, relu, [n, cout, ho, wo]);
+    if (p.winograd5sym) return conv5x5WinogradSym(x, p.winograd5sym, p.bias, g, relu, [n, cout, ho, wo]);
     return conv2d(x, p.weights!, p.bias, g, relu, [n, cout, ho, wo]);
   }
 
