@@ -387,3 +387,17 @@ function weightsFor(config: ReturnType<typeof Object>): Record<string, { shape: 
   }
   return out;
 }
+
+describe('hostile sizes', () => {
+  it('refuses a basis that would take too long to build, before building it, and stays usable', () => {
+    const big = G.rot2dOnR2(128);
+    const t = eq.fieldType(big, [big.regularRepr]);
+    const t0 = performance.now();
+    expect(() => eq.nn.r2conv({ in: t, out: t, kernel: 7, name: 'huge' })).toThrow(/r2conv 'huge': kernel basis: regular -> regular \(sizes 128 and 128\) .* over the limit/);
+    expect(performance.now() - t0).toBeLessThan(2000);
+    const gs = G.rot2dOnR2(4);
+    const small = eq.nn.r2conv({ in: eq.fieldType(gs, [gs.trivialRepr]), out: eq.fieldType(gs, [gs.regularRepr]), kernel: 3 });
+    expect(small.basisDimension).toBe(6);
+    small.dispose();
+  });
+});

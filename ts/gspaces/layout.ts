@@ -7,6 +7,7 @@
  * value per trivial irrep of the output fields, spread by that irrep's column of the field's
  * change of basis.
  */
+import { ArgumentError } from '../core/errors.js';
 import type { R2FieldType } from './field.js';
 import { blockBasis, type BasisParams, type BlockBasis } from './kernels.js';
 
@@ -34,6 +35,9 @@ export interface Layout {
   inFields: number;
 }
 
+/** The most work (multiply-adds, estimated) one block's basis may take to build: a few seconds. */
+export const MAX_BASIS_WORK = 3e9;
+
 const pyLess = (a: [string, string], b: [string, string]) => (a[0] !== b[0] ? (a[0] < b[0] ? -1 : 1) : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0);
 
 export function layout(inType: R2FieldType, outType: R2FieldType, p: BasisParams): Layout {
@@ -50,6 +54,14 @@ export function layout(inType: R2FieldType, outType: R2FieldType, p: BasisParams
   const pairs: [string, string][] = [];
   for (const a of ins.keys()) for (const b of outs.keys()) pairs.push([a, b]);
   pairs.sort(pyLess);
+  // Building a block's basis costs about (candidate elements) x (out x in x k^2) x (irrep sizes):
+  // refuse what would take more than a few seconds before starting (hostile configs included).
+  const P = p.kernel * p.kernel;
+  for (const [a, b] of pairs) {
+    const ri = ins.get(a)!.rep, ro = outs.get(b)!.rep;
+    const work = (p.L + 1) * ri.irreps.length * ro.irreps.length * 4 * p.rings.length * ri.size * ro.size * 4 * P;
+    if (work > MAX_BASIS_WORK) throw new ArgumentError(`kernel basis: ${a} -> ${b} (sizes ${ri.size} and ${ro.size}) with a ${p.kernel}x${p.kernel} kernel and band limit ${p.L} would take about ${(work / 1e9).toFixed(1)} G operations to build, over the limit of ${MAX_BASIS_WORK / 1e9} G; use smaller representations or kernels`);
+  }
   const blocks: Block[] = [];
   let offset = 0;
   for (const [a, b] of pairs) {

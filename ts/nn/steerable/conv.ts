@@ -117,7 +117,12 @@ export class R2Conv extends Layer {
     const filter = to.size * ti.size * kd * kd;
     checkLayerBytes(`${where} ${ti.size} -> ${to.size} channels (kernel ${this.kernel})`, 4 * 3 * filter);
     checkResolution(this.basis, where);
-    this.layout = layout(ti, to, this.basis);
+    try {
+      this.layout = layout(ti, to, this.basis);
+    } catch (e) {
+      if (e instanceof ArgumentError) throw new ArgumentError(`${where}: ${e.message}`);
+      throw e;
+    }
     checkCoverage(this, where);
     this.#options = { ...options };
     if (options.initialize === false) {
