@@ -209,6 +209,8 @@ describe('representations', () => {
       const R = gs.regularRepr, n = els.length;
       for (const g of els) {
         const M = R.matrix(g);
+        const viaQ = fromIrreps(R, g);
+        for (let t = 0; t < n * n; t++) expect(Math.abs(M[t] - viaQ[t]), gs.name).toBeLessThan(1e-9);
         els.forEach((h, j) => {
           const i = F.index(F.compose(g, h));
           for (let row = 0; row < n; row++) expect(Math.abs(M[row * n + j] - (row === i ? 1 : 0))).toBeLessThan(1e-9);
@@ -243,6 +245,9 @@ describe('representations', () => {
       }
       for (const g of gs.elements()) {
         const M = r.matrix(g);
+        // The permutation equals Q (psi_1(g) + psi_2(g) + ...) Q^T, the representation escnn defines.
+        const viaQ = fromIrreps(r, g);
+        for (let t = 0; t < n * n; t++) expect(Math.abs(M[t] - viaQ[t]), key).toBeLessThan(1e-9);
         for (let row = 0; row < n; row++) {
           const vals = Array.from(M.subarray(row * n, (row + 1) * n)).map((v) => Math.round(v * 1e9) / 1e9);
           expect(vals.filter((v) => v === 1).length).toBe(1);
@@ -252,6 +257,22 @@ describe('representations', () => {
     }
   });
 });
+
+/** `Q (psi_1(g) + ...) Q^T` computed from the irreps and the change of basis. */
+function fromIrreps(r: eq.gspaces.R2Rep, g: eq.gspaces.PlaneElement): Float64Array {
+  const n = r.size, D = new Float64Array(n * n), Q = r.changeOfBasis;
+  r.irreps.forEach((id, b) => {
+    const m = r.group.irrepMatrix(id, g), d = r.group.irrepSize(id), o = r.offsets[b];
+    for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) D[(o + i) * n + o + j] = m[i * d + j];
+  });
+  const out = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
+    let s = 0;
+    for (let a = 0; a < n; a++) for (let b = 0; b < n; b++) s += Q[i * n + a] * D[a * n + b] * Q[j * n + b];
+    out[i * n + j] = s;
+  }
+  return out;
+}
 
 describe('sampled kernels satisfy the constraint exactly where the grid allows', () => {
   it('kappa(h x) = rho_out(h) kappa(x) rho_in(h)^T for rotations by 90 degrees and the reflection', () => {

@@ -27,6 +27,8 @@ export class R2Rep {
     readonly changeOfBasis: Float64Array,
     /** Whether pointwise nonlinearities commute with it (a permutation representation). */
     readonly pointwise: boolean,
+    /** For permutation representations: `rho(g) e_j = e_{perm(g)[j]}` (so `matrix` needs no products). */
+    readonly permutation?: (g: PlaneElement) => Int32Array,
   ) {
     this.offsets = [];
     let at = 0;
@@ -41,6 +43,11 @@ export class R2Rep {
   /** `rho(g)`, `size x size`, row-major. */
   matrix(g: PlaneElement): Float64Array {
     const n = this.size, Q = this.changeOfBasis;
+    if (this.permutation) {
+      const to = this.permutation(g), M = new Float64Array(n * n);
+      for (let j = 0; j < n; j++) M[to[j] * n + j] = 1;
+      return M;
+    }
     const D = new Float64Array(n * n);
     this.irreps.forEach((id, b) => {
       const m = this.group.irrepMatrix(id, g), d = this.group.irrepSize(id), o = this.offsets[b];
@@ -121,7 +128,7 @@ export function regularRep(G: FibreGroup): R2Rep {
       at += s;
     }
   });
-  return new R2Rep(G, 'regular', irreps, Q, true);
+  return new R2Rep(G, 'regular', irreps, Q, true, (g) => Int32Array.from(els, (h) => G.index(G.compose(g, h))));
 }
 
 /**
@@ -196,7 +203,12 @@ export function quotientRep(G: FibreGroup, id: unknown): R2Rep {
   if (columns.length !== n) throw new ArgumentError(`${G.name}.quotientRepr: internal error (${columns.length} columns for ${n} cosets)`);
   const Q = new Float64Array(n * n);
   columns.forEach((col, c) => col.forEach((v, r) => (Q[r * n + c] = v)));
-  return new R2Rep(G, H.name, irreps, Q, true);
+  // g moves coset rep_i H to the coset of g rep_i.
+  const cosetOf = new Map<number, number>();
+  reps.forEach((g, i) => {
+    for (const h of Hs) cosetOf.set(G.index(G.compose(g, h)), i);
+  });
+  return new R2Rep(G, H.name, irreps, Q, true, (g) => Int32Array.from(reps, (r) => cosetOf.get(G.index(G.compose(g, r)))!));
 }
 
 /** Invariant vectors of `psi` under the elements `Hs`, as escnn picks them. */
