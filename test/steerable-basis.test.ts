@@ -70,9 +70,26 @@ describe('sampled bases', () => {
       [eq.fieldType(so2, [so2.irrep(0), so2.irrep(2)]), eq.fieldType(so2, [so2.irrep(1), so2.irrep(3)]), 7],
       [eq.fieldType(gs8, [gs8.regularRepr]), eq.fieldType(gs8, [gs8.regularRepr, gs8.regularRepr]), 5, 2],
       [eq.fieldType(G.rot2dOnR2(16), [G.rot2dOnR2(16).trivialRepr]), eq.fieldType(G.rot2dOnR2(16), [G.rot2dOnR2(16).trivialRepr]), 9],
+      // Enough fields that the products are computed a few out fields at a time.
+      [eq.fieldType(gs8, Array(40).fill(gs8.regularRepr)), eq.fieldType(gs8, Array(40).fill(gs8.regularRepr)), 5],
     ];
+    let factored = 0;
     for (const [ti, to, kernel, dilation] of cases) {
       const conv = eq.nn.r2conv({ in: ti, out: to, kernel, dilation, seed: 5 });
+      for (const b of conv.layout.blocks) {
+        const rep = (t: eq.R2FieldType, n: string) => t.representations.find((r) => r.name === n)!;
+        const f = G.expandsFactored(b.basis, rep(ti, b.inName), rep(to, b.outName));
+        // Factored when both are signed permutations under every element and the out one moves
+        // axis 0 onto every axis with sign +1 (regular, quotient, one-dimensional, D4's irrep_1,1).
+        const perm = (r: eq.R2Rep) => r.group.finite && r.group.elements().every((g) => {
+          const m = r.matrix(g);
+          return Array.from({ length: r.size }, (_, j) => Array.from({ length: r.size }, (_, i) => Math.abs(m[i * r.size + j])).filter((v) => v > 1e-9)).every((c) => c.length === 1 && Math.abs(c[0] - 1) < 1e-9);
+        });
+        const ri = rep(ti, b.inName), ro = rep(to, b.outName);
+        const onto = (r: eq.R2Rep) => Array.from({ length: r.size }, (_, a) => r.group.elements().some((g) => Math.abs(r.matrix(g)[a * r.size] - 1) < 1e-9)).every(Boolean);
+        expect(f, `${b.inName} -> ${b.outName}`).toBe(perm(ri) && perm(ro) && onto(ro));
+        if (f) factored++;
+      }
       const w = conv.parameters().weights.toArray();
       const fast = conv.expandedFilters().weight;
       const ref = G.expandReference(conv.layout, ti.size, to.size, kernel * kernel, w);
@@ -86,6 +103,7 @@ describe('sampled bases', () => {
       expect(err / scale).toBeLessThan(1e-6);
       conv.dispose();
     }
+    expect(factored).toBeGreaterThanOrEqual(4);
   });
 });
 

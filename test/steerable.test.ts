@@ -116,7 +116,8 @@ describe('r2conv', () => {
         const plain = eq.nn.phi({ group: 'z2', omega: eq.omega.kernel({ in: 8, out: 4, size: shape[2], padding: o.padding, stride: o.stride ?? 1, lift: true }) });
         plain.setParameters({ weight, bias });
         const y = c2.run(x);
-        expect(relError(plain.run(x).toArray(), y.toArray())).toBeLessThan(1e-6);
+        // Two convolution kernels summing in different orders: float32 rounding.
+        expect(relError(plain.run(x).toArray(), y.toArray())).toBeLessThan(3e-6);
         c2.dispose();
         plain.dispose();
       }
@@ -132,6 +133,8 @@ describe('r2conv on Winograd F(2x2, 5x5)', () => {
       [eq.fieldType(c8, [c8.regularRepr, c8.regularRepr]), eq.fieldType(c8, [c8.regularRepr, c8.quotientRepr(2), c8.irrep(1)])],
       [eq.fieldType(d8, [d8.regularRepr]), eq.fieldType(d8, [d8.regularRepr, d8.irrep(1, 2)])],
       [eq.fieldType(so2, [so2.irrep(0), so2.irrep(1), so2.irrep(2)]), eq.fieldType(so2, [so2.irrep(1), so2.irrep(3), so2.irrep(0)])],
+      // Enough fields that the weights are written a few out fields at a time.
+      [eq.fieldType(c8, Array(36).fill(c8.regularRepr)), eq.fieldType(c8, Array(36).fill(c8.regularRepr))],
     ];
     for (const [ti, to] of cases) eq.tidy(() => {
       const conv = eq.nn.r2conv({ in: ti, out: to, kernel: 5, padding: 2, seed: 8 });

@@ -14,13 +14,13 @@
  * Both equal `expandReference` (and its Winograd transform) to float rounding.
  */
 import { U32Buffer, withTemporaries } from '../core/buffers.js';
-import { matmul } from '../core/gemm.js';
+import { matmul, matmulRows, packMatrix } from '../core/gemm.js';
 import { Tensor, empty, tensor, tidy, zeros } from '../core/tensor.js';
 import { call } from '../core/wasm.js';
 import type { PlaneElement } from './group.js';
 import type { Block, Layout } from './layout.js';
 import type { R2Rep } from './repr.js';
-import type { BlockBasis } from './kernels.js';
+import { gridPoints, type BlockBasis } from './kernels.js';
 
 export type Coordinates = 'pixels' | 'winograd5';
 
@@ -118,9 +118,14 @@ function coordinateAction(G: R2Rep['group'], h: PlaneElement, k: number, T: Floa
 }
 
 interface Compact {
-  /** `[D, n]`: the basis at the orbit representatives (or everywhere). */
+  /** `[D, n]`: the basis at the orbit representatives (or everywhere); empty when factored. */
   values: Float32Array;
+  /** The same product in two small factors (see `rowFactor`), when they exist. */
+  factor?: Factor;
   n: number;
+  /** Per computed entry `(o, i, r)`: its column of a product row, and its sign. */
+  column: Uint32Array;
+  columnSign: Int8Array;
   /** Per block entry `(o, i, xi)`: the compact column and the scale. */
   table: Uint32Array;
   scales: Float32Array;
@@ -132,6 +137,158 @@ interface Compact {
   via: Int32Array;
   from: Int32Array;
   syms: { tau: Int32Array; c: Float64Array }[];
+}
+
+
+/**
+ * Two small factors of a block's basis. When the out representation permutes its axes
+ * transitively (regular, quotient) and the in representation is a signed permutation under the
+ * elements `g_a` taking axis 0 to axis `a`, every row of the kernel follows from row 0:
+ * `kappa(y)[a, :] = kappa(g_a^-1 y)[0, :] rho_in(g_a)^-1`; and row 0 is, per input component, a
+ * combination of the rings' scalar functions `exp(-(|y| - r)^2 / 2 sigma^2) {1, cos m theta,
+ * sin m theta}` (m up to the ring's band limit), sampled at the rotated points `g_a^-1 y`. So the
+ * block sums are two GEMMs: coefficients to combinations, `[pairs, D] x M [D, in * nphi]`, then
+ * combinations to values, `[pairs * in, nphi] x Phi [nphi, out * R]`: `2 in nphi (D + out R)`
+ * FLOPs per field pair instead of `2 D out in R` (a quarter for C8 regular fields, 5x5).
+ * Fitted on the grid and accepted only when it reproduces the whole basis to 1e-6.
+ */
+interface Factor {
+  /** `[D, in * nphi]`, column `c * nphi + j`. */
+  M: Float32Array;
+  /** `[nphi, out * R]`, column `a * R + r`. */
+  Phi: Float32Array;
+  nphi: number;
+  /** Per entry `(a, b)`: the input component `c` it reads (value `sign X[(c * out + a) * R + r]`). */
+  comp: Int32Array;
+  sign: Int8Array;
+}
+
+interface RowFit {
+  M: Float32Array;
+  nphi: number;
+  /** `[out][P][nphi]`: the functions at the rotated grid points. */
+  F: Float64Array;
+  comp: Int32Array;
+  sign: Int8Array;
+}
+
+const fitCache = new WeakMap<BlockBasis, RowFit | null>();
+
+function rowFactor(B: BlockBasis, rin: R2Rep, rout: R2Rep, k: number, T: Float64Array, Q: number, reps: number[]): Factor | undefined {
+  if (!fitCache.has(B)) fitCache.set(B, fitRows(B, rin, rout, k) ?? null);
+  const fit = fitCache.get(B);
+  if (!fit) return undefined;
+  const { nphi, F } = fit, o = B.out, P = B.points, R = reps.length;
+  const Phi = new Float32Array(nphi * o * R);
+  for (let j = 0; j < nphi; j++) for (let a = 0; a < o; a++) for (let r = 0; r < R; r++) {
+    let v = 0;
+    for (let q = 0; q < P; q++) v += F[(a * P + q) * nphi + j] * T[q * Q + reps[r]];
+    Phi[j * o * R + a * R + r] = v;
+  }
+  return { M: fit.M, Phi, nphi, comp: fit.comp, sign: fit.sign };
+}
+
+function fitRows(B: BlockBasis, rin: R2Rep, rout: R2Rep, k: number): RowFit | undefined {
+  const p = B.params, G = rout.group;
+  const o = B.out, i = B.in, P = B.points, D = B.dim;
+  if (!p || !G.finite || p.kernel !== k || P !== k * k || D === 0) return undefined;
+  const ga: (PlaneElement | undefined)[] = Array.from({ length: o }, () => undefined);
+  for (const g of G.elements()) {
+    const po = repPermutation(rout, g);
+    if (!po) return undefined;
+    if (po.sign[0] === 1 && !ga[po.to[0]]) ga[po.to[0]] = g;
+  }
+  if (ga.some((g) => !g)) return undefined;
+  const pin = ga.map((g) => repPermutation(rin, g!));
+  if (pin.some((x) => !x)) return undefined;
+  const fns: { ring: number; m: number; sin: boolean }[] = [];
+  p.rings.forEach((_, r) => {
+    fns.push({ ring: r, m: 0, sin: false });
+    for (let m = 1; m <= Math.floor(p.frequencies[r] + 1e-9); m++) fns.push({ ring: r, m, sin: false }, { ring: r, m, sin: true });
+  });
+  const nphi = fns.length;
+  if (nphi > P) return undefined;
+  const pts = gridPoints(k, p.dilation);
+  // F[a][q][j] = phi_j(g_a^-1 x_q); F0 at the grid itself.
+  const at = (x: number, y: number, out: Float64Array, off: number) => {
+    const rad = Math.hypot(x, y), th = Math.atan2(y, x);
+    fns.forEach((f, j) => {
+      const g = Math.exp((-0.5 * (rad - p.rings[f.ring]) ** 2) / p.sigma[f.ring] ** 2);
+      out[off + j] = f.m === 0 ? g : rad < 1e-9 ? 0 : g * (f.sin ? Math.sin(f.m * th) : Math.cos(f.m * th));
+    });
+  };
+  const F0 = new Float64Array(P * nphi);
+  for (let q = 0; q < P; q++) at(pts[2 * q], pts[2 * q + 1], F0, q * nphi);
+  const F = new Float64Array(o * P * nphi);
+  ga.forEach((g, a) => {
+    const A = G.planeMatrix(G.inverse(g!));
+    for (let q = 0; q < P; q++) {
+      const x = pts[2 * q], y = pts[2 * q + 1];
+      at(A[0] * x + A[1] * y, A[2] * x + A[3] * y, F, (a * P + q) * nphi);
+    }
+  });
+  // Least squares on the grid: Cholesky of F0^T F0.
+  const L = new Float64Array(nphi * nphi);
+  for (let u = 0; u < nphi; u++) for (let v = 0; v <= u; v++) {
+    let s = 0;
+    for (let q = 0; q < P; q++) s += F0[q * nphi + u] * F0[q * nphi + v];
+    for (let t = 0; t < v; t++) s -= L[u * nphi + t] * L[v * nphi + t];
+    if (u === v) {
+      if (!(s > 1e-10)) return undefined;
+      L[u * nphi + u] = Math.sqrt(s);
+    } else L[u * nphi + v] = s / L[v * nphi + v];
+  }
+  const M = new Float64Array(D * i * nphi), rhs = new Float64Array(nphi);
+  for (let d = 0; d < D; d++) for (let c = 0; c < i; c++) {
+    const src = (d * o * i + c) * P; // row 0, column c
+    for (let j = 0; j < nphi; j++) {
+      let s = 0;
+      for (let q = 0; q < P; q++) s += F0[q * nphi + j] * B.data[src + q];
+      for (let t = 0; t < j; t++) s -= L[j * nphi + t] * rhs[t];
+      rhs[j] = s / L[j * nphi + j];
+    }
+    for (let j = nphi - 1; j >= 0; j--) {
+      let s = rhs[j];
+      for (let t = j + 1; t < nphi; t++) s -= L[t * nphi + j] * rhs[t];
+      rhs[j] = s / L[j * nphi + j];
+    }
+    M.set(rhs, (d * i + c) * nphi);
+  }
+  // Every entry: (a, b) reads component c = rho_in(g_a)^-1's source of b, with its sign.
+  const comp = new Int32Array(o * i), sign = new Int8Array(o * i);
+  pin.forEach((pi, a) => pi!.to.forEach((b, c) => {
+    comp[a * i + b] = c;
+    sign[a * i + b] = pi!.sign[c];
+  }));
+  for (let d = 0; d < D; d++) for (let a = 0; a < o; a++) for (let b = 0; b < i; b++) {
+    const m = (d * i + comp[a * i + b]) * nphi, s = sign[a * i + b], src = ((d * o + a) * i + b) * P;
+    for (let q = 0; q < P; q++) {
+      let v = 0;
+      for (let j = 0; j < nphi; j++) v += M[m + j] * F[(a * P + q) * nphi + j];
+      if (Math.abs(s * v - B.data[src + q]) > 1e-6) return undefined;
+    }
+  }
+  return { M: Float32Array.from(M), nphi, F, comp, sign };
+}
+
+/** Whether a block's expansion runs on the two factors of `rowFactor` (what the tests check). */
+export function expandsFactored(B: BlockBasis, rin: R2Rep, rout: R2Rep): boolean {
+  const k = B.params?.kernel ?? 0;
+  const { T, Q } = coordinateMap('pixels', k);
+  return rowFactor(B, rin, rout, k, T, Q, [0]) !== undefined;
+}
+
+/** The computed values `[rows, n]` for coefficients `W` `[rows, D]` (one GEMM, or the two factors). */
+function products(c: Compact, W: Float32Array, rows: number, D: number, nIn: number): Tensor {
+  const f = c.factor;
+  if (!f) return matmul(tensor(W, [rows, D]), tensor(c.values, [D, c.n]));
+  const V = matmul(tensor(W, [rows, D]), tensor(f.M, [D, nIn * f.nphi]));
+  const packed = packMatrix(tensor(f.Phi, [f.nphi, f.Phi.length / f.nphi]));
+  try {
+    return matmulRows(V, rows * nIn, f.nphi, packed, {}, [rows, c.n]);
+  } finally {
+    packed.dispose();
+  }
 }
 
 const compactCache = new WeakMap<BlockBasis, Map<string, Compact>>();
@@ -174,8 +331,18 @@ function compact(blk: Block, rin: R2Rep, rout: R2Rep, k: number, coords: Coordin
     });
   }
   const R = reps.length, n = o * i * R;
-  const values = new Float32Array(D * n);
-  for (let d = 0; d < D; d++) for (let a = 0; a < o; a++) for (let b = 0; b < i; b++) {
+  const factor = rowFactor(B, rin, rout, k, T, Q, reps);
+  const column = new Uint32Array(o * i * R), columnSign = new Int8Array(o * i * R).fill(1);
+  for (let a = 0; a < o; a++) for (let b = 0; b < i; b++) for (let r = 0; r < R; r++) {
+    const e = (a * i + b) * R + r;
+    if (!factor) column[e] = e;
+    else {
+      column[e] = (factor.comp[a * i + b] * o + a) * R + r;
+      columnSign[e] = factor.sign[a * i + b];
+    }
+  }
+  const values = new Float32Array(factor ? 0 : D * n);
+  if (!factor) for (let d = 0; d < D; d++) for (let a = 0; a < o; a++) for (let b = 0; b < i; b++) {
     const src = d * o * i * P + (a * i + b) * P;
     for (let r = 0; r < R; r++) {
       let v = 0;
@@ -195,25 +362,45 @@ function compact(blk: Block, rin: R2Rep, rout: R2Rep, k: number, coords: Coordin
   for (let a = 0; a < o; a++) for (let b = 0; b < i; b++) for (let xi = 0; xi < Q; xi++) {
     const si = via[xi], s = syms[si], iv = invs[si];
     const rep = reps[from[xi]];
-    const a0 = iv.o[a], b0 = iv.i[b];
-    table[(a * i + b) * Q + xi] = (a0 * i + b0) * R + from[xi];
-    scales[(a * i + b) * Q + xi] = (s.po.sign[a0] * s.pi.sign[b0]) / s.c[rep];
+    const a0 = iv.o[a], b0 = iv.i[b], e = (a0 * i + b0) * R + from[xi];
+    table[(a * i + b) * Q + xi] = column[e];
+    scales[(a * i + b) * Q + xi] = (columnSign[e] * s.po.sign[a0] * s.pi.sign[b0]) / s.c[rep];
   }
-  const c: Compact = { values, n, table, scales, Q, R, reps, via, from, syms: syms.map((s) => ({ tau: s.tau, c: s.c })) };
+  const c: Compact = { values, factor, n, column, columnSign, table, scales, Q, R, reps, via, from, syms: syms.map((s) => ({ tau: s.tau, c: s.c })) };
   byCoords.set(key, c);
   return c;
 }
 
-/** A block's coefficients `[rows, D]`, each out field's scaled when `fieldScale` is given (else a view). */
-function blockWeights(blk: Block, w: Float32Array, D: number, nIn: number, rows: number, fieldScale?: (outOffset: number) => number): Float32Array {
-  if (!fieldScale) return w.subarray(blk.offset, blk.offset + rows * D);
-  const W = new Float32Array(rows * D);
-  blk.outFields.forEach((oOff, a) => {
-    const s = fieldScale(oOff);
-    const base = a * nIn * D;
-    for (let t = 0; t < nIn * D; t++) W[base + t] = s * w[blk.offset + base + t];
-  });
+/** Out fields `first .. first + count` of a block: their coefficients `[count * nIn, D]`, scaled per out field when `fieldScale` is given (else a view). */
+function blockWeights(blk: Block, w: Float32Array, D: number, nIn: number, first: number, count: number, fieldScale?: (outOffset: number) => number): Float32Array {
+  const start = blk.offset + first * nIn * D, len = count * nIn * D;
+  if (!fieldScale) return w.subarray(start, start + len);
+  const W = w.slice(start, start + len);
+  for (let a = 0; a < count; a++) {
+    const s = fieldScale(blk.outFields[first + a]);
+    if (s !== 1) for (let t = a * nIn * D; t < (a + 1) * nIn * D; t++) W[t] *= s;
+  }
   return W;
+}
+
+/** Products are computed and scattered this many floats at a time (in cache, little fresh memory). */
+const CHUNK = 1 << 18;
+
+/**
+ * For one block: the products for a few out fields at a time, each chunk handed to `scatter`
+ * with the channel offsets of its out fields.
+ */
+function forChunks(blk: Block, c: Compact, w: Float32Array, fieldScale: ((outOffset: number) => number) | undefined, scatter: (prod: Tensor, outOffsets: U32Buffer, count: number) => void): void {
+  const B = blk.basis, D = B.dim, nIn = blk.inFields.length;
+  const per = Math.max(1, Math.floor(CHUNK / Math.max(1, nIn * c.n)));
+  withTemporaries((t) => {
+    for (let first = 0; first < blk.outFields.length; first += per) {
+      const count = Math.min(per, blk.outFields.length - first);
+      const W = blockWeights(blk, w, D, nIn, first, count, fieldScale);
+      const oo = t.add(new U32Buffer(Uint32Array.from(blk.outFields.slice(first, first + count))));
+      tidy(() => scatter(products(c, W, count * nIn, D, B.in), oo, count));
+    }
+  });
 }
 
 /**
@@ -229,17 +416,16 @@ export function expandFilter(l: Layout, reps: { in: (name: string) => R2Rep; out
   const bank = coords === 'pixels' ? make([cout, cin * Q]) : make([36, cout, cin]);
   try {
     for (const blk of l.blocks) {
-      const B = blk.basis, D = B.dim, nIn = blk.inFields.length, rows = blk.outFields.length * nIn;
+      const B = blk.basis, nIn = blk.inFields.length;
       const c = compact(blk, reps.in(blk.inName), reps.out(blk.outName), k, coords);
-      const W = blockWeights(blk, w, D, nIn, rows, fieldScale);
-      tidy(() => withTemporaries((t) => {
-        const prod = matmul(tensor(W, [rows, D]), tensor(c.values, [D, c.n]));
+      withTemporaries((t) => {
         const table = t.add(new U32Buffer(c.table));
-        const scales = tensor(c.scales, [c.scales.length]);
-        const oo = t.add(new U32Buffer(Uint32Array.from(blk.outFields)));
         const io = t.add(new U32Buffer(Uint32Array.from(blk.inFields)));
-        call('steer_scatter', (kn) => kn.steer_scatter(prod.ptr, c.n, table.ptr, scales.ptr, B.out, B.in, Q, oo.ptr, blk.outFields.length, io.ptr, nIn, bank.ptr, cout, cin, coords !== 'pixels'));
-      }));
+        tidy(() => {
+          const scales = tensor(c.scales, [c.scales.length]);
+          forChunks(blk, c, w, fieldScale, (prod, oo, count) => call('steer_scatter', (kn) => kn.steer_scatter(prod.ptr, c.n, table.ptr, scales.ptr, B.out, B.in, Q, oo.ptr, count, io.ptr, nIn, bank.ptr, cout, cin, coords !== 'pixels')));
+        });
+      });
     }
   } catch (e) {
     bank.dispose();
@@ -281,20 +467,17 @@ export function expandWinogradSymmetric(l: Layout, inType: { representations: re
   const u = pairs === l.outFields * l.inFields ? empty([R, cout, cin]) : zeros([R, cout, cin]);
   try {
     for (const blk of l.blocks) {
-      const B = blk.basis, D = B.dim, nIn = blk.inFields.length, rows = blk.outFields.length * nIn;
+      const B = blk.basis, nIn = blk.inFields.length;
       const c = compact(blk, byName(inType)(blk.inName), byName(outType)(blk.outName), 5, 'winograd5', syms);
-      const W = blockWeights(blk, w, D, nIn, rows, fieldScale);
-      // Each stored entry (o, i, r) is column (o * in + i) * R + r of its row, unscaled.
-      const table = new Uint32Array(B.out * B.in * R), scales = new Float32Array(table.length).fill(1);
-      for (let t = 0; t < table.length; t++) table[t] = t;
-      tidy(() => withTemporaries((tmp) => {
-        const prod = matmul(tensor(W, [rows, D]), tensor(c.values, [D, c.n]));
-        const tb = tmp.add(new U32Buffer(table));
-        const sc = tensor(scales, [scales.length]);
-        const oo = tmp.add(new U32Buffer(Uint32Array.from(blk.outFields)));
-        const io = tmp.add(new U32Buffer(Uint32Array.from(blk.inFields)));
-        call('steer_scatter', (kn) => kn.steer_scatter(prod.ptr, c.n, tb.ptr, sc.ptr, B.out, B.in, R, oo.ptr, blk.outFields.length, io.ptr, nIn, u.ptr, cout, cin, true));
-      }));
+      // Each stored entry (o, i, r) is one computed column, with its sign.
+      withTemporaries((t) => {
+        const table = t.add(new U32Buffer(c.column));
+        const io = t.add(new U32Buffer(Uint32Array.from(blk.inFields)));
+        tidy(() => {
+          const scales = tensor(Float32Array.from(c.columnSign), [c.column.length]);
+          forChunks(blk, c, w, fieldScale, (prod, oo, count) => call('steer_scatter', (kn) => kn.steer_scatter(prod.ptr, c.n, table.ptr, scales.ptr, B.out, B.in, R, oo.ptr, count, io.ptr, nIn, u.ptr, cout, cin, true)));
+        });
+      });
     }
   } catch (e) {
     u.dispose();

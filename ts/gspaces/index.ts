@@ -8,3 +8,4 @@ export { R2Rep } from './repr.js';
 export { R2FieldType, fieldType, fieldTypeFromSpec, type FieldSpec } from './field.js';
 export { basisParams, blockBasis, sampleBasis, gridPoints, canonicalSign, signProbe, type BasisOptions, type BasisParams, type BlockBasis, type Convention } from './kernels.js';
 export { layout, expandReference, expandBias, type Layout, type Block } from './layout.js';
+export { expandsFactored } from './expand.js';

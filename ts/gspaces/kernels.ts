@@ -134,6 +134,8 @@ export interface BlockBasis {
   data: Float64Array;
   /** Per element: its harmonic (escnn) or frequency (e2cnn), and ring. */
   attrs: { frequency: number; ring: number }[];
+  /** The parameters it was built with, when sampled on the kernel's grid. */
+  params?: BasisParams;
 }
 
 /** Grid points `(x, y)` of a `k x k` kernel: x right, y up, origin at the centre. */
@@ -404,7 +406,7 @@ export function blockBasis(rin: R2Rep, rout: R2Rep, p: BasisParams): BlockBasis 
   if (!byParams) byOut.set(rout, (byParams = new Map()));
   const key = JSON.stringify(p);
   let b = byParams.get(key);
-  if (!b) byParams.set(key, (b = computeBlock(rin, rout, p)));
+  if (!b) byParams.set(key, (b = { ...computeBlock(rin, rout, p), params: p }));
   return b;
 }
 
