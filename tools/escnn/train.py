@@ -56,7 +56,7 @@ GROUPS = {'c8': ('rot', 8), 'c16': ('rot', 16), 'd8': ('flip', 8)}
 
 
 class Net(torch.nn.Module):
-    def __init__(self, key, hidden=64, blur=1.0, margin=15.0, pool_sigma=1.0, end_mask=True, pool='avg', cutoff=-3.0, widths=None, downs=1, k4=3, head_bn=False):
+    def __init__(self, key, hidden=64, blur=1.0, margin=15.0, pool_sigma=1.0, end_mask=True, pool='avg', cutoff=-3.0, widths=None, downs=1, k4=3, head_bn=False, max_freq=None):
         super().__init__()
         from e2cnn import gspaces, nn
         kind, N = GROUPS[key]
@@ -75,7 +75,15 @@ class Net(torch.nn.Module):
             if pool == 'avg':
                 return [nn.PointwiseAvgPool(t, 2, stride=1), nn.PointwiseAvgPoolAntialiased(t, sigma=pool_sigma, stride=2)]
             return [nn.PointwiseMaxPoolAntialiased(t, 2, stride=2, sigma=pool_sigma)]
-        conv = lambda a, b, k, p: nn.R2Conv(a, b, k, padding=p, bias=False, frequencies_cutoff=cutoff)
+        def fco(k):
+            # e2cnn's rule (-1, -2, -3, or f * radius), capped at max_freq when given.
+            if max_freq is None:
+                return cutoff
+            from e2cnn.nn.modules.r2_conv import r2convolution as r2
+            rule = {-1.0: r2._manual_fco1, -2.0: r2._manual_fco2, -3.0: r2._manual_fco3}.get(float(cutoff))
+            rule = rule(k // 2) if rule else (lambda r: cutoff * r)
+            return lambda r: min(rule(r), max_freq)
+        conv = lambda a, b, k, p: nn.R2Conv(a, b, k, padding=p, bias=False, frequencies_cutoff=fco(k))
         layers += [
             conv(t0, t1, 7, 3), nn.InnerBatchNorm(t1), nn.ReLU(t1), *down(t1),
             conv(t1, t2, 5, 2), nn.InnerBatchNorm(t2), nn.ReLU(t2),
@@ -121,6 +129,7 @@ def main():
     ap.add_argument('--end-mask', type=int, default=1)
     ap.add_argument('--pool', default='avg', choices=['avg', 'max'])
     ap.add_argument('--cutoff', type=float, default=-3.0, help="R2Conv's frequencies_cutoff")
+    ap.add_argument('--max-freq', type=float, default=None, help='cap on the harmonics of every ring')
     ap.add_argument('--widths', default='', help='regular fields per layer, e.g. 2,4,4,16 (default per model)')
     ap.add_argument('--downs', type=int, default=1, help='halvings of the resolution (1 or 2)')
     ap.add_argument('--k4', type=int, default=3, help='kernel size of the last convolution')
@@ -150,7 +159,7 @@ def main():
     all_preds = np.fromfile(preds_path, dtype=np.uint8).reshape(len(GROUPS), len(ANGLES), -1) if os.path.exists(preds_path) and keys != list(GROUPS) else np.zeros((len(GROUPS), len(ANGLES), n), dtype=np.uint8)
     for key in keys:
         widths = tuple(int(v) for v in args.widths.split(',')) if args.widths else None
-        net = Net(key, blur=args.blur, margin=args.mask_margin, pool_sigma=args.pool_sigma, end_mask=bool(args.end_mask), pool=args.pool, cutoff=args.cutoff, widths=widths, downs=args.downs, k4=args.k4, head_bn=bool(args.head_bn))
+        net = Net(key, blur=args.blur, margin=args.mask_margin, pool_sigma=args.pool_sigma, end_mask=bool(args.end_mask), pool=args.pool, cutoff=args.cutoff, widths=widths, downs=args.downs, k4=args.k4, head_bn=bool(args.head_bn), max_freq=args.max_freq)
         count = sum(p.numel() for p in net.parameters() if p.requires_grad)
         opt = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=args.lr)
         g = torch.Generator().manual_seed(0)
