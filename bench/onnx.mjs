@@ -36,6 +36,9 @@ const attrInt = (name, v) => msg(5, [str(1, name), int(20, 2), int(3, v)]);
 const node = (op, inputs, outputs, attrs = []) => msg(1, [...inputs.map((i) => str(1, i)), ...outputs.map((o) => str(2, o)), str(3, `${op}_${outputs[0]}`), str(4, op), ...attrs]);
 const valueInfo = (field, name, dims) => msg(field, [str(1, name), msg(2, [msg(1, [int(1, 1), msg(2, dims.map((d) => msg(1, typeof d === 'string' ? [str(2, d)] : [int(1, d)])))])])]);
 
+/** The protobuf pieces, for other graphs (bench/steerable-peers.mjs). */
+export const onnx = { concat, int, str, msg, tensorProto, attrInts, attrInt, node, valueInfo };
+
 /** An ONNX model for the plain ops (plain.mjs) on input `[N, cin, h, w]` (N symbolic). */
 export function onnxModel(ops, cin, h, w) {
   const nodes = [], inits = [];

@@ -1,11 +1,13 @@
 // `npm run demo` / `npx equivariant demo`: the main job.
 //
-// Loads the two shipped models (a P4CNN and a plain CNN of about the same size, both trained
-// by tools/pytorch/train.py on upright Fashion-MNIST only), evaluates them on the test set
+// Loads the shipped models (a P4CNN and a plain CNN of about the same size, trained by
+// tools/pytorch/train.py, and steerable CNNs over C8, C16 and D8, trained with e2cnn by
+// tools/escnn/train.py; all on upright Fashion-MNIST only), evaluates them on the test set
 // rotated by every multiple of 15 degrees, and shows what equivariance buys: the P4CNN's accuracy
-// is identical at 0/90/180/270 degrees and its predictions are exactly invariant there, while the
-// plain CNN's collapse. Prints the table, the equivariance errors, agreement with PyTorch and
-// throughput; writes an SVG plot.
+// is identical at 0/90/180/270 degrees and its predictions are exactly invariant there, the
+// steerable models are approximately invariant between right angles too, while the plain CNN's
+// collapse. Prints the table, the equivariance errors, agreement with PyTorch and throughput;
+// writes an SVG plot.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as eq from '../dist/index.js';
@@ -16,7 +18,10 @@ import { table } from '../bench/harness.mjs';
 
 const models = new URL('../models/', import.meta.url).pathname;
 const ANGLES = Array.from({ length: 24 }, (_, i) => i * 15);
-const NAMES = { p4cnn: 'P4CNN (p4)', z2cnn: 'plain CNN (z2)' };
+const NAMES = { p4cnn: 'P4CNN (p4)', z2cnn: 'plain CNN (z2)', c8: 'C8 steerable CNN', c16: 'C16 steerable CNN', d8: 'D8 steerable CNN' };
+/** The steerable models (tools/escnn/train.py): their file prefix and their reference data. */
+const STEERABLE = ['c8', 'c16', 'd8'];
+const COLORS = { p4cnn: '#1f77b4', z2cnn: '#d62728', c8: '#2ca02c', c16: '#9467bd', d8: '#ff7f0e' };
 
 /** The test images rotated by `angle` (exactly, by p4's own action, for multiples of 90). */
 function rotated(data, angle) {
@@ -47,14 +52,24 @@ export async function main(args = []) {
   }
   const reference = JSON.parse(readFileSync(join(models, 'reference.json'), 'utf8'));
   const torchPreds = new Uint8Array(readFileSync(join(models, 'predictions.bin')));
+  const steerableReference = JSON.parse(readFileSync(join(models, 'steerable-reference.json'), 'utf8'));
+  const steerablePreds = new Uint8Array(readFileSync(join(models, 'steerable-predictions.bin')));
+  const keys = ['p4cnn', 'z2cnn', ...STEERABLE];
+  /** PyTorch's recorded predictions for model `key` at angle index `ai`. */
+  const recorded = (key, ai) => {
+    const s = STEERABLE.indexOf(key);
+    return s < 0 ? torchPreds.subarray((keys.indexOf(key) * ANGLES.length + ai) * 10000, (keys.indexOf(key) * ANGLES.length + ai) * 10000 + data.n)
+      : steerablePreds.subarray((s * ANGLES.length + ai) * 10000, (s * ANGLES.length + ai) * 10000 + data.n);
+  };
+  const recordedAccuracy = (key, angle) => (STEERABLE.includes(key) ? steerableReference : reference).models[key].accuracy[String(angle)];
   console.log(`equivariant demo: rotated Fashion-MNIST\nData: ${data.source}.`);
-  console.log(`Models: trained by PyTorch on upright training images only (${reference.command}); loaded from models/.\n`);
+  console.log(`Models: trained by PyTorch on upright training images only (${reference.command}; steerable: ${steerableReference.command}); loaded from models/.\n`);
 
   const pool = await eq.createPool({ workers });
   const results = {};
-  const bar = progress(2 * ANGLES.length * data.n, 'evaluating');
+  const bar = progress(keys.length * ANGLES.length * data.n, 'evaluating');
   const batch = 500;
-  for (const [m, key] of ['p4cnn', 'z2cnn'].entries()) {
+  for (const key of keys) {
     await pool.load({ config: join(models, `${key}-fashion.json`), weights: join(models, `${key}-fashion.safetensors`) });
     results[key] = [];
     for (const [ai, angle] of ANGLES.entries()) {
@@ -70,7 +85,7 @@ export async function main(args = []) {
         bar.tick(count, `${NAMES[key]} at ${angle} degrees`);
       }
       let correct = 0, agree = 0;
-      const ref = torchPreds.subarray((m * ANGLES.length + ai) * 10000, (m * ANGLES.length + ai) * 10000 + data.n);
+      const ref = recorded(key, ai);
       for (let i = 0; i < data.n; i++) {
         if (preds[i] === data.labels[i]) correct++;
         if (preds[i] === ref[i]) agree++;
@@ -81,25 +96,25 @@ export async function main(args = []) {
   const seconds = bar.end();
 
   const full = data.n === 10000;
-  const rows = ANGLES.map((a, i) => {
-    const p = results.p4cnn[i], z = results.z2cnn[i];
-    const r = (k) => reference.models[k].accuracy[String(a)];
-    return [`${a}`, p.accuracy.toFixed(2), full ? r('p4cnn').toFixed(2) : '', z.accuracy.toFixed(2), full ? r('z2cnn').toFixed(2) : ''];
-  });
-  console.log(`\nTest accuracy (%) by rotation of the test images (${data.n} images; multiples of 90 degrees exact, others bilinear):\n`);
-  console.log(table(['angle', 'P4CNN', 'P4CNN, PyTorch', 'plain CNN', 'plain CNN, PyTorch'], rows));
+  const SHORT = { p4cnn: 'P4CNN', z2cnn: 'plain CNN', c8: 'C8', c16: 'C16', d8: 'D8' };
+  const rows = ANGLES.map((a, i) => [`${a}`, ...keys.flatMap((k) => [results[k][i].accuracy.toFixed(2), ...(full ? [recordedAccuracy(k, a).toFixed(2)] : [])])]);
+  console.log(`\nTest accuracy (%) by rotation of the test images (${data.n} images; multiples of 90 degrees exact, others bilinear${full ? '; "PyTorch": the accuracy the training script recorded' : ''}):\n`);
+  console.log(table(['angle', ...keys.flatMap((k) => [SHORT[k], ...(full ? [`${SHORT[k]}, PyTorch`] : [])])], rows));
   const mean = (k) => results[k].reduce((s, r) => s + r.accuracy, 0) / ANGLES.length;
-  console.log(`\nmean over all angles: P4CNN ${mean('p4cnn').toFixed(2)}%, plain CNN ${mean('z2cnn').toFixed(2)}%`);
+  const worst = (k) => results[k].reduce((w, r) => (r.accuracy < w.accuracy ? r : w));
+  console.log(`\nmean over all angles: ${keys.map((k) => `${SHORT[k]} ${mean(k).toFixed(2)}%`).join(', ')}`);
+  console.log(`worst angle: ${keys.map((k) => `${SHORT[k]} ${worst(k).accuracy.toFixed(2)}% (${worst(k).angle})`).join(', ')}`);
   const rightAngles = (k) => [0, 6, 12, 18].map((i) => results[k][i].accuracy.toFixed(2)).join(' / ');
-  console.log(`at 0/90/180/270 degrees: P4CNN ${rightAngles('p4cnn')}, plain CNN ${rightAngles('z2cnn')}`);
-  const identical = [6, 12, 18].every((i) => results.p4cnn[i].preds.every((v, j) => v === results.p4cnn[0].preds[j]));
-  console.log(`P4CNN predictions at 90/180/270 degrees identical to upright, image by image: ${identical ? 'yes' : 'NO'}`);
+  console.log(`at 0/90/180/270 degrees: ${keys.map((k) => `${SHORT[k]} ${rightAngles(k)}`).join('; ')}`);
+  const identicalFor = (k) => [6, 12, 18].every((i) => results[k][i].preds.every((v, j) => v === results[k][0].preds[j]));
+  const identical = identicalFor('p4cnn');
+  console.log(`predictions at 90/180/270 degrees identical to upright, image by image: ${['p4cnn', ...STEERABLE].map((k) => `${SHORT[k]} ${identicalFor(k) ? 'yes' : 'NO'}`).join(', ')}`);
 
   // Agreement with PyTorch, and the recorded reference accuracy.
-  const agreement = Math.min(...['p4cnn', 'z2cnn'].flatMap((k) => results[k].map((r) => r.agreement)));
-  console.log(`\nagreement with PyTorch's predictions (same images, every angle, both models): at least ${agreement.toFixed(2)}%`);
+  const agreement = Math.min(...keys.flatMap((k) => results[k].map((r) => r.agreement)));
+  console.log(`\nagreement with PyTorch's predictions (same images, every angle, every model): at least ${agreement.toFixed(2)}%`);
   if (full) {
-    const gap = Math.max(...['p4cnn', 'z2cnn'].flatMap((k) => results[k].map((r, i) => Math.abs(r.accuracy - reference.models[k].accuracy[String(ANGLES[i])]))));
+    const gap = Math.max(...keys.flatMap((k) => results[k].map((r, i) => Math.abs(r.accuracy - recordedAccuracy(k, ANGLES[i])))));
     console.log(`largest difference from PyTorch's recorded accuracy: ${gap.toFixed(2)} points`);
   }
 
@@ -112,6 +127,20 @@ export async function main(args = []) {
     const report = eq.checkEquivariance((x) => model.run(x), { input, inType: eq.field.image(p4, 1), outType: eq.field.invariant(p4, 10), tolerance: 1e-5 });
     console.log(`${NAMES[key]}: invariance of the logits under p4's rotations, max relative error ${report.maxRelError.toExponential(2)} over ${sample} images (${report.ok ? 'invariant' : 'not invariant'})`);
     results[key].equivariance = report.maxRelError;
+    model.dispose();
+  }
+  // Steerable models: exact under the elements that map the pixel grid onto itself (rotations
+  // by multiples of 90 degrees, the reflection), approximate (bilinear resampling) otherwise.
+  for (const key of STEERABLE) {
+    const model = await eq.loadModel({ config: join(models, `${key}-fashion.json`), weights: join(models, `${key}-fashion.safetensors`) });
+    const gs = model.inType.gspace, G = gs.fibreGroup;
+    const outType = eq.field.invariant(G, 10);
+    const exact = eq.checkEquivariance((x) => model.run(x), { input, inType: model.inType, outType, elements: gs.gridElements(), tolerance: 1e-5 });
+    const others = gs.elements().filter((g) => !G.exactOnGrid(g));
+    const approx = eq.checkEquivariance((x) => model.run(x), { input, inType: model.inType, outType, elements: others, tolerance: 1 });
+    console.log(`${NAMES[key]} (${G.name}): invariance of the logits, max relative error ${exact.maxRelError.toExponential(2)} under its ${exact.perElement.length} exact elements (${exact.ok ? 'invariant' : 'not invariant'}), ${approx.maxRelError.toExponential(2)} under the other ${others.length} (interpolated)`);
+    results[key].equivariance = exact.maxRelError;
+    results[key].interpolatedEquivariance = approx.maxRelError;
     model.dispose();
   }
 
@@ -132,7 +161,7 @@ export async function main(args = []) {
   while (performance.now() - t1 < 1500) { (await pool.run(xb)).dispose(); pooled += nb; }
   const poolRate = pooled / ((performance.now() - t1) / 1000);
   await pool.close();
-  console.log(`\nP4CNN throughput: ${single.toFixed(0)} images/s on one thread (batch ${x64.shape[0]}), ${poolRate.toFixed(0)} images/s with a pool of ${workers} workers (batch ${nb}); the whole evaluation (${2 * ANGLES.length * data.n} images, both models) took ${seconds.toFixed(1)} s`);
+  console.log(`\nP4CNN throughput: ${single.toFixed(0)} images/s on one thread (batch ${x64.shape[0]}), ${poolRate.toFixed(0)} images/s with a pool of ${workers} workers (batch ${nb}); the whole evaluation (${keys.length * ANGLES.length * data.n} images, ${keys.length} models) took ${seconds.toFixed(1)} s`);
   model.dispose();
   x64.dispose();
   xb.dispose();
@@ -142,13 +171,10 @@ export async function main(args = []) {
   const svg = lineChart({
     title: 'Rotated Fashion-MNIST: accuracy against rotation angle',
     xlabel: 'rotation of the test images (degrees)', ylabel: 'test accuracy (%)', xticks: [0, 45, 90, 135, 180, 225, 270, 315], ymin: 0, ymax: 100,
-    series: [
-      { name: 'P4CNN (p4)', color: '#1f77b4', points: results.p4cnn.map((r) => [r.angle, r.accuracy]) },
-      { name: 'plain CNN (z2)', color: '#d62728', points: results.z2cnn.map((r) => [r.angle, r.accuracy]) },
-    ],
+    series: keys.map((k) => ({ name: NAMES[k], color: COLORS[k], points: results[k].map((r) => [r.angle, r.accuracy]), dashed: k === 'z2cnn' })),
   });
   writeFileSync(join(out, 'accuracy-vs-angle.svg'), svg);
-  writeFileSync(join(out, 'results.json'), JSON.stringify({ source: data.source, n: data.n, angles: ANGLES, models: Object.fromEntries(Object.entries(results).map(([k, v]) => [k, { accuracy: v.map((r) => r.accuracy), agreementWithPyTorch: v.map((r) => r.agreement), maxRelEquivarianceError: v.equivariance }])), throughputSingleThread: single, throughputPool: { workers, imagesPerSecond: poolRate } }, null, 2));
+  writeFileSync(join(out, 'results.json'), JSON.stringify({ source: data.source, n: data.n, angles: ANGLES, models: Object.fromEntries(Object.entries(results).map(([k, v]) => [k, { accuracy: v.map((r) => r.accuracy), agreementWithPyTorch: v.map((r) => r.agreement), maxRelEquivarianceError: v.equivariance, ...(v.interpolatedEquivariance === undefined ? {} : { maxRelEquivarianceErrorInterpolated: v.interpolatedEquivariance }) }])), throughputSingleThread: single, throughputPool: { workers, imagesPerSecond: poolRate } }, null, 2));
   console.log(`\nwrote ${join(out, 'accuracy-vs-angle.svg')} and ${join(out, 'results.json')}`);
   return results;
 }

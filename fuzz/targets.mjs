@@ -123,7 +123,7 @@ function mutateSafetensors(r, good) {
   }
 }
 
-const BASE_CONFIGS = ['gconv_D4', 'gconv_p4_same', 'batch_norm', 'flatten_linear', 'attention_D4', 'lifting_p4_same', 'gconv_C5', 'max_pool', 'z2cnn'];
+const BASE_CONFIGS = ['gconv_D4', 'gconv_p4_same', 'batch_norm', 'flatten_linear', 'attention_D4', 'lifting_p4_same', 'gconv_C5', 'max_pool', 'z2cnn', 'escnn/models/escnn_c8_k5', 'escnn/models/escnn_so2_k5_k7'];
 
 /** One mutated model config (an object, JSON text, or bytes) from a good one. */
 function mutateConfig(r, base) {
@@ -144,7 +144,7 @@ function mutateConfig(r, base) {
         c[r.pick(['format', 'version', 'name', 'group', 'input', 'layers'])] = hostile(r);
         break;
       case 2: // the input spec
-        if (c.input && typeof c.input === 'object') c.input[r.pick(['field', 'channels', 'size', 'extra'])] = hostile(r);
+        if (c.input && typeof c.input === 'object') c.input[r.pick(['field', 'channels', 'size', 'extra', 'reps'])] = hostile(r);
         break;
       case 3: // absurd sizes
         layer[r.pick(['in', 'out', 'kernel', 'channels', 'stride', 'heads', 'dim'])] = r.pick([1e9, 1e4, 65_536, 2 ** 31, 1e308, 4096, 0]);
@@ -154,7 +154,7 @@ function mutateConfig(r, base) {
         else layers.splice(r.int(layers.length + 1), 0, { ...layer });
         break;
       case 5: // another group
-        c.group = r.pick(['p4', 'p4m', 'z2', 'C4', 'D4', 'S3', 'C5040', 'D2520', 'S7', 'C0', 'Q8']);
+        c.group = r.pick(['p4', 'p4m', 'z2', 'C4', 'D4', 'S3', 'C5040', 'D2520', 'S7', 'C0', 'Q8', 'rot2dOnR2(8)', 'flipRot2dOnR2(1024)', 'rot2dOnR2(-1, 1024)', 'rot2dOnR2(0)']);
         break;
       case 6: // deep nesting
         layer.extra = JSON.parse(nestedText(r.pick([10, 100, 1000])));
@@ -172,6 +172,8 @@ function mutateConfig(r, base) {
 /** The public constructors and functions whose options a page may pass from anywhere. */
 function constructors(eq) {
   const p4 = eq.groups.p4();
+  const c4 = eq.gspaces.rot2dOnR2(4);
+  const reg = eq.fieldType(c4, [c4.regularRepr, c4.regularRepr]);
   return [
     ['nn.linear', (o) => eq.nn.linear(o)],
     ['nn.batchNorm', (o) => eq.nn.batchNorm(o)],
@@ -195,6 +197,14 @@ function constructors(eq) {
       return eq.space.hom(r.chance(0.5) ? G : o, r.chance(0.5) ? p : o, r.chance(0.7) ? p : o, r.chance(0.5) ? undefined : o);
     }],
     ['omega.kernel', (o) => eq.omega.kernel(o)],
+    ['gspaces.rot2dOnR2', (o, r) => eq.gspaces.rot2dOnR2(o, r.chance(0.5) ? undefined : o)],
+    ['gspaces.flipRot2dOnR2', (o, r) => eq.gspaces.flipRot2dOnR2(o, r.chance(0.5) ? undefined : o)],
+    ['fieldType', (o, r) => eq.fieldType(r.chance(0.5) ? c4 : o, r.chance(0.5) ? [c4.regularRepr, c4.irrep(1)] : o)],
+    ['nn.r2conv', (o, r) => eq.nn.r2conv(r.chance(0.6) ? { kernel: 3, ...o, in: r.chance(0.8) ? reg : o.in, out: r.chance(0.8) ? reg : o.out } : o)],
+    ['nn.normNonlinearity', (o, r) => eq.nn.normNonlinearity(r.chance(0.5) ? { ...o, in: reg } : o)],
+    ['nn.gatedNonlinearity', (o, r) => eq.nn.gatedNonlinearity(r.chance(0.5) ? { ...o, in: eq.fieldType(c4, [c4.trivialRepr, c4.irrep(1)]) } : o)],
+    ['nn.maxPoolAntialiased', (o) => eq.nn.maxPoolAntialiased(o)],
+    ['nn.mask', (o) => eq.nn.mask(o)],
     ['omega.attention', (o) => eq.omega.attention(o)],
     ['groups.cyclic', (o) => eq.groups.cyclic(o)],
     ['groups.dihedral', (o) => eq.groups.dihedral(o)],
@@ -229,7 +239,7 @@ function constructors(eq) {
 /** Options objects for a constructor: mostly plausible keys with hostile values. */
 function optionsFor(r) {
   if (r.chance(0.15)) return hostile(r);
-  const keys = ['in', 'out', 'kernel', 'size', 'stride', 'padding', 'bias', 'eps', 'channels', 'reduce', 'heads', 'dim', 'content', 'group', 'name', 'seed', 'omega', 'lift', 'samples', 'rng', 'algorithm', 'inType'];
+  const keys = ['in', 'out', 'kernel', 'size', 'stride', 'padding', 'bias', 'eps', 'channels', 'reduce', 'heads', 'dim', 'content', 'group', 'name', 'seed', 'omega', 'lift', 'samples', 'rng', 'algorithm', 'inType', 'dilation', 'sigma', 'rings', 'frequencies', 'frequenciesCutoff', 'basis', 'function', 'gates', 'margin'];
   const o = {};
   for (let i = 0, n = r.int(6); i < n; i++) o[r.pick(keys)] = hostile(r);
   if (r.chance(0.5)) { o.in = r.pick([1, 2, 3]); o.out = r.pick([1, 2, 4]); }

@@ -1,10 +1,33 @@
-// The page: a P4CNN and a plain CNN on Fashion-MNIST in the browser, and the benchmark.
+// The page: equivariant models (the P4CNN, steerable CNNs over C8, C16, D8; picked in a menu) and
+// a plain CNN on Fashion-MNIST in the browser, and the benchmark.
 import * as eq from '../dist/index.js';
 
 const CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
 const $ = (id) => document.getElementById(id);
 let image = new Float32Array(784);
 let models;
+/** The equivariant model shown (the menu): 'p4', 'c8', 'c16' or 'd8'. */
+let current = 'p4';
+const LABELS = { p4: 'P4CNN (p4)', c8: 'C8 steerable CNN', c16: 'C16 steerable CNN', d8: 'D8 steerable CNN' };
+
+/**
+ * Feature maps of the selected model's first layer, [16][h*w] with their size: four fields, each
+ * at the rotations by 0, 90, 180, 270 degrees (P4CNN: four channels over p4's rotation axis;
+ * steerable models: the regular field's components at those rotations, N/4 apart).
+ */
+function firstLayerMaps(t) {
+  const m = models[current];
+  if (current === 'p4') {
+    const [conv, bn, relu] = m.network.layers;
+    return { data: relu.run(bn.run(conv.run(t))).toArray(), h: 26, w: 26, index: (c, r) => c * 4 + r };
+  }
+  const layers = m.network.layers;
+  const stop = layers.findIndex((l) => l.type === 'relu');
+  let x = t;
+  for (const l of layers.slice(0, stop + 1)) x = l.run(x);
+  const N = m.inType.gspace.fibreGroup.N;
+  return { data: x.toArray(), h: x.shape[2], w: x.shape[3], index: (c, r) => c * N + (r * N) / 4 };
+}
 
 async function loadSample() {
   const res = await fetch('../models/fashion-sample.bin.gz');
@@ -63,20 +86,19 @@ function update() {
   paint($('rotated'), x, 28, 28);
   eq.tidy(() => {
     const t = eq.tensor(x, [1, 1, 28, 28]);
-    // The lifting layer (conv + batch norm + ReLU) of the P4CNN: [1, 10, 4, 26, 26].
-    const [conv, bn, relu] = models.p4.network.layers;
-    const maps = relu.run(bn.run(conv.run(t))).toArray();
+    // The first layer (conv + batch norm + ReLU) of the selected model.
+    const { data: maps, h, w, index } = firstLayerMaps(t);
     const hi = Math.max(1e-6, ...maps);
     const canvases = $('fmaps').children;
-    for (let c = 0; c < 4; c++) for (let r = 0; r < 4; r++) paint(canvases[c * 4 + r], maps.subarray(((c * 4) + r) * 676, ((c * 4) + r + 1) * 676), 26, 26, 0, hi);
-    for (const [key, el] of [['p4', 'p4'], ['z2', 'z2']]) {
+    for (let c = 0; c < 4; c++) for (let r = 0; r < 4; r++) paint(canvases[c * 4 + r], maps.subarray(index(c, r) * h * w, (index(c, r) + 1) * h * w), h, w, 0, hi);
+    for (const [key, el] of [[current, 'p4'], ['z2', 'z2']]) {
       const probs = softmax(Array.from(models[key].run(t).toArray()));
       const best = probs.indexOf(Math.max(...probs));
       $(`pred-${el}`).textContent = `${CLASSES[best]} (${(100 * probs[best]).toFixed(1)}%)`;
       bars($(`bars-${el}`), probs);
     }
   });
-  window.lastPrediction = { angle, p4: $('pred-p4').textContent, z2: $('pred-z2').textContent };
+  window.lastPrediction = { angle, model: current, p4: $('pred-p4').textContent, z2: $('pred-z2').textContent };
 }
 
 function setupDrawing() {
@@ -142,12 +164,16 @@ async function benchmark() {
 
 async function start() {
   await eq.init();
-  const [p4, z2, sample] = await Promise.all([
-    eq.loadModel({ config: '../models/p4cnn-fashion.json', weights: '../models/p4cnn-fashion.safetensors' }),
-    eq.loadModel({ config: '../models/z2cnn-fashion.json', weights: '../models/z2cnn-fashion.safetensors' }),
-    loadSample(),
-  ]);
-  models = { p4, z2 };
+  const load = (name) => eq.loadModel({ config: `../models/${name}-fashion.json`, weights: `../models/${name}-fashion.safetensors` });
+  const [p4, z2, c8, c16, d8, sample] = await Promise.all([load('p4cnn'), load('z2cnn'), load('c8'), load('c16'), load('d8'), loadSample()]);
+  models = { p4, z2, c8, c16, d8 };
+  $('model').onchange = () => {
+    current = $('model').value;
+    $('model-title').textContent = LABELS[current];
+    $('maps-title').textContent = `${LABELS[current]}: first-layer feature maps`;
+    $('maps-hint').textContent = current === 'p4' ? 'rows: 4 of the 10 channels; columns: the rotation axis r = 0, 1, 2, 3 of p4' : `rows: 4 regular fields; columns: their components at rotations by 0, 90, 180, 270 degrees (of ${models[current].inType.gspace.fibreGroup.N})`;
+    update();
+  };
   const redraw = setupDrawing();
   // One image of each class from the shipped sample.
   const gallery = $('gallery');

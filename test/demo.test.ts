@@ -47,20 +47,35 @@ describe('demo models', () => {
     expect(ratio).toBeGreaterThan(0.9);
     expect(ratio).toBeLessThan(1.15);
     expect(readFileSync(`${models}predictions.bin`).length).toBe(2 * 24 * 10000);
+    const steerable = JSON.parse(readFileSync(`${models}steerable-reference.json`, 'utf8'));
+    for (const k of ['c8', 'c16', 'd8']) {
+      expect(Object.keys(steerable.models[k].accuracy)).toHaveLength(24);
+      expect(existsSync(`${models}${k}-fashion.safetensors`)).toBe(true);
+      expect(readFileSync(`${models}${k}-fashion.safetensors`).length).toBeLessThan(300_000);
+    }
+    expect(readFileSync(`${models}steerable-predictions.bin`).length).toBe(3 * 24 * 10000);
   });
 
-  it('the demo agrees with PyTorch, keeps the P4CNN exactly invariant at right angles, and writes its plot', async () => {
+  it('the demo agrees with PyTorch, keeps the P4CNN and the steerable models exactly invariant at right angles, and writes its plot', async () => {
     const out = `/tmp/eq-demo-test-${process.pid}`;
     const results = await main(['--limit', '200', '--workers', '2', '--out', out]);
+    for (const k of ['p4cnn', 'z2cnn', 'c8', 'c16', 'd8']) for (const r of results[k]) expect(r.agreement, `${k} at ${r.angle}`).toBeGreaterThanOrEqual(99.5);
     for (const k of ['p4cnn', 'z2cnn']) for (const r of results[k]) expect(r.agreement, `${k} at ${r.angle}`).toBeGreaterThanOrEqual(99.9);
-    const p4 = results.p4cnn;
-    for (const i of [6, 12, 18]) expect(p4[i].preds).toEqual(p4[0].preds);
-    expect(results.p4cnn.equivariance).toBeLessThan(1e-5);
+    for (const k of ['p4cnn', 'c8', 'c16', 'd8']) {
+      const m = results[k];
+      for (const i of [6, 12, 18]) expect(m[i].preds, `${k} at ${m[i].angle}`).toEqual(m[0].preds);
+      expect(m.equivariance, k).toBeLessThan(1e-5);
+    }
+    // Between right angles the steerable models are only approximately invariant (resampled images).
+    for (const k of ['c8', 'c16', 'd8']) expect(results[k].interpolatedEquivariance, k).toBeGreaterThan(1e-5);
     expect(results.z2cnn.equivariance).toBeGreaterThan(1e-2);
     const svg = readFileSync(`${out}/accuracy-vs-angle.svg`, 'utf8');
     expect(svg).toContain('<svg');
-    expect(svg).toContain('P4CNN (p4)');
-  }, 120_000);
+    for (const name of ['P4CNN (p4)', 'C8 steerable CNN', 'C16 steerable CNN', 'D8 steerable CNN']) expect(svg).toContain(name);
+    const json = JSON.parse(readFileSync(`${out}/results.json`, 'utf8'));
+    expect(Object.keys(json.models)).toEqual(['p4cnn', 'z2cnn', 'c8', 'c16', 'd8']);
+    for (const k of Object.keys(json.models)) expect(json.models[k].accuracy).toHaveLength(24);
+  }, 400_000);
 });
 
 describe('the Tetris demo', () => {

@@ -35,6 +35,20 @@ describe('the demo page', () => {
       expect(p.angle).toBe(angle);
       expect(p.p4).toBe(first.p4);
     }
+    // The menu: each steerable model keeps its prediction at right angles too.
+    for (const model of ['c8', 'c16', 'd8']) {
+      await page.selectOption('#model', model);
+      const start = await page.evaluate(() => (window as any).lastPrediction);
+      expect(start.model).toBe(model);
+      expect(await page.textContent('#model-title')).toContain(model.toUpperCase());
+      for (let turn = 1; turn <= 3; turn++) {
+        await page.click('#snap');
+        const p = await page.evaluate(() => (window as any).lastPrediction);
+        expect(p.p4, `${model} after ${turn} quarter turns`).toBe(start.p4);
+      }
+      await page.click('#snap');
+    }
+    await page.selectOption('#model', 'p4');
     await page.click('#run-bench');
     await page.waitForFunction(() => (window as any).benchResults || (window as any).benchError, null, { timeout: 120_000 });
     expect(await page.evaluate(() => (window as any).benchError)).toBeUndefined();

@@ -34,6 +34,8 @@ export * as domains from './domains/index.js';
 export * as reps from './reps/index.js';
 export * as basis from './space/basis.js';
 export * as space from './space/index.js';
+export * as gspaces from './gspaces/index.js';
+export { fieldType, R2FieldType } from './gspaces/field.js';
 export { Representation } from './reps/index.js';
 export { field, FieldType, ImageField, GridField, RegularField, InvariantField, RepField, PointsField, LiftedField, LiftedFieldType, liftedField, PointCloudType, type PointCloud, clearCaches } from './fields/index.js';
 export { VectorField } from './fields/vector.js';

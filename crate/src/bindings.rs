@@ -1101,6 +1101,37 @@ pub fn space_orbits(dims: u32, k: u32, mats: u32, generators: u32, orbit: u32, v
     run().map_or_else(fail, |()| OK)
 }
 
+/// Writes an R2Conv's filter blocks (or Winograd weights) from the field pairs' computed values
+/// (see [`crate::steer::scatter_blocks`]): `src` is `n_out*n_in x stride`; `table` (u32) and
+/// `scales` (f32), `o*i*q` each, give every block entry's column and scale; `out_off` (u32,
+/// `n_out`) and `in_off` (u32, `n_in`) place the blocks; the bank (`cout x cin x q`) is laid out
+/// `[cout][cin][q]` (`winograd` false) or `[q][cout][cin]`.
+#[wasm_bindgen]
+#[allow(clippy::too_many_arguments)]
+pub fn steer_scatter(src: u32, stride: u32, table: u32, scales: u32, o: u32, i: u32, q: u32, out_off: u32, n_out: u32, in_off: u32, n_in: u32, bank: u32, cout: u32, cin: u32, winograd: bool) -> u32 {
+    let run = || -> Result<(), String> {
+        let rows = mul(n_out, n_in);
+        let s = arg("steer_scatter: src", src, rows.and_then(|r| r.checked_mul(stride as usize)))?;
+        let block = mul(o, i).and_then(|v| v.checked_mul(q as usize));
+        let t = arg("steer_scatter: table", table, block)?;
+        let sc = arg("steer_scatter: scales", scales, block)?;
+        let oo = arg("steer_scatter: out offsets", out_off, Some(n_out as usize))?;
+        let io = arg("steer_scatter: in offsets", in_off, Some(n_in as usize))?;
+        let len = mul(cout, cin).and_then(|v| v.checked_mul(q as usize));
+        let f = arg("steer_scatter: bank", bank, len)?;
+        distinct(&f, &[&s, &t, &sc, &oo, &io])?;
+        // SAFETY: checked like f32 operands; u32 has the same size and alignment.
+        let u32s = |a: &Arg| unsafe { core::slice::from_raw_parts(a.ptr as *const u32, a.len) };
+        let b = crate::steer::Blocks { src: unsafe { slice(&s) }, stride: stride as usize, table: u32s(&t), scales: unsafe { slice(&sc) }, o_size: o as usize, i_size: i as usize, q_size: q as usize, out_off: u32s(&oo), in_off: u32s(&io) };
+        let (co, ci, qs) = (cout as usize, cin as usize, q as usize);
+        let l = if winograd { crate::steer::Layout { s_co: ci, s_ci: 1, s_q: co * ci, len: f.len } } else { crate::steer::Layout { s_co: ci * qs, s_ci: qs, s_q: 1, len: f.len } };
+        crate::steer::check(&b, l, co, ci).map_err(|e| format!("steer_scatter: {e}"))?;
+        crate::steer::scatter_blocks(&b, l, unsafe { slice_mut(&f) });
+        Ok(())
+    };
+    run().map_or_else(fail, |()| OK)
+}
+
 /// The orthonormal basis of the range of `P = S_m ... S_1` applied to `r` seeded random vectors
 /// ([`nullspace::range`]). `counts` (u32, `stages`): elements per stage; `weights` (f64): one per
 /// element; `mats`: their factor matrices. Writes `y` (f64, `r * n`; the first `rank` vectors
@@ -1135,6 +1166,44 @@ pub fn space_range(dims: u32, k: u32, counts: u32, stages: u32, weights: u32, ma
         let res = nullspace::range(&st, n, r as usize, seed, tol, unsafe { slice64_mut(&ya) });
         let out = unsafe { slice64_mut(&ia) };
         out.copy_from_slice(&[res.rank as f64, res.first, res.last_kept, res.first_dropped]);
+        Ok(())
+    };
+    run().map_or_else(fail, |()| OK)
+}
+
+/// Winograd F(2x2, 5x5) filter transform: `w` `[cout, cin, 5, 5]` into `u` `[36, cout, cin]`.
+#[wasm_bindgen]
+pub fn winograd5_weights(w: u32, cout: u32, cin: u32, u: u32) -> u32 {
+    let run = || -> Result<(), String> {
+        let cc = mul(cout, cin);
+        let wt = arg("winograd5_weights: w", w, cc.and_then(|v| v.checked_mul(25)))?;
+        let ut = arg("winograd5_weights: u", u, cc.and_then(|v| v.checked_mul(36)))?;
+        distinct(&ut, &[&wt])?;
+        crate::winograd5::transform_weights(unsafe { slice(&wt) }, cout as usize, cin as usize, unsafe { slice_mut(&ut) });
+        Ok(())
+    };
+    run().map_or_else(fail, |()| OK)
+}
+
+/// 5x5 stride-1 convolution with zero padding `pad` (0..=4) by Winograd F(2x2, 5x5); `u` from
+/// [`winograd5_weights`], `bias` (0 for none) per output channel.
+#[wasm_bindgen]
+#[allow(clippy::too_many_arguments)]
+pub fn conv5x5_winograd(x: u32, u: u32, bias: u32, out: u32, n: u32, cin: u32, h: u32, width: u32, cout: u32, pad: u32, relu: bool) -> u32 {
+    let run = || -> Result<(), String> {
+        if pad > 4 {
+            return Err(format!("conv5x5_winograd: padding must be at most 4, got {pad}"));
+        }
+        let s = crate::winograd5::Shape { n: n as usize, cin: cin as usize, h: h as usize, w: width as usize, cout: cout as usize, pad: pad as usize };
+        let xin = arg("conv5x5_winograd: x", x, mul(n, cin).and_then(|v| v.checked_mul(s.h * s.w)))?;
+        let ut = arg("conv5x5_winograd: u", u, mul(cout, cin).and_then(|v| v.checked_mul(36)))?;
+        let o = arg("conv5x5_winograd: out", out, mul(n, cout).and_then(|v| v.checked_mul(s.ho() * s.wo())))?;
+        let b = opt_arg("conv5x5_winograd: bias", bias, s.cout)?;
+        distinct(&o, &[&xin, &ut])?;
+        if let Some(b) = &b {
+            distinct(&o, &[b])?;
+        }
+        crate::winograd5::conv5x5(&s, unsafe { slice(&xin) }, unsafe { slice(&ut) }, None, b.as_ref().map(|b| unsafe { slice(b) }), relu, unsafe { slice_mut(&o) });
         Ok(())
     };
     run().map_or_else(fail, |()| OK)
@@ -1186,6 +1255,44 @@ pub fn space_dense(dims: u32, k: u32, kinds: u32, count: u32, mats: u32, tol: f6
         (unsafe { slice64_mut(&ba) })[..b.len()].copy_from_slice(&b);
         (unsafe { slice64_mut(&va) }).copy_from_slice(&w);
         (unsafe { slice_u32_mut(&ra) })[0] = r as u32;
+        Ok(())
+    };
+    run().map_or_else(fail, |()| OK)
+}
+
+/// [`conv5x5_winograd`] with weights stored at a few Winograd coordinates (see
+/// [`crate::winograd5::Sym`]): `u` is `reps x cout x cin`; `rep_of` (u32, 36); `in_perm`/`in_scale`
+/// (u32/f32, `36 x cin`) and `out_perm`/`out_scale` (`36 x cout`).
+#[wasm_bindgen]
+#[allow(clippy::too_many_arguments)]
+pub fn conv5x5_winograd_sym(x: u32, u: u32, reps: u32, rep_of: u32, in_perm: u32, in_scale: u32, out_perm: u32, out_scale: u32, bias: u32, out: u32, n: u32, cin: u32, h: u32, width: u32, cout: u32, pad: u32, relu: bool) -> u32 {
+    let run = || -> Result<(), String> {
+        if pad > 4 {
+            return Err(format!("conv5x5_winograd_sym: padding must be at most 4, got {pad}"));
+        }
+        let s = crate::winograd5::Shape { n: n as usize, cin: cin as usize, h: h as usize, w: width as usize, cout: cout as usize, pad: pad as usize };
+        let xin = arg("conv5x5_winograd_sym: x", x, mul(n, cin).and_then(|v| v.checked_mul(s.h * s.w)))?;
+        let ut = arg("conv5x5_winograd_sym: u", u, mul(cout, cin).and_then(|v| v.checked_mul(reps as usize)))?;
+        let ro = arg("conv5x5_winograd_sym: rep_of", rep_of, Some(36))?;
+        let ip = arg("conv5x5_winograd_sym: in_perm", in_perm, (cin as usize).checked_mul(36))?;
+        let is = arg("conv5x5_winograd_sym: in_scale", in_scale, (cin as usize).checked_mul(36))?;
+        let op = arg("conv5x5_winograd_sym: out_perm", out_perm, (cout as usize).checked_mul(36))?;
+        let os = arg("conv5x5_winograd_sym: out_scale", out_scale, (cout as usize).checked_mul(36))?;
+        let o = arg("conv5x5_winograd_sym: out", out, mul(n, cout).and_then(|v| v.checked_mul(s.ho() * s.wo())))?;
+        let b = opt_arg("conv5x5_winograd_sym: bias", bias, s.cout)?;
+        distinct(&o, &[&xin, &ut, &ro, &ip, &is, &op, &os])?;
+        if let Some(b) = &b {
+            distinct(&o, &[b])?;
+        }
+        // SAFETY: checked like f32 operands; u32 has the same size and alignment.
+        let u32s = |a: &Arg| unsafe { core::slice::from_raw_parts(a.ptr as *const u32, a.len) };
+        let mut rep_of_arr = [0usize; 36];
+        for (d, &r) in rep_of_arr.iter_mut().zip(u32s(&ro)) {
+            *d = r as usize;
+        }
+        let sym = crate::winograd5::Sym { rep_of: rep_of_arr, reps: reps as usize, in_perm: u32s(&ip), in_scale: unsafe { slice(&is) }, out_perm: u32s(&op), out_scale: unsafe { slice(&os) } };
+        sym.check(s.cout, s.cin).map_err(|e| format!("conv5x5_winograd_sym: {e}"))?;
+        crate::winograd5::conv5x5(&s, unsafe { slice(&xin) }, unsafe { slice(&ut) }, Some(&sym), b.as_ref().map(|b| unsafe { slice(b) }), relu, unsafe { slice_mut(&o) });
         Ok(())
     };
     run().map_or_else(fail, |()| OK)
@@ -1279,6 +1386,32 @@ pub fn rep_tensor_square(x: u32, rows: u32, d: u32, out: u32) -> u32 {
         let oa = arg("rep_tensor_square: out", out, (rows as usize).checked_mul(w))?;
         distinct(&oa, &[&xa])?;
         repwise::tensor_square(unsafe { slice(&xa) }, rows as usize, d as usize, unsafe { slice_mut(&oa) });
+        Ok(())
+    };
+    run().map_or_else(fail, |()| OK)
+}
+
+/// Depthwise Gaussian blur with a stride (see [`crate::blur`]): `planes` maps of `h x w` (the
+/// input itself for `pre` 0, or the 2x2 max (1) or mean (2) of a `(h+1) x (w+1)` input), the
+/// normalised 1-D weights `g` (`taps`), zero padding `pad`; `out` is `planes x ho x wo`.
+#[wasm_bindgen]
+#[allow(clippy::too_many_arguments)]
+pub fn blur2d(x: u32, g: u32, out: u32, planes: u32, h: u32, w: u32, taps: u32, stride: u32, pad: u32, pre: u32) -> u32 {
+    let run = || -> Result<(), String> {
+        let s = crate::blur::Shape { planes: planes as usize, h: h as usize, w: w as usize, taps: taps as usize, stride: stride as usize, pad: pad as usize };
+        s.valid().map_err(|e| format!("blur2d: {e}"))?;
+        let pre = match pre {
+            0 => crate::blur::Pre::None,
+            1 => crate::blur::Pre::Max2,
+            2 => crate::blur::Pre::Mean2,
+            _ => return Err(format!("blur2d: pre must be 0, 1 or 2, got {pre}")),
+        };
+        let (ih, iw) = if pre == crate::blur::Pre::None { (h, w) } else { (h + 1, w + 1) };
+        let xin = arg("blur2d: x", x, mul(planes, ih).and_then(|v| v.checked_mul(iw as usize)))?;
+        let gt = arg("blur2d: g", g, Some(taps as usize))?;
+        let o = arg("blur2d: out", out, (planes as usize).checked_mul(s.ho()).and_then(|v| v.checked_mul(s.wo())))?;
+        distinct(&o, &[&xin, &gt])?;
+        crate::blur::blur(&s, pre, unsafe { slice(&xin) }, unsafe { slice(&gt) }, unsafe { slice_mut(&o) });
         Ok(())
     };
     run().map_or_else(fail, |()| OK)

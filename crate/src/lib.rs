@@ -12,6 +12,7 @@
 //! splits a reduction, so results never depend on how a caller tiles or batches the work.
 
 pub mod bindings;
+pub mod blur;
 pub mod conv;
 pub mod engine;
 pub mod gather;
@@ -24,6 +25,8 @@ pub mod repwise;
 pub mod pointwise;
 pub mod scratch;
 pub mod simd;
+pub mod steer;
 pub mod tile;
 pub mod vmath;
 pub mod winograd;
+pub mod winograd5;

@@ -128,6 +128,9 @@ pub fn pool2d(x: &[f32], planes: usize, h: usize, w: usize, k: usize, s: usize, 
     if k == 2 && s == 2 && op == Reduce::Max {
         return max_pool_2x2(x, planes, h, w, out);
     }
+    if k == 2 && s == 1 {
+        return pool_2x2_dense(x, planes, h, w, op, out);
+    }
     let area = (k * k) as f32;
     for p in 0..planes {
         let src = &x[p * h * w..(p + 1) * h * w];
@@ -149,6 +152,42 @@ pub fn pool2d(x: &[f32], planes: usize, h: usize, w: usize, k: usize, s: usize, 
                     }
                 }
                 out[(p * ho + oh) * wo + ow] = if op == Reduce::Mean { acc / area } else { acc };
+            }
+        }
+    }
+}
+
+/// 2x2 stride-1 pooling (the first step of anti-aliased pooling), four outputs at a time; the
+/// same order of operations as the general loop: `((a b) c) d` for the max, `(((a + b) + c) + d) / 4` for the mean.
+fn pool_2x2_dense(x: &[f32], planes: usize, h: usize, w: usize, op: Reduce, out: &mut [f32]) {
+    let (ho, wo) = (h - 1, w - 1);
+    for p in 0..planes {
+        let src = &x[p * h * w..(p + 1) * h * w];
+        let dst = &mut out[p * ho * wo..(p + 1) * ho * wo];
+        for oh in 0..ho {
+            let (r0, r1) = (&src[oh * w..(oh + 1) * w], &src[(oh + 1) * w..(oh + 2) * w]);
+            let d = &mut dst[oh * wo..(oh + 1) * wo];
+            let mut ow = 0;
+            while ow + 5 <= w {
+                // SAFETY: ow + 5 <= w, so lanes ow..ow+4 and ow+1..ow+5 of both rows are inside.
+                unsafe {
+                    let (a, b) = (F4::load(r0.as_ptr().add(ow)), F4::load(r0.as_ptr().add(ow + 1)));
+                    let (c, e) = (F4::load(r1.as_ptr().add(ow)), F4::load(r1.as_ptr().add(ow + 1)));
+                    let v = match op {
+                        Reduce::Max => a.max_nan(b).max_nan(c).max_nan(e),
+                        Reduce::Mean => a.add(b).add(c).add(e).mul(F4::splat(0.25)),
+                    };
+                    v.store(d.as_mut_ptr().add(ow));
+                }
+                ow += 4;
+            }
+            while ow < wo {
+                let (a, b, c, e) = (r0[ow], r0[ow + 1], r1[ow], r1[ow + 1]);
+                d[ow] = match op {
+                    Reduce::Max => max_nan(max_nan(max_nan(a, b), c), e),
+                    Reduce::Mean => (((a + b) + c) + e) / 4.0,
+                };
+                ow += 1;
             }
         }
     }
@@ -307,6 +346,18 @@ mod tests {
         let mut odd = [0.0; 1];
         pool2d(&x[..9], 1, 3, 3, 2, 2, Reduce::Max, &mut odd); // floor: one window
         assert_eq!(odd, [4.0]);
+        // The dense 2x2 (stride 1) fast path against the windows summed in the same order.
+        for op in [Reduce::Max, Reduce::Mean] {
+            let mut dense = vec![0.0; 2 * 9 * 17];
+            pool2d(&y, 2, 10, 18, 2, 1, op, &mut dense);
+            for (i, v) in dense.iter().enumerate() {
+                let (p, r) = (i / 153, i % 153);
+                let b = p * 180 + (r / 17) * 18 + r % 17;
+                let (a, c, d, e) = (y[b], y[b + 1], y[b + 18], y[b + 19]);
+                let want = if op == Reduce::Max { a.max(c).max(d).max(e) } else { (((a + c) + d) + e) / 4.0 };
+                assert_eq!(v.to_bits(), want.to_bits(), "{op:?} at {i}");
+            }
+        }
     }
 
     #[test]

@@ -25,6 +25,8 @@ import { Sequential, runSteps, type Step } from '../nn/sequential.js';
 import { omegaFromConfig } from '../omega/index.js';
 import { groupAttention, lieConv } from '../nn/conv.js';
 import { encodeSafetensors, parseSafetensors, type NamedArray } from './safetensors.js';
+import { gspaceByName } from '../gspaces/gspace.js';
+import { buildSteerableLayer, r2InputType, STEERABLE_TYPES } from '../nn/steerable/config.js';
 import { Tensor, expectTensor, owned } from '../core/tensor.js';
 import { VectorField } from '../fields/vector.js';
 import { EquivariantLinear, Gated, TensorSquare } from '../nn/equivariant-linear.js';
@@ -35,11 +37,14 @@ export const FORMAT = 'equivariant.model';
 export interface InputSpec {
   /**
    * How the group acts on the input: `image` `[N, C, H, W]`, `grid` `[N, C, |P|, H, W]`,
-   * `regular` `[N, C, |G|]`, `invariant`, or `points`: point clouds `{ points [B, P, d],
+   * `regular` `[N, C, |G|]`, `invariant`, `points`: point clouds `{ points [B, P, d],
    * features [B, P, C], mask? [B, P] }` under a Lie group (the model's first layer lifts them),
-   * or `rep` `[N, dim]` (vectors in `rep`).
+   * `rep` `[N, dim]` (vectors in `rep`), or `r2`: fields on the plane `[N, C, H, W]` of a gspace
+   * (the model's group names it), in the field type `reps`.
    */
-  field: 'image' | 'grid' | 'regular' | 'invariant' | 'points' | 'rep';
+  field: 'image' | 'grid' | 'regular' | 'invariant' | 'points' | 'rep' | 'r2';
+  /** For `r2`: the field type, as a list of representation names or `[name, count]` pairs (default all trivial). */
+  reps?: unknown[];
   channels: number;
   /** For `field: 'rep'`: the representation, as a string (`'5*V'`; docs/operator-space.md). */
   rep?: string;
@@ -191,8 +196,9 @@ function parseJson(text: string): ModelConfig {
 
 function inputType(group: AnyGroup, spec: InputSpec): FieldType<unknown> {
   if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) throw new ConfigError(`model config: input must be { field, channels, size? }, got ${describe(spec)}`);
-  const extra = Object.keys(spec).filter((k) => !['field', 'channels', 'size', ...(spec.field === 'rep' ? ['rep'] : [])].includes(k));
-  if (extra.length) throw new ConfigError(`model config: input has unknown option(s) ${extra.join(', ')}; it takes field, channels, size${spec.field === 'rep' ? ', rep' : ''}`);
+  const own = spec.field === 'rep' ? ['rep'] : spec.field === 'r2' ? ['reps'] : [];
+  const extra = Object.keys(spec).filter((k) => !['field', 'channels', 'size', ...own].includes(k));
+  if (extra.length) throw new ConfigError(`model config: input has unknown option(s) ${extra.join(', ')}; it takes field, channels, size${own.map((k) => `, ${k}`).join('')}`);
   if (spec.field === 'rep') return vectorInput(group, spec);
   const c = spec.channels;
   try {
@@ -217,8 +223,10 @@ function inputType(group: AnyGroup, spec: InputSpec): FieldType<unknown> {
       if (!(group instanceof LieGroup)) throw new ConfigError(`model config: input.field 'points' needs a Lie group (T(2), T(3), SO(2), SE(2), SO(3), SE(3)), the model's group is ${group.name}`);
       if (spec.size !== undefined) throw new ConfigError("model config: input.size is for images; point clouds take any number of points");
       return new PointCloudType(group, c) as unknown as FieldType<unknown>;
+    case 'r2':
+      return r2InputType(group, spec) as FieldType<unknown>;
     default:
-      throw new ConfigError(`model config: input.field must be 'image', 'grid', 'regular', 'invariant', 'points' or 'rep', got ${describe(spec.field)}`);
+      throw new ConfigError(`model config: input.field must be 'image', 'grid', 'regular', 'invariant', 'points', 'rep' or 'r2', got ${describe(spec.field)}`);
   }
 }
 
@@ -316,8 +324,11 @@ function buildLayer(cfg: LayerConfig, group: AnyGroup, where: string): Layer {
       case 'tensorSquare':
         known(['rep']);
         return new TensorSquare({ group: g, rep: c.rep, name });
-      default:
-        throw new ConfigError(`model config: ${where} has unknown type '${cfg.type}' (known: liftingConv, groupConv, groupAttention, lieConv, phi, groupPool, maxPool2d, avgPool2d, globalPool, relu, silu, batchNorm, layerNorm, linear, flatten, lift, coordinates, lieTransformerBlock, equivariantLinear, gated, tensorSquare)`);
+      default: {
+        const steerable = buildSteerableLayer(cfg, group, where);
+        if (steerable) return steerable;
+        throw new ConfigError(`model config: ${where} has unknown type '${cfg.type}' (known: liftingConv, groupConv, groupAttention, lieConv, phi, groupPool, maxPool2d, avgPool2d, globalPool, relu, silu, batchNorm, layerNorm, linear, flatten, lift, coordinates, lieTransformerBlock, equivariantLinear, gated, tensorSquare, ${STEERABLE_TYPES.join(', ')})`);
+      }
     }
   } catch (e) {
     if (e instanceof ArgumentError || e instanceof ShapeError) throw new ConfigError(`model config: ${where} (${cfg.type}): ${e.message}`);
@@ -344,10 +355,10 @@ function checkTopLevel(config: ModelConfig): { group: AnyGroup; name: string } {
   if (config.format !== FORMAT) throw new ConfigError(`model config: format must be '${FORMAT}', got ${describe(config.format)}`);
   if (config.version !== 1) throw new ConfigError(`model config: version ${describe(config.version)} is not supported (this library reads version 1)`);
   if (config.name !== undefined && typeof config.name !== 'string') throw new ConfigError(`model config: name must be a string, got ${describe(config.name)}`);
-  if (typeof config.group !== 'string') throw new ConfigError(`model config: group must be a string (z2, p4, p4m, C<n>, D<n>, S<n>, T(2), T(3), SO(2), SE(2), SO(3), SE(3)), got ${describe(config.group)}`);
+  if (typeof config.group !== 'string') throw new ConfigError(`model config: group must be a string (z2, p4, p4m, C<n>, D<n>, S<n>, T(2), T(3), SO(2), SE(2), SO(3), SE(3), or a gspace: rot2dOnR2(N), flipRot2dOnR2(N), trivialOnR2()), got ${describe(config.group)}`);
   let group: AnyGroup;
   try {
-    group = byName(config.group);
+    group = (gspaceByName(config.group) as unknown as AnyGroup | undefined) ?? byName(config.group);
   } catch (e) {
     throw new ConfigError(`model config: ${(e as Error).message}`);
   }
@@ -525,6 +536,12 @@ export class Model {
   parameters(): Record<string, Tensor> {
     this.#live();
     return this.network.parameters();
+  }
+
+  /** Compiles the plan now (expanding every filter bank); `run` otherwise does it on first use. */
+  prepare(): void {
+    this.#live();
+    this.steps();
   }
 
   /** Frees the weights and the plan. Idempotent; afterwards `run` and `parameters` throw a DisposedError. */

@@ -12,6 +12,7 @@ import { LieGroup } from '../groups/lie.js';
 import type { AnyGroup } from '../groups/index.js';
 import { attentionLayerElements, kernelLayerElements } from '../nn/guards.js';
 import { planVectorLayer } from '../nn/equivariant-linear.js';
+import { planSteerableLayer } from '../nn/steerable/config.js';
 
 /** The most layers a config may list, and the deepest nesting of JSON values it may have. */
 export const MAX_LAYERS = 10_000;
@@ -161,8 +162,13 @@ export function planLayers(layers: readonly unknown[], group: AnyGroup, inputCha
         channels = p.out;
         break;
       }
-      default:
+      default: {
+        const s = planSteerableLayer(c, group, where);
+        if (s?.in !== undefined) chain(s.in);
+        if (s?.out !== undefined) channels = s.out;
+        layerElements = s?.elements ?? 0;
         break; // relu and pools keep the channels; unknown types are checked when built
+      }
     }
     if (4 * layerElements > max) {
       throw new OutOfMemoryError(`${name}: ${where} would need about ${fmtBytes(4 * layerElements)}, over the limit of ${fmtBytes(max)} per layer (limits.maxLayerBytes)`);

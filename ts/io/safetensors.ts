@@ -26,6 +26,8 @@ function halfToFloat(h: number): number {
   return s * 2 ** (e - 15) * (1 + f / 1024);
 }
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 /** Parses safetensors bytes into named f32 arrays (and the `__metadata__`, if any). */
 export function parseSafetensors(bytes: Uint8Array | ArrayBuffer): { tensors: Map<string, NamedArray>; metadata: Record<string, string> } {
   if (!(bytes instanceof ArrayBuffer) && !ArrayBuffer.isView(bytes)) throw new WeightsError(`safetensors: expected bytes (a Uint8Array or ArrayBuffer), got ${describe(bytes)}`);
@@ -69,7 +71,9 @@ export function parseSafetensors(bytes: Uint8Array | ArrayBuffer): { tensors: Ma
     spans.push([begin, end, name]);
     const dv = new DataView(data.buffer, data.byteOffset + begin, end - begin);
     const out = new Float32Array(count);
-    for (let i = 0; i < count; i++) {
+    // F32 on a little-endian host: one byte copy.
+    if (dtype === 'F32' && LITTLE_ENDIAN) new Uint8Array(out.buffer).set(data.subarray(begin, end));
+    else for (let i = 0; i < count; i++) {
       out[i] = dtype === 'F32' ? dv.getFloat32(i * 4, true)
         : dtype === 'F64' ? dv.getFloat64(i * 8, true)
           : dtype === 'F16' ? halfToFloat(dv.getUint16(i * 2, true))

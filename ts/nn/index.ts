@@ -11,6 +11,7 @@ import type { Layer } from './layer.js';
 export { phi, Phi, type PhiOptions, type PhiPath, type ConvAlgorithm } from './phi.js';
 export { liftingConv, groupConv, groupAttention, lieConv, type ConvOptions, type GroupAttentionOptions, type LieConvOptions } from './conv.js';
 export { Layer, type LayerConfig } from './layer.js';
+export * from './steerable/index.js';
 export { Sequential, type Step } from './sequential.js';
 export { GroupPool, Pool2d, GlobalPool, BatchNorm, LayerNorm, Relu, Silu, Linear, Flatten, Lift, Coordinates, LieTransformerBlock, type LieTransformerBlockOptions };
 export { EquivariantLinear, Gated, TensorSquare, equivariantLinear, gated, tensorSquare, gatedInput, type EquivariantLinearOptions } from './equivariant-linear.js';

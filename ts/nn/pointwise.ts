@@ -19,6 +19,8 @@ export class Relu extends Layer {
     super(options?.name);
   }
   outputType(t: FieldType<unknown>): FieldType<unknown> {
+    // Fields on the plane whose representation is not a permutation (irreps) would lose equivariance.
+    if ((t as { pointwise?: boolean }).pointwise === false) throw new ShapeError(`${this.label()}: ReLU is equivariant only on trivial, regular and quotient fields, but its input is ${t.describe()} (use normNonlinearity or gatedNonlinearity)`);
     return t;
   }
   run(x: Tensor): Tensor;

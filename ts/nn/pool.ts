@@ -69,6 +69,12 @@ export class Pool2d extends Layer {
   }
   outputType(t: FieldType<unknown>): FieldType<unknown> {
     if (t instanceof GridField || t instanceof ImageField || t instanceof InvariantField) return t;
+    // Fields on the plane: averaging commutes with any representation, the max with permutations.
+    const pointwise = (t as { pointwise?: boolean }).pointwise;
+    if (pointwise !== undefined) {
+      if (this.type === 'maxPool2d' && !pointwise) throw new ShapeError(`${this.label()}: a max is equivariant only on trivial, regular and quotient fields; got ${t.describe()} (use avgPool2d or normPool)`);
+      return t;
+    }
     throw new ShapeError(`${this.label()}: pools over space, so its input must be features on a grid; got ${t.describe()}`);
   }
   run(x: Tensor): Tensor {
@@ -102,6 +108,8 @@ export class GlobalPool extends Layer {
     if (t instanceof LiftedFieldType) return new InvariantField(t.group, t.channels);
     if (t instanceof GridField) return new RegularField((t.group as GridGroup).pointGroup as FiniteGroup, t.channels) as FieldType<unknown>;
     if (t instanceof ImageField || t instanceof InvariantField) return new InvariantField(t.group, t.channels);
+    const pooled = (t as { pooledOverSpace?: (what: string) => FieldType<unknown, any> }).pooledOverSpace;
+    if (typeof pooled === 'function') return pooled.call(t, this.label());
     throw new ShapeError(`${this.label()}: pools over space, so its input must be features on a grid; got ${t.describe()}`);
   }
   run(x: Tensor | LiftedField): Tensor {

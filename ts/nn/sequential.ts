@@ -78,6 +78,10 @@ export class Sequential extends Layer {
         const used = [l, ...(bn ? [bn] : []), ...(relu ? [ls[reluAt]] : [])];
         steps.push({ layers: used, run: exec.run, dispose: exec.dispose });
         i += used.length - 1;
+      } else if (typeof (l as { fuseWith?: unknown }).fuseWith === 'function') {  // steerable convolutions fold their norms themselves
+        const f = (l as unknown as { fuseWith(rest: readonly Layer[]): { step: Step; consumed: number } }).fuseWith(ls.slice(i + 1));
+        steps.push(f.step);
+        i += f.consumed;
       } else if (l instanceof BatchNorm && ls[i + 1] instanceof Relu) {
         steps.push({ layers: [l, ls[i + 1]], run: (x: Tensor) => l.runWith(x, true), dispose() {} });
         i++;

@@ -1,0 +1,133 @@
+//! Steerable convolutions: writing a filter bank (or its Winograd transform) from the products
+//! of basis coefficients.
+//!
+//! An R2Conv's filter bank is, for every pair of an output field `a` and an input field `b` of
+//! one pair of representation types, a block `sum over d of w[a, b, d] B_d` (`out x in x q`,
+//! `q` the kernel's pixels or its Winograd coordinates). The facade computes those sums for all
+//! field pairs at once as one GEMM, only at one coordinate of each orbit of the grid's exact
+//! symmetries (rotations by 90 degrees, the reflection) when the representations are signed
+//! permutations there: the rest of the block follows by `kappa(h x) = rho_out(h) kappa(x)
+//! rho_in(h)^T`, which on Winograd coordinates is a scaled permutation too. [`scatter_blocks`]
+//! then writes every block into place, each entry one computed value times a fixed scale.
+
+/// Where a block entry goes and where its value comes from.
+pub struct Blocks<'a> {
+    /// Computed values: one row of `stride` per field pair `(a, b)`, row `a * n_in + b`.
+    pub src: &'a [f32],
+    pub stride: usize,
+    /// Per block entry `(o, i, q)` (index `(o * i_size + i) * q_size + q`): a column of the row, and its scale.
+    pub table: &'a [u32],
+    pub scales: &'a [f32],
+    pub o_size: usize,
+    pub i_size: usize,
+    pub q_size: usize,
+    /// Channel offsets of the output fields `a` and input fields `b`.
+    pub out_off: &'a [u32],
+    pub in_off: &'a [u32],
+}
+
+/// Destination layout: entry `(co, ci, q)` of the bank at `co * s_co + ci * s_ci + q * s_q`; one
+/// of `s_ci`, `s_q` is 1 (`[cout][cin][q]` filters, or `[q][cout][cin]` Winograd weights).
+#[derive(Clone, Copy, Debug)]
+pub struct Layout {
+    pub s_co: usize,
+    pub s_ci: usize,
+    pub s_q: usize,
+    pub len: usize,
+}
+
+/// Writes every block of `b` into `out` (see the module comment).
+pub fn scatter_blocks(b: &Blocks, l: Layout, out: &mut [f32]) {
+    let (n_in, qs, is) = (b.in_off.len(), b.q_size, b.i_size);
+    for (a, &oo) in b.out_off.iter().enumerate() {
+        for o in 0..b.o_size {
+            let co = (oo as usize + o) * l.s_co;
+            if l.s_q == 1 {
+                // [cout][cin][q]: each (b, i) is a contiguous run of q.
+                for (bi, &io) in b.in_off.iter().enumerate() {
+                    let row = &b.src[(a * n_in + bi) * b.stride..(a * n_in + bi + 1) * b.stride];
+                    for i in 0..is {
+                        let dst = &mut out[co + (io as usize + i) * l.s_ci..][..qs];
+                        let e = (o * is + i) * qs;
+                        for ((d, &t), &s) in dst.iter_mut().zip(&b.table[e..e + qs]).zip(&b.scales[e..e + qs]) {
+                            *d = s * row[t as usize];
+                        }
+                    }
+                }
+            } else {
+                // [q][cout][cin]: for each q, the fields b and components i run along cin.
+                for q in 0..qs {
+                    let base = co + q * l.s_q;
+                    for (bi, &io) in b.in_off.iter().enumerate() {
+                        let row = &b.src[(a * n_in + bi) * b.stride..(a * n_in + bi + 1) * b.stride];
+                        let dst = &mut out[base + io as usize * l.s_ci..][..is];
+                        for (i, d) in dst.iter_mut().enumerate() {
+                            let e = (o * is + i) * qs + q;
+                            *d = b.scales[e] * row[b.table[e] as usize];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Checks the arguments of [`scatter_blocks`]: table entries inside a row, blocks inside the bank.
+pub fn check(b: &Blocks, l: Layout, cout: usize, cin: usize) -> Result<(), String> {
+    let block = b.o_size * b.i_size * b.q_size;
+    if b.table.len() != block || b.scales.len() != block {
+        return Err(format!("the table has {} entries and {} scales, a block {block}", b.table.len(), b.scales.len()));
+    }
+    if b.src.len() < b.out_off.len() * b.in_off.len() * b.stride {
+        return Err("the computed values are shorter than rows x stride".into());
+    }
+    if let Some((i, t)) = b.table.iter().enumerate().find(|(_, &t)| t as usize >= b.stride) {
+        return Err(format!("table[{i}] = {t} is outside a row of {}", b.stride));
+    }
+    if l.s_ci != 1 && l.s_q != 1 {
+        return Err("the bank must be contiguous along its input channels or its coordinates".into());
+    }
+    let last = |n: usize, s: usize| n.saturating_sub(1) * s;
+    if b.out_off.iter().any(|&o| o as usize + b.o_size > cout) || b.in_off.iter().any(|&i| i as usize + b.i_size > cin) {
+        return Err(format!("a block does not fit a {cout} x {cin} bank"));
+    }
+    if last(cout, l.s_co) + last(cin, l.s_ci) + last(b.q_size, l.s_q) >= l.len.max(1) && cout * cin * b.q_size > 0 {
+        return Err(format!("the bank holds {} values, too few for {cout} x {cin} x {}", l.len, b.q_size));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_each_block_in_place_with_scales_in_both_layouts() {
+        // One output field (2 components) and two input fields (1 component), q = 2: rows
+        // (a=0, b=0) and (a=0, b=1) of 3 values; channels: out 0..2, in fields at 1 and 0 (cin 2).
+        let src = [1.0, 2.0, 3.0, 10.0, 20.0, 30.0];
+        let table = [0, 1, 2, 0];
+        let scales = [1.0, -1.0, 0.5, 2.0];
+        let b = Blocks { src: &src, stride: 3, table: &table, scales: &scales, o_size: 2, i_size: 1, q_size: 2, out_off: &[0], in_off: &[1, 0] };
+        // [cout][cin][q].
+        let l = Layout { s_co: 4, s_ci: 2, s_q: 1, len: 8 };
+        let mut f = vec![0.0; 8];
+        assert!(check(&b, l, 2, 2).is_ok());
+        scatter_blocks(&b, l, &mut f);
+        assert_eq!(f, [10.0, -20.0, 1.0, -2.0, 15.0, 20.0, 1.5, 2.0]);
+        // [q][cout][cin]: the same values, transposed.
+        let l2 = Layout { s_co: 2, s_ci: 1, s_q: 4, len: 8 };
+        let mut u = vec![0.0; 8];
+        scatter_blocks(&b, l2, &mut u);
+        for co in 0..2 {
+            for ci in 0..2 {
+                for q in 0..2 {
+                    assert_eq!(u[q * 4 + co * 2 + ci], f[co * 4 + ci * 2 + q]);
+                }
+            }
+        }
+        assert!(check(&Blocks { stride: 2, ..b }, l, 2, 2).is_err());
+        assert!(check(&Blocks { out_off: &[1], ..b }, l, 2, 2).is_err());
+        assert!(check(&b, Layout { len: 7, ..l }, 2, 2).is_err());
+    }
+}

@@ -1,0 +1,199 @@
+"""Trains the steerable demo models on upright Fashion-MNIST with e2cnn and exports them.
+
+Three networks of one layout, trained on the 60,000 upright training images with no rotation
+augmentation: regular fields of C8, of C16, and of D8 (rotations and the reflection x -> -x).
+Layout (chosen for approximate invariance between right angles, docs/demo.md): a disk mask and a
+Gaussian blur (sigma 1) of the input, a 7x7 steerable convolution, one halving of the resolution
+by a 2x2 mean and a blurred subsampling (linear, unlike a max over a square window), two 5x5 and a
+3x3 convolution at 14x14, inner batch norm and ReLU after each, band-limited kernels
+(frequencies_cutoff -3), group pooling, the mean over a disk, and a two-layer head without batch
+norm (which would amplify the remaining rotation errors).
+
+Each model is evaluated in PyTorch on the test set rotated by every multiple of 15 degrees
+(tools/pytorch/train.py's rotate()), and the script writes
+
+  models/{c8,c16,d8}-fashion.{json,safetensors}   (exported by equivariant_export.export)
+  models/steerable-reference.json                 accuracies per angle, settings, timings
+  models/steerable-predictions.bin                uint8 [model (c8, c16, d8)][angle][image]
+
+    /work/venv-escnn/bin/python tools/escnn/train.py [--epochs 5] [--threads 2] [--models c8,c16,d8]
+"""
+import argparse
+import json
+import os
+import sys
+import time
+import warnings
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from equivariant_export import export  # noqa: E402
+
+
+def _pytorch_train():
+    """tools/pytorch/train.py (the data loader and the rotation the demo uses)."""
+    import importlib.util
+    sys.path.insert(0, os.path.join(HERE, '..', 'pytorch'))
+    spec = importlib.util.spec_from_file_location('pytorch_train', os.path.join(HERE, '..', 'pytorch', 'train.py'))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+_T = _pytorch_train()
+ANGLES, load, rotate = _T.ANGLES, _T.load, _T.rotate
+
+warnings.filterwarnings('ignore')
+ROOT = os.path.join(HERE, '..', '..')
+
+# Regular fields per layer (channels = fields x |group|).
+WIDTHS = {'c8': (4, 8, 8, 32), 'c16': (2, 4, 4, 16), 'd8': (2, 4, 4, 16)}
+GROUPS = {'c8': ('rot', 8), 'c16': ('rot', 16), 'd8': ('flip', 8)}
+
+
+class Net(torch.nn.Module):
+    def __init__(self, key, hidden=64, blur=1.0, margin=15.0, pool_sigma=1.0, end_mask=True, pool='avg', cutoff=-3.0, widths=None, downs=1, k4=3, head_bn=False, max_freq=None):
+        super().__init__()
+        from e2cnn import gspaces, nn
+        kind, N = GROUPS[key]
+        gs = gspaces.Rot2dOnR2(N) if kind == 'rot' else gspaces.FlipRot2dOnR2(N)
+        f1, f2, f3, f4 = widths or WIDTHS[key]
+        reg = lambda n: nn.FieldType(gs, [gs.regular_repr] * n)
+        t0 = nn.FieldType(gs, [gs.trivial_repr])
+        t1, t2, t3, t4 = reg(f1), reg(f2), reg(f3), reg(f4)
+        layers = [nn.MaskModule(t0, 28, margin=margin)]
+        if blur:
+            layers.append(nn.PointwiseAvgPoolAntialiased(t0, sigma=blur, stride=1))
+        def down(t):
+            # Halve the resolution. 'avg': a 2x2 mean (stride 1) then a Gaussian blur sampled
+            # every other pixel (linear, so closer to rotation equivariant than a max over a
+            # square window); 'max': escnn's anti-aliased max pooling.
+            if pool == 'avg':
+                return [nn.PointwiseAvgPool(t, 2, stride=1), nn.PointwiseAvgPoolAntialiased(t, sigma=pool_sigma, stride=2)]
+            return [nn.PointwiseMaxPoolAntialiased(t, 2, stride=2, sigma=pool_sigma)]
+        def fco(k):
+            # e2cnn's rule (-1, -2, -3, or f * radius), capped at max_freq when given.
+            if max_freq is None:
+                return cutoff
+            from e2cnn.nn.modules.r2_conv import r2convolution as r2
+            rule = {-1.0: r2._manual_fco1, -2.0: r2._manual_fco2, -3.0: r2._manual_fco3}.get(float(cutoff))
+            rule = rule(k // 2) if rule else (lambda r: cutoff * r)
+            return lambda r: min(rule(r), max_freq)
+        conv = lambda a, b, k, p: nn.R2Conv(a, b, k, padding=p, bias=False, frequencies_cutoff=fco(k))
+        layers += [
+            conv(t0, t1, 7, 3), nn.InnerBatchNorm(t1), nn.ReLU(t1), *down(t1),
+            conv(t1, t2, 5, 2), nn.InnerBatchNorm(t2), nn.ReLU(t2),
+            conv(t2, t3, 5, 2), nn.InnerBatchNorm(t3), nn.ReLU(t3), *(down(t3) if downs > 1 else []),
+            conv(t3, t4, k4, k4 // 2), nn.InnerBatchNorm(t4), nn.ReLU(t4),
+            nn.GroupPooling(t4),
+        ]
+        tg = nn.FieldType(gs, [gs.trivial_repr] * f4)
+        if end_mask:
+            layers.append(nn.MaskModule(tg, 7 if downs > 1 else 14, margin=0))
+        layers.append(nn.PointwiseAdaptiveAvgPool(tg, 1))
+        self.body = nn.SequentialModule(*layers)
+        self.in_type = t0
+        self.head = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(f4, hidden), *([torch.nn.BatchNorm1d(hidden)] if head_bn else []), torch.nn.ELU(), torch.nn.Linear(hidden, 10))
+
+    def forward(self, x):
+        from e2cnn.nn import GeometricTensor
+        return self.head(self.body(GeometricTensor(x, self.in_type)).tensor)
+
+    def parts(self):
+        return [self.body, *self.head]
+
+
+def evaluate(net, x, y, batch=500):
+    net.eval()
+    preds = []
+    with torch.no_grad():
+        for i in range(0, len(x), batch):
+            preds.append(net(x[i:i + batch]).argmax(1))
+    p = torch.cat(preds)
+    return (p == y).float().mean().item(), p
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--epochs', type=int, default=5)
+    ap.add_argument('--threads', type=int, default=2)
+    ap.add_argument('--limit', type=int, default=0, help='train on the first N images only (a quick try)')
+    ap.add_argument('--models', default='c8,c16,d8')
+    ap.add_argument('--blur', type=float, default=1.0)
+    ap.add_argument('--mask-margin', type=float, default=15.0)
+    ap.add_argument('--pool-sigma', type=float, default=1.0)
+    ap.add_argument('--end-mask', type=int, default=1)
+    ap.add_argument('--pool', default='avg', choices=['avg', 'max'])
+    ap.add_argument('--cutoff', type=float, default=-3.0, help="R2Conv's frequencies_cutoff")
+    ap.add_argument('--max-freq', type=float, default=None, help='cap on the harmonics of every ring')
+    ap.add_argument('--widths', default='', help='regular fields per layer, e.g. 2,4,4,16 (default per model)')
+    ap.add_argument('--downs', type=int, default=1, help='halvings of the resolution (1 or 2)')
+    ap.add_argument('--k4', type=int, default=3, help='kernel size of the last convolution')
+    ap.add_argument('--head-bn', type=int, default=0, help='a batch norm in the head (it amplifies what is left of rotation errors)')
+    ap.add_argument('--lr', type=float, default=3e-3, help='Adam learning rate (a tenth of it in the last epoch)')
+    ap.add_argument('--out', default=os.path.join(ROOT, 'models'))
+    ap.add_argument('--test-limit', type=int, default=0)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    xtr, ytr = load('train')
+    xte, yte = load('test')
+    if args.limit:
+        xtr, ytr = xtr[:args.limit], ytr[:args.limit]
+    if args.test_limit:
+        xte, yte = xte[:args.test_limit], yte[:args.test_limit]
+    rotated = {a: rotate(xte, a) for a in ANGLES}
+    keys = args.models.split(',')
+    command = '/work/venv-escnn/bin/python tools/escnn/train.py ' + ' '.join(f'--{k.replace("_", "-")} {v}' for k, v in vars(args).items() if k != 'out')
+    path = os.path.join(args.out, 'steerable-reference.json')
+    report = json.load(open(path)) if os.path.exists(path) and keys != list(GROUPS) else {}
+    report.update({'command': command, 'torch': torch.__version__, 'library': 'e2cnn 0.2.3', 'epochs': args.epochs, 'batch': 64,
+                   'optimizer': f'Adam, lr {args.lr:g}, then {args.lr / 10:g} in the last epoch', 'angles': ANGLES, 'widths': WIDTHS})
+    report.setdefault('models', {})
+    preds_path = os.path.join(args.out, 'steerable-predictions.bin')
+    n = len(yte)
+    all_preds = np.fromfile(preds_path, dtype=np.uint8).reshape(len(GROUPS), len(ANGLES), -1) if os.path.exists(preds_path) and keys != list(GROUPS) else np.zeros((len(GROUPS), len(ANGLES), n), dtype=np.uint8)
+    for key in keys:
+        widths = tuple(int(v) for v in args.widths.split(',')) if args.widths else None
+        net = Net(key, blur=args.blur, margin=args.mask_margin, pool_sigma=args.pool_sigma, end_mask=bool(args.end_mask), pool=args.pool, cutoff=args.cutoff, widths=widths, downs=args.downs, k4=args.k4, head_bn=bool(args.head_bn), max_freq=args.max_freq)
+        count = sum(p.numel() for p in net.parameters() if p.requires_grad)
+        opt = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=args.lr)
+        g = torch.Generator().manual_seed(0)
+        t0 = time.time()
+        for epoch in range(args.epochs):
+            if epoch == args.epochs - 1 and args.epochs > 1:
+                for group in opt.param_groups:
+                    group['lr'] = args.lr / 10
+            net.train()
+            order = torch.randperm(len(xtr), generator=g)
+            total = 0.0
+            for i in range(0, len(order), 64):
+                idx = order[i:i + 64]
+                loss = F.cross_entropy(net(xtr[idx]), ytr[idx])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                total += loss.item() * len(idx)
+            acc, _ = evaluate(net, xte, yte)
+            print(f'{key} epoch {epoch + 1}: loss {total / len(order):.4f}, test accuracy {acc:.4f} ({time.time() - t0:.0f} s)', flush=True)
+        seconds = round(time.time() - t0)
+        accs = {}
+        for ai, a in enumerate(ANGLES):
+            acc, p = evaluate(net, rotated[a], yte)
+            accs[a] = round(acc * 100, 2)
+            all_preds[list(GROUPS).index(key), ai, :len(p)] = p.numpy().astype(np.uint8)
+        print(key, 'accuracy by angle:', accs, 'worst', min(accs.values()), flush=True)
+        net.eval()
+        export(net.parts(), (1, 1, 28, 28), os.path.join(args.out, f'{key}-fashion'))
+        report['models'][key] = {'group': GROUPS[key], 'widths': WIDTHS[key], 'parameters': count, 'train_seconds': seconds, 'accuracy': accs}
+        all_preds.tofile(preds_path)
+        with open(path, 'w') as f:
+            json.dump(report, f, indent=1)
+
+
+if __name__ == '__main__':
+    main()
