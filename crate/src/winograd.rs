@@ -195,36 +195,43 @@ fn output_transform(s: &Shape, m: &[f32], tb: usize, t0: usize, nt: usize, tw: u
             if relu_on {
                 y = y.map(F4::relu);
             }
-            let (ty, tx) = ((t0 + q) / tw, (t0 + q) % tw);
-            let lanes = (nt - q).min(4);
-            if lanes == 4 && tx + 4 <= tw && 2 * tx + 8 <= wo && 2 * ty + 2 <= ho {
-                // Four tiles side by side in one row of tiles: two rows of eight outputs.
-                for (r, (a, c)) in [(y[0], y[1]), (y[2], y[3])].into_iter().enumerate() {
-                    let at = (2 * ty + r) * wo + 2 * tx;
-                    // SAFETY: 2tx + 8 <= wo and 2ty + r < ho.
-                    unsafe {
-                        a.zip_lo(c).store(plane.as_mut_ptr().add(at));
-                        a.zip_hi(c).store(plane.as_mut_ptr().add(at + 4));
-                    }
+            store_tiles(plane, y, t0 + q, nt - q, tw, ho, wo);
+            q += 4;
+        }
+    }
+}
+
+/// Writes the 2x2 outputs `y` (`[y00, y01, y10, y11]`, lane `l` for tile `t + l`) of up to four
+/// consecutive tiles (`left` tiles remain) into an output plane `ho x wo` with `tw` tiles per row;
+/// four tiles side by side in one row of tiles are two rows of eight outputs, stored whole.
+pub(crate) fn store_tiles(plane: &mut [f32], y: [F4; 4], t: usize, left: usize, tw: usize, ho: usize, wo: usize) {
+    let (ty, tx) = (t / tw, t % tw);
+    let lanes = left.min(4);
+    if lanes == 4 && tx + 4 <= tw && 2 * tx + 8 <= wo && 2 * ty + 2 <= ho {
+        for (r, (a, c)) in [(y[0], y[1]), (y[2], y[3])].into_iter().enumerate() {
+            let at = (2 * ty + r) * wo + 2 * tx;
+            assert!(at + 8 <= plane.len());
+            // SAFETY: at + 8 <= plane.len(), checked above.
+            unsafe {
+                a.zip_lo(c).store(plane.as_mut_ptr().add(at));
+                a.zip_hi(c).store(plane.as_mut_ptr().add(at + 4));
+            }
+        }
+    } else {
+        for l in 0..lanes {
+            let (ty, tx) = ((t + l) / tw, (t + l) % tw);
+            for r in 0..2 {
+                let yy = 2 * ty + r;
+                if yy >= ho {
+                    continue;
                 }
-            } else {
-                for l in 0..lanes {
-                    let (ty, tx) = ((t0 + q + l) / tw, (t0 + q + l) % tw);
-                    for r in 0..2 {
-                        let yy = 2 * ty + r;
-                        if yy >= ho {
-                            continue;
-                        }
-                        for c in 0..2 {
-                            let xx = 2 * tx + c;
-                            if xx < wo {
-                                plane[yy * wo + xx] = y[2 * r + c].get(l);
-                            }
-                        }
+                for c in 0..2 {
+                    let xx = 2 * tx + c;
+                    if xx < wo {
+                        plane[yy * wo + xx] = y[2 * r + c].get(l);
                     }
                 }
             }
-            q += 4;
         }
     }
 }

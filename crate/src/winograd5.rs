@@ -24,6 +24,7 @@
 use crate::scratch;
 use crate::simd::F4;
 use crate::tile::{multiply, Epilogue, NR};
+use crate::winograd::store_tiles;
 
 /// Tiles per block (a multiple of the panel width): fewer for wide layers, so V and M stay small.
 fn block_tiles(cin: usize, cout: usize) -> usize {
@@ -279,34 +280,7 @@ fn output_transform(s: &Shape, m: &[f32], tb: usize, t0: usize, nt: usize, tw: u
             if relu_on {
                 y = y.map(F4::relu);
             }
-            let (ty, tx) = ((t0 + q) / tw, (t0 + q) % tw);
-            let lanes = (nt - q).min(4);
-            if lanes == 4 && tx + 4 <= tw && 2 * tx + 8 <= wo && 2 * ty + 2 <= ho {
-                for (r, (a, c)) in [(y[0], y[1]), (y[2], y[3])].into_iter().enumerate() {
-                    let at2 = (2 * ty + r) * wo + 2 * tx;
-                    // SAFETY: 2tx + 8 <= wo and 2ty + r < ho.
-                    unsafe {
-                        a.zip_lo(c).store(plane.as_mut_ptr().add(at2));
-                        a.zip_hi(c).store(plane.as_mut_ptr().add(at2 + 4));
-                    }
-                }
-            } else {
-                for l in 0..lanes {
-                    let (ty, tx) = ((t0 + q + l) / tw, (t0 + q + l) % tw);
-                    for r in 0..2 {
-                        let yy = 2 * ty + r;
-                        if yy >= ho {
-                            continue;
-                        }
-                        for c in 0..2 {
-                            let xx = 2 * tx + c;
-                            if xx < wo {
-                                plane[yy * wo + xx] = y[2 * r + c].get(l);
-                            }
-                        }
-                    }
-                }
-            }
+            store_tiles(plane, y, t0 + q, nt - q, tw, ho, wo);
             q += 4;
         }
     }

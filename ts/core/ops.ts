@@ -17,7 +17,8 @@ export const MEAN = 1;
 export type Reduction = 'max' | 'mean';
 export const reductionCode = (r: Reduction) => (r === 'max' ? MAX : MEAN);
 
-function into(shape: readonly number[], op: string, run: (out: Tensor) => void): Tensor {
+/** A new tensor of `shape` that `run` fills (a kernel call); freed if the call throws. */
+export function into(shape: readonly number[], run: (out: Tensor) => void): Tensor {
   const out = empty(shape);
   try {
     run(out);
@@ -62,20 +63,20 @@ export function convGeometry(h: number, w: number, k: number, stride: number, pa
 export function conv2d(x: Tensor, weights: Tensor, bias: Tensor | undefined, g: ConvGeometry, relu: boolean, outShape: readonly number[]): Tensor {
   if (x.size !== g.n * g.cin * g.h * g.w) throw new ShapeError(`conv2d: input ${x.describe()} is not [${g.n}, ${g.cin}, ${g.h}, ${g.w}]`);
   if (g.ho < 1 || g.wo < 1) throw new ShapeError(`conv2d: a ${g.kh}x${g.kw} kernel does not fit a ${g.h}x${g.w} input with this padding`);
-  return into(outShape, 'conv2d', (out) =>
+  return into(outShape, (out) =>
     call('conv2d', (k) => k.conv2d(x.ptr, weights.ptr, bias ? bias.ptr : 0, out.ptr, g.n, g.cin, g.h, g.w, g.cout, g.kh, g.kw, g.stride, g.padTop, g.padLeft, g.ho, g.wo, relu)));
 }
 
 /** Winograd F(2x2, 3x3) transform of 3x3 filters `[cout, cin*9]` into `[16, cout, cin]`. */
 export function winogradWeights(weights: Tensor, cout: number, cin: number): Tensor {
   if (weights.size !== cout * cin * 9) throw new ShapeError(`winogradWeights: ${weights.describe()} is not [${cout}, ${cin}, 3, 3]`);
-  return into([16, cout, cin], 'winogradWeights', (out) => call('winogradWeights', (k) => k.winograd_weights(weights.ptr, cout, cin, out.ptr)));
+  return into([16, cout, cin], (out) => call('winogradWeights', (k) => k.winograd_weights(weights.ptr, cout, cin, out.ptr)));
 }
 
 /** 3x3 stride-1 convolution with padding 0 or 1 by Winograd F(2x2, 3x3); `u` from `winogradWeights`. */
 export function conv3x3Winograd(x: Tensor, u: Tensor, bias: Tensor | undefined, g: ConvGeometry, relu: boolean, outShape: readonly number[]): Tensor {
   if (x.size !== g.n * g.cin * g.h * g.w) throw new ShapeError(`conv3x3Winograd: input ${x.describe()} is not [${g.n}, ${g.cin}, ${g.h}, ${g.w}]`);
-  return into(outShape, 'conv3x3Winograd', (out) =>
+  return into(outShape, (out) =>
     call('conv3x3Winograd', (k) => k.conv3x3_winograd(x.ptr, u.ptr, bias ? bias.ptr : 0, out.ptr, g.n, g.cin, g.h, g.w, g.cout, g.padTop, relu)));
 }
 
@@ -87,33 +88,33 @@ export function winogradApplies(k: number, stride: number, padding: Padding): bo
 /** The plain-loop reference of `conv2d` (same arguments). Test builds of the module only. */
 export function conv2dReference(x: Tensor, weights: Tensor, bias: Tensor | undefined, g: ConvGeometry, relu: boolean, outShape: readonly number[]): Tensor {
   const t = testExports();
-  return into(outShape, 'conv2dReference', (out) =>
+  return into(outShape, (out) =>
     call('conv2dReference', () => t.conv2d_reference(x.ptr, weights.ptr, bias ? bias.ptr : 0, out.ptr, g.n, g.cin, g.h, g.w, g.cout, g.kh, g.kw, g.stride, g.padTop, g.padLeft, g.ho, g.wo, relu ? 1 : 0)));
 }
 
 /** `x` as `[outer, len, inner]` reduced over the middle axis; output `outShape` (`outer*inner`). */
 export function reduceAxis(x: Tensor, outer: number, len: number, inner: number, op: Reduction, outShape: readonly number[]): Tensor {
-  return into(outShape, 'reduce', (out) => call('reduce', (k) => k.reduce_axis(x.ptr, out.ptr, outer, len, inner, reductionCode(op))));
+  return into(outShape, (out) => call('reduce', (k) => k.reduce_axis(x.ptr, out.ptr, outer, len, inner, reductionCode(op))));
 }
 
 /** Rows of `x` (`[m, c]`) reduced per segment (`segments[e]`, `0xffffffff` skipped) into `[count, c]`. */
 export function segmentReduce(x: Tensor, segments: U32Buffer, count: number, op: Reduction): Tensor {
   const [m, c] = x.shape;
-  return into([count, c], 'segmentReduce', (out) => call('segmentReduce', (k) => k.segment_reduce(x.ptr, segments.ptr, out.ptr, m, c, count, reductionCode(op))));
+  return into([count, c], (out) => call('segmentReduce', (k) => k.segment_reduce(x.ptr, segments.ptr, out.ptr, m, c, count, reductionCode(op))));
 }
 
 /** Pools `planes` planes of `h x w` with a `size` window and `stride`. */
 export function pool2d(x: Tensor, planes: number, h: number, w: number, size: number, stride: number, op: Reduction, outShape: readonly number[]): Tensor {
-  return into(outShape, 'pool2d', (out) => call('pool2d', (k) => k.pool2d(x.ptr, out.ptr, planes, h, w, size, stride, reductionCode(op))));
+  return into(outShape, (out) => call('pool2d', (k) => k.pool2d(x.ptr, out.ptr, planes, h, w, size, stride, reductionCode(op))));
 }
 
 /** `relu?(x * scale[c] + shift[c])` over `x` as `[n, c, inner]`. */
 export function channelAffine(x: Tensor, scale: Tensor, shift: Tensor, n: number, c: number, inner: number, relu: boolean): Tensor {
-  return into(x.shape, 'channelAffine', (out) => call('channelAffine', (k) => k.channel_affine(x.ptr, scale.ptr, shift.ptr, out.ptr, n, c, inner, relu)));
+  return into(x.shape, (out) => call('channelAffine', (k) => k.channel_affine(x.ptr, scale.ptr, shift.ptr, out.ptr, n, c, inner, relu)));
 }
 
 export function relu(x: Tensor): Tensor {
-  return into(x.shape, 'relu', (out) => call('relu', (k) => k.relu(x.ptr, out.ptr, x.size)));
+  return into(x.shape, (out) => call('relu', (k) => k.relu(x.ptr, out.ptr, x.size)));
 }
 
 /** A copy of `x` with another shape of the same size. */
@@ -143,7 +144,7 @@ export class IndexTable extends WasmBuffer {
  */
 export function gather(x: Tensor, table: IndexTable, outer: number, outShape: readonly number[] = x.shape): Tensor {
   const srcBlock = outer === 0 ? 0 : x.size / outer;
-  return into(outShape, 'gather', (out) => call('gather', (k) => k.gather(x.ptr, srcBlock, table.ptr, out.ptr, outer, table.indices.length)));
+  return into(outShape, (out) => call('gather', (k) => k.gather(x.ptr, srcBlock, table.ptr, out.ptr, outer, table.indices.length)));
 }
 
 /** `x` re-indexed once: `out.flat[i] = x.flat[indices[i]]`, shape `outShape`. */
@@ -182,10 +183,10 @@ export function copy(x: Tensor): Tensor {
 /** Layer norm over the last axis of `x` viewed as `rows x c`: `(x - mean) / sqrt(var + eps) * gamma + beta`. */
 export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, rows: number, c: number, eps: number): Tensor {
   if (x.size !== rows * c) throw new ShapeError(`layerNorm: ${x.describe()} is not ${rows} rows of ${c}`);
-  return into(x.shape, 'layerNorm', (out) => call('layerNorm', (k) => k.layer_norm(x.ptr, gamma.ptr, beta.ptr, out.ptr, rows, c, eps)));
+  return into(x.shape, (out) => call('layerNorm', (k) => k.layer_norm(x.ptr, gamma.ptr, beta.ptr, out.ptr, rows, c, eps)));
 }
 
 /** `x * sigmoid(x)` (SiLU, Swish), a new tensor. */
 export function silu(x: Tensor): Tensor {
-  return into(x.shape, 'silu', (out) => call('silu', (k) => k.silu(x.ptr, out.ptr, x.size)));
+  return into(x.shape, (out) => call('silu', (k) => k.silu(x.ptr, out.ptr, x.size)));
 }

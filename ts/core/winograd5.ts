@@ -4,21 +4,10 @@
  * once per layer; results differ from direct convolution by rounding (a few 1e-6 relative).
  */
 import { ShapeError } from './errors.js';
-import type { ConvGeometry, Padding } from './ops.js';
-import { Tensor, empty } from './tensor.js';
+import { into, type ConvGeometry, type Padding } from './ops.js';
+import type { Tensor } from './tensor.js';
 import type { U32Buffer } from './buffers.js';
 import { call } from './wasm.js';
-
-function into(shape: readonly number[], run: (out: Tensor) => void): Tensor {
-  const out = empty(shape);
-  try {
-    run(out);
-  } catch (e) {
-    out.dispose();
-    throw e;
-  }
-  return out;
-}
 
 /** Whether a convolution can run as F(2x2, 5x5): 5x5, stride 1, the same padding (at most 4) on every side. */
 export function winograd5Applies(k: number, stride: number, padding: Padding): boolean {
