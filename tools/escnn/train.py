@@ -57,7 +57,7 @@ GROUPS = {'c8': ('rot', 8), 'c16': ('rot', 16), 'd8': ('flip', 8)}
 
 
 class Net(torch.nn.Module):
-    def __init__(self, key, hidden=64, blur=1.0, margin=15.0, pool_sigma=1.0, end_mask=True, pool='avg', cutoff=-3.0, widths=None, downs=1, k4=3, head_bn=False, max_freq=None):
+    def __init__(self, key, hidden=64, blur=1.0, margin=15.0, pool_sigma=1.0, end_mask=True, pool='avg', cutoff=-3.0, widths=None, downs=1, k4=3, head_bn=False, max_freq=None, act='relu'):
         super().__init__()
         from e2cnn import gspaces, nn
         kind, N = GROUPS[key]
@@ -85,11 +85,13 @@ class Net(torch.nn.Module):
             rule = rule(k // 2) if rule else (lambda r: cutoff * r)
             return lambda r: min(rule(r), max_freq)
         conv = lambda a, b, k, p: nn.R2Conv(a, b, k, padding=p, bias=False, frequencies_cutoff=fco(k))
+        # ELU is smooth, so it makes fewer frequencies above the grid's than ReLU's kink.
+        nl = (lambda t: nn.ELU(t)) if act == 'elu' else (lambda t: nn.ReLU(t))
         layers += [
-            conv(t0, t1, 7, 3), nn.InnerBatchNorm(t1), nn.ReLU(t1), *down(t1),
-            conv(t1, t2, 5, 2), nn.InnerBatchNorm(t2), nn.ReLU(t2),
-            conv(t2, t3, 5, 2), nn.InnerBatchNorm(t3), nn.ReLU(t3), *(down(t3) if downs > 1 else []),
-            conv(t3, t4, k4, k4 // 2), nn.InnerBatchNorm(t4), nn.ReLU(t4),
+            conv(t0, t1, 7, 3), nn.InnerBatchNorm(t1), nl(t1), *down(t1),
+            conv(t1, t2, 5, 2), nn.InnerBatchNorm(t2), nl(t2),
+            conv(t2, t3, 5, 2), nn.InnerBatchNorm(t3), nl(t3), *(down(t3) if downs > 1 else []),
+            conv(t3, t4, k4, k4 // 2), nn.InnerBatchNorm(t4), nl(t4),
             nn.GroupPooling(t4),
         ]
         tg = nn.FieldType(gs, [gs.trivial_repr] * f4)
@@ -135,6 +137,7 @@ def main():
     ap.add_argument('--downs', type=int, default=1, help='halvings of the resolution (1 or 2)')
     ap.add_argument('--k4', type=int, default=3, help='kernel size of the last convolution')
     ap.add_argument('--head-bn', type=int, default=0, help='a batch norm in the head (it amplifies what is left of rotation errors)')
+    ap.add_argument('--act', default='relu', choices=['relu', 'elu'], help='the nonlinearity after each convolution')
     ap.add_argument('--lr', type=float, default=3e-3, help='Adam learning rate (a tenth of it in the last epoch)')
     ap.add_argument('--out', default=os.path.join(ROOT, 'models'))
     ap.add_argument('--test-limit', type=int, default=0)
@@ -161,7 +164,7 @@ def main():
     all_preds = np.fromfile(preds_path, dtype=np.uint8).reshape(len(GROUPS), len(ANGLES), -1) if os.path.exists(preds_path) and keys != list(GROUPS) else np.zeros((len(GROUPS), len(ANGLES), n), dtype=np.uint8)
     for key in keys:
         widths = tuple(int(v) for v in args.widths.split(',')) if args.widths else None
-        net = Net(key, blur=args.blur, margin=args.mask_margin, pool_sigma=args.pool_sigma, end_mask=bool(args.end_mask), pool=args.pool, cutoff=args.cutoff, widths=widths, downs=args.downs, k4=args.k4, head_bn=bool(args.head_bn), max_freq=args.max_freq)
+        net = Net(key, blur=args.blur, margin=args.mask_margin, pool_sigma=args.pool_sigma, end_mask=bool(args.end_mask), pool=args.pool, cutoff=args.cutoff, widths=widths, downs=args.downs, k4=args.k4, head_bn=bool(args.head_bn), max_freq=args.max_freq, act=args.act)
         count = sum(p.numel() for p in net.parameters() if p.requires_grad)
         opt = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=args.lr)
         g = torch.Generator().manual_seed(0)
