@@ -11,22 +11,24 @@ let current = 'p4';
 const LABELS = { p4: 'P4CNN (p4)', c8: 'C8 steerable CNN', c16: 'C16 steerable CNN', d8: 'D8 steerable CNN' };
 
 /**
- * Feature maps of the selected model's first layer, [16][h*w] with their size: four fields, each
- * at the rotations by 0, 90, 180, 270 degrees (P4CNN: four channels over p4's rotation axis;
- * steerable models: the regular field's components at those rotations, N/4 apart).
+ * Feature maps of the selected model's first layer with their size and how many rows to show:
+ * up to four fields, each at the rotations by 0, 90, 180, 270 degrees (P4CNN: four channels over
+ * p4's rotation axis; steerable models: a regular field's components at those rotations, N/4
+ * apart among its first N, the unreflected elements; a field has |G| components).
  */
 function firstLayerMaps(t) {
   const m = models[current];
   if (current === 'p4') {
     const [conv, bn, relu] = m.network.layers;
-    return { data: relu.run(bn.run(conv.run(t))).toArray(), h: 26, w: 26, index: (c, r) => c * 4 + r };
+    return { data: relu.run(bn.run(conv.run(t))).toArray(), h: 26, w: 26, rows: 4, index: (c, r) => c * 4 + r };
   }
   const layers = m.network.layers;
   const stop = layers.findIndex((l) => l.type === 'relu');
   let x = t;
   for (const l of layers.slice(0, stop + 1)) x = l.run(x);
-  const N = m.inType.gspace.fibreGroup.N;
-  return { data: x.toArray(), h: x.shape[2], w: x.shape[3], index: (c, r) => c * N + (r * N) / 4 };
+  const G = m.inType.gspace.fibreGroup;
+  const rows = Math.min(4, x.shape[1] / G.order);
+  return { data: x.toArray(), h: x.shape[2], w: x.shape[3], rows, index: (c, r) => c * G.order + (r * G.N) / 4 };
 }
 
 async function loadSample() {
@@ -87,10 +89,14 @@ function update() {
   eq.tidy(() => {
     const t = eq.tensor(x, [1, 1, 28, 28]);
     // The first layer (conv + batch norm + ReLU) of the selected model.
-    const { data: maps, h, w, index } = firstLayerMaps(t);
+    const { data: maps, h, w, rows, index } = firstLayerMaps(t);
     const hi = Math.max(1e-6, ...maps);
     const canvases = $('fmaps').children;
-    for (let c = 0; c < 4; c++) for (let r = 0; r < 4; r++) paint(canvases[c * 4 + r], maps.subarray(index(c, r) * h * w, (index(c, r) + 1) * h * w), h, w, 0, hi);
+    for (let c = 0; c < 4; c++) for (let r = 0; r < 4; r++) {
+      canvases[c * 4 + r].hidden = c >= rows;
+      if (c < rows) paint(canvases[c * 4 + r], maps.subarray(index(c, r) * h * w, (index(c, r) + 1) * h * w), h, w, 0, hi);
+    }
+    $('maps-hint').textContent = current === 'p4' ? 'rows: 4 of the 10 channels; columns: the rotation axis r = 0, 1, 2, 3 of p4' : `rows: ${rows === 1 ? 'its regular field' : `${rows} of its regular fields`}; columns: the components at rotations by 0, 90, 180, 270 degrees (of the ${models[current].inType.gspace.fibreGroup.order} in a field)`;
     for (const [key, el] of [[current, 'p4'], ['z2', 'z2']]) {
       const probs = softmax(Array.from(models[key].run(t).toArray()));
       const best = probs.indexOf(Math.max(...probs));
@@ -171,7 +177,6 @@ async function start() {
     current = $('model').value;
     $('model-title').textContent = LABELS[current];
     $('maps-title').textContent = `${LABELS[current]}: first-layer feature maps`;
-    $('maps-hint').textContent = current === 'p4' ? 'rows: 4 of the 10 channels; columns: the rotation axis r = 0, 1, 2, 3 of p4' : `rows: 4 regular fields; columns: their components at rotations by 0, 90, 180, 270 degrees (of ${models[current].inType.gspace.fibreGroup.N})`;
     update();
   };
   const redraw = setupDrawing();

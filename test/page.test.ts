@@ -41,6 +41,9 @@ describe('the demo page', () => {
       const start = await page.evaluate(() => (window as any).lastPrediction);
       expect(start.model).toBe(model);
       expect(await page.textContent('#model-title')).toContain(model.toUpperCase());
+      // One row of maps per first-layer field (up to four): C8 has 4, C16 and D8 have 2.
+      const shown = await page.$$eval('#fmaps canvas', (cs) => cs.filter((c) => !(c as HTMLCanvasElement).hidden).length);
+      expect(shown, model).toBe(model === 'c8' ? 16 : 8);
       for (let turn = 1; turn <= 3; turn++) {
         await page.click('#snap');
         const p = await page.evaluate(() => (window as any).lastPrediction);
