@@ -337,6 +337,17 @@ describe('models on the plane and bad input', () => {
     expect(() => eq.nn.r2conv({ in: eq.fieldType(gs, [gs.trivialRepr]), out: eq.fieldType(d4, [d4.regularRepr]), kernel: 3, name: 'mixed' }))
       .toThrow(/r2conv 'mixed': the input's field type is on rot2dOnR2\(8\) and the output's on flipRot2dOnR2\(4\)/);
     expect(() => eq.fieldType(gs, [gs.regularRepr, d4.regularRepr])).toThrow(eq.ArgumentError);
+    // Names identify representations (layers and configs look them up by name): a name is one
+    // representation, built-in names are not for direct sums, and the same sum is one object.
+    const c4 = G.rot2dOnR2(4);
+    const mix = c4.directSum([c4.trivialRepr, c4.irrep(1)], 'mix-test');
+    expect(c4.directSum([c4.trivialRepr, c4.irrep(1)], 'mix-test')).toBe(mix);
+    expect(c4.repByName('mix-test')).toBe(mix);
+    expect(() => c4.directSum([c4.irrep(1), c4.irrep(2)], 'mix-test')).toThrow(/a different representation is already named 'mix-test'/);
+    expect(() => c4.directSum([c4.trivialRepr, c4.trivialRepr], 'regular')).toThrow(/'regular' is the name of a built-in representation/);
+    expect(() => c4.directSum([c4.trivialRepr, c4.trivialRepr], 'irrep_5')).toThrow(eq.ArgumentError);
+    expect(c4.regularRepr.size).toBe(4);
+    expect(c4.directSum([c4.trivialRepr, c4.irrep(1)])).toBe(c4.directSum([c4.trivialRepr, c4.irrep(1)]));
     const so2 = G.rot2dOnR2(-1, 6);
     // Frequency 5 needs more than a 3x3 kernel's band limit (2).
     expect(() => eq.nn.r2conv({ in: eq.fieldType(so2, [so2.irrep(0)]), out: eq.fieldType(so2, [so2.irrep(5)]), kernel: 3, name: 'small' }))

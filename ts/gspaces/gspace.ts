@@ -53,10 +53,15 @@ export class GSpace {
     return this.cached(r.name, () => r);
   }
 
-  /** A direct sum of this space's representations, named `name` (escnn's `directsum`). */
+  /**
+   * A direct sum of this space's representations, named `name` (escnn's `directsum`), registered
+   * under that name so configs can refer to it. Names identify representations (layers and
+   * saved configs look them up by name): the same sum under the same name is the same object,
+   * and a different representation under a taken name is refused.
+   */
   directSum(reps: readonly R2Rep[], name?: string): R2Rep {
     if (Array.isArray(reps)) for (const r of reps) this.checkRep(r, 'directSum');
-    return directSumRep(reps, name);
+    return this.register(directSumRep(reps, name), 'directSum');
   }
 
   /** Throws unless `r` is a representation of this space's group. */
@@ -78,15 +83,33 @@ export class GSpace {
     if (m) return this.quotientRepr(m[1] !== undefined ? Number(m[1]) : [m[2] === 'None' ? null : Number(m[2]), Number(m[3])]);
     const known = this.#reps.get(name);
     if (known) return known;
-    throw new ArgumentError(`${this.name}: unknown representation '${name.slice(0, 40)}' (known: trivial, ${G.finite ? 'regular, quotient[...], ' : ''}irrep_..., or a direct sum registered by gspace.directSum)`);
+    throw new ArgumentError(`${this.name}: unknown representation '${name.slice(0, 40)}' (known: trivial, ${G.finite ? 'regular, quotient[...], ' : ''}irrep_..., or the name of a direct sum made by gspace.directSum or registered by gspace.register)`);
   }
 
-  /** Registers a direct sum under its name so configs can refer to it. */
-  register(r: R2Rep): R2Rep {
-    this.checkRep(r, 'register');
+  /**
+   * Registers a representation under its name so configs can refer to it; returns the one
+   * registered (an equal one registered before keeps its identity). Built-in names (trivial,
+   * regular, irrep_..., quotient[...]) and names taken by a different representation are refused.
+   */
+  register(r: R2Rep, what = 'register'): R2Rep {
+    this.checkRep(r, what);
+    if (/^(trivial|regular|irrep_\d+(,\d+)?|quotient\[.*\])$/.test(r.name)) {
+      let builtin: R2Rep | undefined;
+      try {
+        builtin = this.repByName(r.name);
+      } catch {
+        builtin = undefined;
+      }
+      if (builtin !== r) throw new ArgumentError(`${this.name}.${what}: '${r.name}' is the name of a built-in representation; give the direct sum another name`);
+      return r;
+    }
     const have = this.#reps.get(r.name);
-    if (have && (have.irreps.join('|') !== r.irreps.join('|') || have.changeOfBasis.some((v, i) => v !== r.changeOfBasis[i]))) {
-      throw new ArgumentError(`${this.name}: a different representation is already named '${r.name}'`);
+    if (have) {
+      if (have === r) return r;
+      if (have.size !== r.size || have.irreps.join('|') !== r.irreps.join('|') || have.changeOfBasis.some((v, i) => v !== r.changeOfBasis[i])) {
+        throw new ArgumentError(`${this.name}.${what}: a different representation is already named '${r.name}' (${have.irreps.join(', ')}); give this one another name`);
+      }
+      return have;
     }
     this.#reps.set(r.name, r);
     return r;
