@@ -266,6 +266,14 @@ describe('what a careful review found', () => {
       conv.algorithm = 'direct';
       expect(conv.usesWinograd).toBe(false);
       expect(relError(model.run(x).toArray(), after)).toBeLessThan(1e-6);
+      // A plan compiled by hand (network.compile()) follows new batch-norm statistics too.
+      const steps = model.network.compile();
+      const lift = (y: eq.Tensor) => steps[0].run(y) as eq.Tensor;
+      const viaLayers = () => (model.network.layers[2] as eq.nn.Layer).run(bn.run((model.network.layers[0] as eq.nn.Layer).run(x))) as eq.Tensor;
+      expect(relError(lift(x).toArray(), viaLayers().toArray())).toBeLessThan(1e-6);
+      bn.setParameters({ running_mean: random(4, 97), weight: random(4, 96) });
+      expect(relError(lift(x).toArray(), viaLayers().toArray())).toBeLessThan(1e-6);
+      for (const s of steps) s.dispose();
     });
     model.dispose();
   });

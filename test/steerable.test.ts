@@ -143,7 +143,7 @@ describe('r2conv on Winograd F(2x2, 5x5)', () => {
       const fast = conv.run(x).toArray();
       const scale = Float32Array.from({ length: to.size }, (_, c) => 1 + 0.1 * (to.offsets.findLastIndex((o) => o <= c) % 3));
       const shift = Float32Array.from({ length: to.size }, (_, c) => 0.01 * c);
-      const fused = conv.fused({ scale, shift }, true).run(x).toArray();
+      const fused = conv.fused({ version: 0, channelAffine: () => ({ scale, shift }) }, true).run(x).toArray();
       conv.algorithm = 'direct';
       expect(conv.usesWinograd).toBe(false);
       const direct = conv.run(x).toArray();
@@ -250,6 +250,17 @@ describe('nonlinearities, pooling and norms', () => {
       }
     });
     checkAll(bn, gs, 16, 7, [], false);
+    // A compiled plan follows new statistics of the batch norm and new coefficients of the conv.
+    bn.setParameters({ weight: [3, 1], running_var: [1, 1] });
+    eq.tidy(() => {
+      const x = input([1, 1, 11, 11], 9);
+      expect(relError(steps[0].run(x).toArray(), seq.run(x).toArray())).toBeLessThan(1e-6);
+    });
+    conv.setParameters({ weights: random(conv.basisDimension, 10) });
+    eq.tidy(() => {
+      const x = input([1, 1, 11, 11], 9);
+      expect(relError(steps[0].run(x).toArray(), seq.run(x).toArray())).toBeLessThan(1e-6);
+    });
     for (const s of steps) s.dispose();
     seq.dispose();
     const so2 = G.rot2dOnR2(-1, 2);

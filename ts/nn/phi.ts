@@ -334,16 +334,19 @@ export class Phi extends Layer {
    * An executor with a per-output-field affine (batch norm) and optionally ReLU fused in: folded
    * into the weights on a fast path, applied after the engine otherwise. What a model runs.
    */
-  fused(affine: Affine | undefined, relu: boolean): { run(x: Tensor): Tensor; dispose(): void } {
-    let folded: { version: number; algorithm: ConvAlgorithm; fast: Fast } | undefined;
+  fused(bn: { readonly version: number; affine(): Affine } | undefined, relu: boolean): { run(x: Tensor): Tensor; dispose(): void } {
+    // Keyed by both layers' parameters: a new kernel or new batch-norm statistics refold it.
+    let folded: { version: number; bnVersion: number; algorithm: ConvAlgorithm; fast: Fast } | undefined;
     return {
       run: (x) => {
-        if (!affine) return this.forward(x, undefined, relu) as Tensor;
+        if (!bn) return this.forward(x, undefined, relu) as Tensor;
+        const affine = bn.affine();
         const kappaFast = this.fast();
         if (kappaFast) {
-          if (folded?.version !== this.version || folded.algorithm !== this.#algorithm) {
+          if (folded?.version !== this.version || folded.bnVersion !== bn.version || folded.algorithm !== this.#algorithm) {
             folded?.fast.dispose();
-            folded = { version: this.version, algorithm: this.#algorithm, fast: this.build(this.kernelTable()!, affine) };
+            folded = undefined;
+            folded = { version: this.version, bnVersion: bn.version, algorithm: this.#algorithm, fast: this.build(this.kernelTable()!, affine) };
           }
           return this.forward(x, folded.fast, relu) as Tensor;
         }

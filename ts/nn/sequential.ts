@@ -74,7 +74,7 @@ export class Sequential extends Layer {
         const reluAt = i + (bn ? 2 : 1);
         const relu = ls[reluAt] instanceof Relu;
         if (bn && bn.channels !== l.omega.out) throw new ShapeError(`${bn.label()}: normalises ${bn.channels} channels, but ${l.label()} gives ${l.omega.out}`);
-        const exec = l.fused(bn?.affine(), relu);
+        const exec = l.fused(bn, relu);
         const used = [l, ...(bn ? [bn] : []), ...(relu ? [ls[reluAt]] : [])];
         steps.push({ layers: used, run: exec.run, dispose: exec.dispose });
         i += used.length - 1;

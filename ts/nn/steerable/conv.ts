@@ -305,15 +305,17 @@ export class R2Conv extends Layer {
    * An executor with a per-channel affine (batch norm) and ReLU folded in, built now (the
    * filter bank is expanded once, with the affine in it).
    */
-  fused(affine: ChannelAffine | undefined, relu: boolean): { run(x: Tensor): Tensor; dispose(): void } {
-    if (!affine) return { run: (x) => this.forward(x, this.prepared(), relu), dispose() {} };
-    let own: { version: number; algorithm: string; p: Prepared } | undefined = { version: this.version, algorithm: this.#algorithm, p: this.build(affine) };
+  fused(bn: { readonly version: number; channelAffine(): ChannelAffine } | undefined, relu: boolean): { run(x: Tensor): Tensor; dispose(): void } {
+    if (!bn) return { run: (x) => this.forward(x, this.prepared(), relu), dispose() {} };
+    // Keyed by both layers' parameters: new coefficients or new batch-norm statistics rebuild it.
+    const key = () => `${this.version}/${bn.version}/${this.#algorithm}`;
+    let own: { key: string; p: Prepared } | undefined = { key: key(), p: this.build(bn.channelAffine()) };
     return {
       run: (x) => {
-        if (own?.version !== this.version || own.algorithm !== this.#algorithm) {
+        if (own?.key !== key()) {
           own?.p.dispose();
           own = undefined;
-          own = { version: this.version, algorithm: this.#algorithm, p: this.build(affine) };
+          own = { key: key(), p: this.build(bn.channelAffine()) };
         }
         return this.forward(x, own.p, relu);
       },
@@ -327,7 +329,7 @@ export class R2Conv extends Layer {
     const reluAt = bn ? 1 : 0;
     const relu = rest[reluAt] instanceof Relu;
     if (bn && bn.channels !== this.outType.size) throw new ShapeError(`${bn.label()}: normalises ${bn.channels} channels, but ${this.label()} gives ${this.outType.size}`);
-    const exec = this.fused(bn?.channelAffine(), relu);
+    const exec = this.fused(bn, relu);
     const layers = [this as Layer, ...(bn ? [bn] : []), ...(relu ? [rest[reluAt]] : [])];
     return { step: { layers, run: exec.run, dispose: exec.dispose }, consumed: layers.length - 1 };
   }
