@@ -15,8 +15,9 @@ const commands = {
 if (!commands[cmd]) {
   console.log(`usage: equivariant <command> [options]
 
-  demo    rotated Fashion-MNIST: accuracy by angle for a P4CNN and a plain CNN, equivariance
-          error, agreement with PyTorch, throughput, and an SVG plot
+  demo    rotated Fashion-MNIST: accuracy by angle for a P4CNN, a plain CNN and steerable C8,
+          C16 and D8 CNNs, equivariance errors, agreement with PyTorch, throughput, an SVG plot
+          (the full test set takes about 20 minutes on 2 cores; --limit 1000 about two)
           [--limit N] [--workers N] [--out DIR]
   demo tetris
           3D Tetris shapes under 1,000 random rotations and translations each: accuracy of an
@@ -27,9 +28,10 @@ if (!commands[cmd]) {
           prints tables and writes JSON (docs/bench.md)
           [--passes N] [--json FILE] [--only GEMM,L1,L2,P4CNN,P4CNN-1] [--no-peers]
   check   equivariance of a model over every element of its group, on a random input (point
-          clouds: random elements, the layers after the lift with the lifted elements moved)
+          clouds: random elements, the layers after the lift with the lifted elements moved;
+          steerable models: the elements exact on the pixel grid, --all also reports the others)
           --config model.json --weights model.safetensors [--batch N] [--size H] [--tolerance T]
-          [--points P] [--elements K]
+          [--points P] [--elements K] [--all]
   basis   the space of equivariant linear maps between two representations: dimension, time,
           a summary of the basis   <group> <repIn> <repOut> [--json FILE] [--method M] [--print]
           e.g. basis S4 perm*perm*perm perm*perm*perm   (basis --help: groups and representations)

@@ -28,6 +28,16 @@ describe('npx equivariant', () => {
     expect(bad.stdout).toContain('NOT invariant after the lift');
   });
 
+  it('check on steerable models: exact on the grid symmetries; --all reports the resampled rotations without failing', () => {
+    const models = new URL('../models/', import.meta.url).pathname;
+    const r = run('check', '--config', `${models}d8-fashion.json`, '--weights', `${models}d8-fashion.safetensors`, '--batch', '2', '--all');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('is equivariant under D8 over 8 elements');
+    expect(r.stdout.match(/ ok$/gm)).toHaveLength(8);
+    const resampled = r.stdout.slice(r.stdout.indexOf('resampled'));
+    expect(resampled.match(/^ {2}r\d( f)? +abs /gm)).toHaveLength(8);
+  });
+
   it('basis: dimensions from characters and from the null space', () => {
     const r = run('basis', 'S4', 'perm*perm', 'perm*perm');
     expect(r.status).toBe(0);

@@ -359,6 +359,13 @@ describe('models on the plane and bad input', () => {
     expect(() => c4.directSum([c4.trivialRepr, c4.trivialRepr], 'irrep_5')).toThrow(eq.ArgumentError);
     expect(c4.regularRepr.size).toBe(4);
     expect(c4.directSum([c4.trivialRepr, c4.irrep(1)])).toBe(c4.directSum([c4.trivialRepr, c4.irrep(1)]));
+    // A quarter turn does not map a non-square map onto itself: refused, not clipped.
+    const tq = eq.fieldType(c4, [c4.regularRepr]);
+    eq.tidy(() => {
+      const m = input([1, 4, 9, 13], 2);
+      expect(() => tq.act({ flip: 0, angle: Math.PI / 2 }, m)).toThrow(/quarter turn maps a 9 x 13 map onto 13 x 9/);
+      expect(tq.act({ flip: 0, angle: Math.PI }, m).shape).toEqual([1, 4, 9, 13]);
+    });
     const so2 = G.rot2dOnR2(-1, 6);
     // Frequency 5 needs more than a 3x3 kernel's band limit (2).
     expect(() => eq.nn.r2conv({ in: eq.fieldType(so2, [so2.irrep(0)]), out: eq.fieldType(so2, [so2.irrep(5)]), kernel: 3, name: 'small' }))

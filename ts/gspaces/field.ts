@@ -126,6 +126,10 @@ export class R2FieldType extends FieldType<PlaneElement> {
     const G = this.gspace.fibreGroup;
     G.check(u, 'u');
     const [n, c, h, w] = x.shape;
+    const quarter = Math.abs(((u.angle % Math.PI) + Math.PI) % Math.PI - Math.PI / 2) < 1e-9;
+    if (quarter && h !== w) {
+      throw new ShapeError(`${this.gspace.name}.act: a quarter turn maps a ${h} x ${w} map onto ${w} x ${h}, not onto itself; rotations by 90 degrees act exactly only on square maps (got [${x.shape.join(', ')}])`);
+    }
     const moved = resample(x.toArray(), n * c, h, w, G.planeMatrix(G.inverse(u)));
     const out = new Float32Array(moved.length);
     const hw = h * w;
