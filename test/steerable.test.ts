@@ -359,6 +359,11 @@ describe('models on the plane and bad input', () => {
     expect(() => c4.directSum([c4.trivialRepr, c4.trivialRepr], 'irrep_5')).toThrow(eq.ArgumentError);
     expect(c4.regularRepr.size).toBe(4);
     expect(c4.directSum([c4.trivialRepr, c4.irrep(1)])).toBe(c4.directSum([c4.trivialRepr, c4.irrep(1)]));
+    // Negative angles are the same elements as their positive equivalents.
+    const c8 = G.rot2dOnR2(8).fibreGroup;
+    expect(c8.index({ flip: 0, angle: -Math.PI / 4 })).toBe(7);
+    expect(c8.label({ flip: 0, angle: -Math.PI / 4 })).toBe('r7');
+    expect(() => eq.nn.elu({ alpha: -1 })).toThrow(/^elu: alpha/);
     // A quarter turn does not map a non-square map onto itself: refused, not clipped.
     const tq = eq.fieldType(c4, [c4.regularRepr]);
     eq.tidy(() => {

@@ -27,6 +27,8 @@ export type IrrepId = readonly number[];
 export type FibreKind = 'C' | 'D' | 'SO2' | 'O2';
 
 const TWO_PI = 2 * Math.PI;
+/** `a mod n` in `[0, n)` (angles may be negative). */
+const mod = (a: number, n: number) => ((a % n) + n) % n;
 const norm = (a: number) => {
   const r = a % TWO_PI;
   return r < 0 ? r + TWO_PI : r;
@@ -73,7 +75,7 @@ export class FibreGroup {
   /** Position of an element in `elements()` (finite groups). */
   index(g: PlaneElement): number {
     this.check(g);
-    const i = Math.round((g.angle * this.N) / TWO_PI) % this.N;
+    const i = mod(Math.round((g.angle * this.N) / TWO_PI), this.N);
     return g.flip * this.N + i;
   }
 
@@ -119,14 +121,14 @@ export class FibreGroup {
   /** Finite groups: the exact angle `2 pi i / N` for the nearest `i`. */
   private snap(angle: number): number {
     if (!this.finite) return angle;
-    const i = Math.round((angle * this.N) / TWO_PI) % this.N;
+    const i = mod(Math.round((angle * this.N) / TWO_PI), this.N);
     return (TWO_PI * i) / this.N;
   }
 
   label(g: PlaneElement): string {
     this.check(g);
     if (this.finite) {
-      const i = Math.round((g.angle * this.N) / TWO_PI) % this.N;
+      const i = mod(Math.round((g.angle * this.N) / TWO_PI), this.N);
       const r = i ? `r${i}` : '';
       return [r, g.flip ? 'f' : ''].filter(Boolean).join(' ') || 'e';
     }

@@ -57,7 +57,7 @@ export class Pointwise extends Layer {
   readonly fn: PointwiseFunction;
   readonly alpha: number;
   constructor(options: { function: PointwiseFunction; alpha?: number; name?: string }) {
-    checkOptions('pointwiseNonlinearity', options, { function: [['relu', 'elu', 'sigmoid', 'tanh']], alpha: ['positive', true], name: ['string', true] });
+    checkOptions(options?.function === 'elu' ? 'elu' : 'pointwiseNonlinearity', options, { function: [['relu', 'elu', 'sigmoid', 'tanh']], alpha: ['positive', true], name: ['string', true] });
     super(options.name);
     this.fn = options.function;
     this.alpha = options.alpha ?? 1;
