@@ -277,6 +277,9 @@ describe('nonlinearities, pooling and norms', () => {
   it('anti-aliased pooling equals its plain loops; the mask is escnn\'s', () => {
     const pool = eq.nn.maxPoolAntialiased({ size: 2, stride: 2, sigma: 0.6 });
     expect(pool.filterSize).toBe(5);
+    // What the kernel does not support is refused when the layer is made, not at its first run.
+    expect(() => eq.nn.maxPoolAntialiased({ size: 3, stride: 2 })).toThrow(/max window is 2x2/);
+    expect(() => eq.nn.maxPoolAntialiased({ size: 2, padding: 1 })).toThrow(/padding before the max is not supported/);
     const avg = eq.nn.avgPoolAntialiased({ stride: 2, sigma: 0.66 });
     expect(avg.filterSize).toBe(5);
     eq.tidy(() => {

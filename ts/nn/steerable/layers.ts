@@ -443,9 +443,12 @@ export class AntialiasedPool extends Layer {
     if (this.filterSize > 65) throw new ArgumentError(`${this.label()}: sigma ${this.sigma} gives a ${this.filterSize}x${this.filterSize} blur; at most 65`);
     if (kind === 'max') {
       if (options.size === undefined) throw new ArgumentError(`${this.label()}: option 'size' (the max window) is required`);
+      // Refused here, not at the first run: a config with them would load and then never run.
+      if (options.size !== 2) throw new ArgumentError(`${this.label()}: the max window is 2x2 (escnn's default size); got ${options.size}`);
+      if ((options.padding ?? 0) !== 0) throw new ArgumentError(`${this.label()}: padding before the max is not supported (only 0); got ${options.padding}`);
       this.size = options.size;
       this.stride = options.stride ?? options.size;
-      this.padding = options.padding ?? 0;
+      this.padding = 0;
     } else {
       if (options.size !== undefined) throw new ArgumentError(`${this.label()}: the averaging window is the blur's (2 round(3 sigma) + 1); give sigma, not size`);
       this.size = 1;
