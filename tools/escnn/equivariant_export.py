@@ -117,6 +117,26 @@ def default_frequencies(rings, k):
     return [0 if r == 0 else min(2 * r, 2 if r == R else 2 * r - (r + 1) % 2) for r in rings]
 
 
+def mask_sigma(m, size, margin):
+    """The width of a MaskModule's fall-off, read back from its mask (the module does not keep
+    it): outside the radius `t`, the mask is `exp((t - r) / sigma^2)` at squared radius `r`."""
+    mask = m.mask.detach().double().reshape(-1).numpy()
+    if mask.size != size * size:
+        raise UnsupportedModuleError(f'equivariant_export: a MaskModule of {mask.size} values is not a {size}x{size} mask')
+    c = (size - 1) / 2
+    t = (c - margin / 100.0 * c) ** 2
+    found = []
+    for idx, v in enumerate(mask):
+        y, x = divmod(idx, size)
+        r = (x - c) ** 2 + (y - c) ** 2
+        if r > t and 1e-30 < v < 1 - 1e-9:
+            found.append(math.sqrt((r - t) / -math.log(v)))
+    if not found:
+        return 2.0
+    sigma = float(np.median(found))
+    return 2.0 if abs(sigma - 2.0) < 1e-6 else round(sigma, 6)
+
+
 class Exporter:
     def __init__(self):
         self.layers = []
@@ -360,10 +380,9 @@ def export(module, input_shape, prefix, io=False, seed=0):
             elif cls in ('PointwiseMaxPoolAntialiased', 'PointwiseMaxPoolAntialiased2D'):
                 if getattr(m, 'ceil_mode', False):
                     raise UnsupportedModuleError(f'equivariant_export: {path} ({cls}) with ceil_mode is not supported')
-                layer = {'type': 'maxPoolAntialiased', 'size': pair(m.kernel_size, 'kernel'), 'stride': pair(m.stride, 'stride'), 'sigma': Exporter.blur_sigma(m.filter)}
-                if pair(m.padding, 'padding'):
-                    layer['padding'] = pair(m.padding, 'padding')
-                ex.add(layer)
+                if pair(m.kernel_size, 'kernel') != 2 or pair(m.padding, 'padding') != 0 or pair(getattr(m, 'dilation', 1), 'dilation') != 1:
+                    raise UnsupportedModuleError(f'equivariant_export: {path} ({cls}) is supported with a 2x2 window, no padding and no dilation only')
+                ex.add({'type': 'maxPoolAntialiased', 'size': 2, 'stride': pair(m.stride, 'stride'), 'sigma': Exporter.blur_sigma(m.filter)})
             elif cls in ('PointwiseAvgPoolAntialiased', 'PointwiseAvgPoolAntialiased2D'):
                 fs = m.filter.shape[-1]
                 layer = {'type': 'avgPoolAntialiased', 'stride': pair(m.stride, 'stride'), 'sigma': Exporter.blur_sigma(m.filter)}
@@ -378,9 +397,9 @@ def export(module, input_shape, prefix, io=False, seed=0):
                 layer = {'type': 'mask', 'size': int(m.S) if hasattr(m, 'S') else H}
                 if getattr(m, 'margin', 0):
                     layer['margin'] = float(m.margin)
-                sigma = getattr(m, 'sigma', 2.0)
+                sigma = mask_sigma(m, layer['size'], float(getattr(m, 'margin', 0)))
                 if sigma != 2.0:
-                    layer['sigma'] = float(sigma)
+                    layer['sigma'] = sigma
                 ex.add(layer)
             elif cls == 'IdentityModule':
                 pass
