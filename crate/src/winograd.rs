@@ -116,14 +116,7 @@ fn input_transform(s: &Shape, x: &[f32], t0: usize, nt: usize, tw: usize, v: &mu
     let (h, w) = (s.h as isize, s.w as isize);
     let mut q = 0;
     while q < nt {
-        // Patch origin per lane (None: a lane past the last tile, left as zeros).
-        let origin: [Option<(isize, isize, bool)>; 4] = core::array::from_fn(|l| {
-            (q + l < nt).then(|| {
-                let (ty, tx) = ((t0 + q + l) / tw, (t0 + q + l) % tw);
-                let (y0, x0) = ((2 * ty) as isize - s.pad as isize, (2 * tx) as isize - s.pad as isize);
-                (y0, x0, y0 >= 0 && x0 >= 0 && y0 + 4 <= h && x0 + 4 <= w)
-            })
-        });
+        let origin = patch_origins(t0 + q, nt - q, tw, s.pad, h, w, 4);
         let base = (q / NR) * NR * k + q % NR;
         for ci in 0..k {
             let plane = &x[ci * s.h * s.w..(ci + 1) * s.h * s.w];
@@ -199,6 +192,19 @@ fn output_transform(s: &Shape, m: &[f32], tb: usize, t0: usize, nt: usize, tw: u
             q += 4;
         }
     }
+}
+
+/// The origins of the `size x size` input patches of up to four consecutive 2x2-output tiles
+/// (`left` tiles remain from tile `t`, `tw` tiles per row, padding `pad`), with whether each
+/// patch lies inside the `h x w` plane; None for a lane past the last tile (left as zeros).
+pub(crate) fn patch_origins(t: usize, left: usize, tw: usize, pad: usize, h: isize, w: isize, size: isize) -> [Option<(isize, isize, bool)>; 4] {
+    core::array::from_fn(|l| {
+        (l < left).then(|| {
+            let (ty, tx) = ((t + l) / tw, (t + l) % tw);
+            let (y0, x0) = ((2 * ty) as isize - pad as isize, (2 * tx) as isize - pad as isize);
+            (y0, x0, y0 >= 0 && x0 >= 0 && y0 + size <= h && x0 + size <= w)
+        })
+    })
 }
 
 /// Writes the 2x2 outputs `y` (`[y00, y01, y10, y11]`, lane `l` for tile `t + l`) of up to four

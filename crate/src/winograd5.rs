@@ -24,7 +24,7 @@
 use crate::scratch;
 use crate::simd::F4;
 use crate::tile::{multiply, Epilogue, NR};
-use crate::winograd::store_tiles;
+use crate::winograd::{patch_origins, store_tiles};
 
 /// Tiles per block (a multiple of the panel width): fewer for wide layers, so V and M stay small.
 fn block_tiles(cin: usize, cout: usize) -> usize {
@@ -184,13 +184,7 @@ fn input_transform(s: &Shape, x: &[f32], t0: usize, nt: usize, tw: usize, sym: O
     let (h, w) = (s.h as isize, s.w as isize);
     let mut q = 0;
     while q < nt {
-        let origin: [Option<(isize, isize, bool)>; 4] = core::array::from_fn(|l| {
-            (q + l < nt).then(|| {
-                let (ty, tx) = ((t0 + q + l) / tw, (t0 + q + l) % tw);
-                let (y0, x0) = ((2 * ty) as isize - s.pad as isize, (2 * tx) as isize - s.pad as isize);
-                (y0, x0, y0 >= 0 && x0 >= 0 && y0 + 6 <= h && x0 + 6 <= w)
-            })
-        });
+        let origin = patch_origins(t0 + q, nt - q, tw, s.pad, h, w, 6);
         let base = (q / NR) * NR * k + q % NR;
         for ci in 0..k {
             let plane = &x[ci * s.h * s.w..(ci + 1) * s.h * s.w];
