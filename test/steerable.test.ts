@@ -393,6 +393,10 @@ describe('models on the plane and bad input', () => {
     const conv1 = eq.nn.r2conv({ in: eq.fieldType(gs, [gs.trivialRepr]), out: eq.fieldType(gs, [gs.irrep(1), gs.irrep(1)]), kernel: 5 });
     await expect(eq.loadModel({ config: irrepsRelu, weights: { 'conv1.weights': conv1.parameters().weights } })).rejects.toThrow(/relu 'act': ReLU is equivariant only on trivial, regular and quotient fields/);
     conv1.dispose();
+    // A mask of another size than the maps that reach it: refused at load, not on every run.
+    const sized = cfg();
+    const badMask = { ...sized, input: { ...sized.input, size: [16, 16] }, layers: [{ type: 'mask', name: 'm', size: 14 }, ...sized.layers] };
+    await expect(eq.loadModel({ config: badMask, weights: w })).rejects.toThrow(/for 16x16 inputs \(input.size\), mask 'm': a 14x14 mask, but the maps reaching it are 16x16/);
     const notPlane = { ...cfg(), group: 'C8' };
     await expect(eq.loadModel({ config: notPlane, weights: w })).rejects.toThrow(/needs a gspace/);
     // The library stays usable.

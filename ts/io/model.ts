@@ -26,7 +26,7 @@ import { omegaFromConfig } from '../omega/index.js';
 import { groupAttention, lieConv } from '../nn/conv.js';
 import { encodeSafetensors, parseSafetensors, type NamedArray } from './safetensors.js';
 import { gspaceByName } from '../gspaces/gspace.js';
-import { buildSteerableLayer, r2InputType, STEERABLE_TYPES } from '../nn/steerable/config.js';
+import { buildSteerableLayer, checkMapSizes, r2InputType, STEERABLE_TYPES } from '../nn/steerable/config.js';
 import { Tensor, expectTensor, owned } from '../core/tensor.js';
 import { VectorField } from '../fields/vector.js';
 import { EquivariantLinear, Gated, TensorSquare } from '../nn/equivariant-linear.js';
@@ -462,6 +462,7 @@ export class Model {
         throw e;
       }
       this.outType = this.network.outType!;
+      if (config.input.field === 'r2' && config.input.size) checkMapSizes(layers, config.input.size as [number, number]);
       this.loadWeights(weights);
     } catch (e) {
       for (const l of layers) l.dispose();

@@ -5,7 +5,7 @@
  * `{ field: 'r2', reps: [...], channels }`; layers that need their field type list it as `in`
  * (`r2conv` also `out`), as escnn's modules take theirs.
  */
-import { ArgumentError, ConfigError } from '../../core/errors.js';
+import { ArgumentError, ConfigError, ShapeError } from '../../core/errors.js';
 import { describe } from '../../core/limits.js';
 import { fieldTypeFromSpec, type R2FieldType } from '../../gspaces/field.js';
 import { GSpace } from '../../gspaces/gspace.js';
@@ -122,4 +122,31 @@ export function r2InputType(group: unknown, spec: { reps?: unknown; channels: nu
   const t = fieldOf(group, spec.reps ?? [['trivial', spec.channels]], 'input', 'reps');
   if (t.size !== spec.channels) throw new ConfigError(`model config: input.reps have ${t.size} channels, but input.channels is ${spec.channels}`);
   return t;
+}
+
+/** Layers that keep the maps' size. */
+const SAME_SIZE = new Set(['relu', 'elu', 'pointwiseNonlinearity', 'innerBatchNorm', 'iidBatchNorm', 'batchNorm', 'normNonlinearity', 'gatedNonlinearity', 'groupPooling', 'normPool']);
+
+/**
+ * For a model on the plane with a fixed input size: the maps' size through the layers, so that a
+ * layer that cannot take what reaches it (a mask of another size, a kernel or blur larger than
+ * the maps) is a ConfigError when the model loads, not an error on every run. Stops at the
+ * first layer whose effect on the size it does not know (a global pool, a linear head).
+ */
+export function checkMapSizes(layers: readonly Layer[], size: readonly [number, number]): void {
+  let [h, w] = size;
+  for (const l of layers) {
+    const sized = l as Layer & { mapSize?: (h: number, w: number) => [number, number]; size?: number; stride?: number };
+    try {
+      if (typeof sized.mapSize === 'function') [h, w] = sized.mapSize(h, w);
+      else if (l.type === 'maxPool2d' || l.type === 'avgPool2d') {
+        const k = sized.size!, s = sized.stride!;
+        if (h < k || w < k) throw new ArgumentError(`${l.label()}: a ${k}x${k} window does not fit a ${h}x${w} map`);
+        [h, w] = [Math.floor((h - k) / s) + 1, Math.floor((w - k) / s) + 1];
+      } else if (!SAME_SIZE.has(l.type)) return;
+    } catch (e) {
+      if (e instanceof ShapeError || e instanceof ArgumentError) throw new ConfigError(`model config: for ${size[0]}x${size[1]} inputs (input.size), ${e.message}`);
+      throw e;
+    }
+  }
 }

@@ -278,6 +278,14 @@ export class R2Conv extends Layer {
     return p.winograd !== undefined || p.winograd5 !== undefined || p.winograd5sym !== undefined;
   }
 
+  /** The output maps' size for `h x w` input maps (ShapeError when the kernel does not fit). */
+  mapSize(h: number, w: number): [number, number] {
+    const kd = this.span;
+    const { ho, wo } = convGeometry(h, w, kd, this.stride, this.padding);
+    if (ho < 1 || wo < 1) throw new ShapeError(`${this.label()}: a ${kd}x${kd} kernel with padding ${String(this.padding)} does not fit a ${h}x${w} input`);
+    return [ho, wo];
+  }
+
   outputType(t: FieldType<unknown, any>): FieldType<unknown, any> {
     if (!this.inType.equals(t)) throw new ShapeError(`${this.label()}: expects ${this.inType.describe()}, but its input is ${t.describe()}`);
     return this.outType;

@@ -458,6 +458,16 @@ export class AntialiasedPool extends Layer {
     const pad = this.blurPadding;
     if (pad >= this.filterSize) throw new ArgumentError(`${this.label()}: padding ${this.padding} is too large for a ${this.filterSize}x${this.filterSize} blur`);
   }
+  /** The output maps' size for `h x w` input maps (ShapeError when the window or blur does not fit). */
+  mapSize(h: number, w: number): [number, number] {
+    const pre = this.type === 'maxPoolAntialiased';
+    const hh = pre ? h - 1 : h, ww = pre ? w - 1 : w;
+    if (hh < 1 || ww < 1) throw new ShapeError(`${this.label()}: a 2x2 window does not fit a ${h}x${w} input`);
+    const f = this.filterSize;
+    const { ho, wo } = convGeometry(hh, ww, f, this.stride, this.blurPadding);
+    if (ho < 1 || wo < 1) throw new ShapeError(`${this.label()}: the ${f}x${f} blur does not fit a ${hh}x${ww} map`);
+    return [ho, wo];
+  }
   /** Padding of the blur convolution. */
   get blurPadding(): number {
     return this.type === 'maxPoolAntialiased' ? this.padding + (this.filterSize - 1) / 2 : this.padding;
@@ -516,6 +526,11 @@ export class Mask extends Layer {
     this.size = options.size;
     this.margin = m;
     this.sigma = options.sigma ?? 2;
+  }
+  /** The maps pass unchanged; a map of another size than the mask's is a ShapeError. */
+  mapSize(h: number, w: number): [number, number] {
+    if (h !== this.size || w !== this.size) throw new ShapeError(`${this.label()}: a ${this.size}x${this.size} mask, but the maps reaching it are ${h}x${w}`);
+    return [h, w];
   }
   /** The mask values, `size x size`. */
   values(): Float32Array {
