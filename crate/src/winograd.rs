@@ -78,30 +78,60 @@ pub fn conv3x3(s: &Shape, x: &[f32], u: &[f32], bias: Option<&[f32]>, relu_on: b
     if ho == 0 || wo == 0 || s.cout == 0 {
         return;
     }
-    let (th, tw) = (ho.div_ceil(2), wo.div_ceil(2));
-    let tiles = th * tw;
-    let tb = block_tiles(s.cin, s.cout);
-    let k = s.cin;
+    let tw = wo.div_ceil(2);
+    let d = Driver { coords: 16, n: s.n, cin: s.cin, plane: s.h * s.w, cout: s.cout, ho, wo, tb: block_tiles(s.cin, s.cout) };
+    drive(&d, x, out, u, |q| q, |xi, t0, nt, v| input_transform(s, xi, t0, nt, tw, v), |m, t0, nt, oi| output_transform(s, m, d.tb, t0, nt, tw, ho, wo, bias, relu_on, oi));
+}
+
+/// The shape of a Winograd F(2x2, r x r) convolution, for [`drive`]: `coords` transformed
+/// coordinates ((r + 1)^2), `n` images of `cin` planes of `plane` values, `cout` output planes of
+/// `ho x wo`, blocks of `tb` tiles.
+pub(crate) struct Driver {
+    pub coords: usize,
+    pub n: usize,
+    pub cin: usize,
+    pub plane: usize,
+    pub cout: usize,
+    pub ho: usize,
+    pub wo: usize,
+    pub tb: usize,
+}
+
+/// The loop both Winograd kernels run: per image, blocks of `tb` tiles; the input transform packs
+/// V (`coords` GEMM operands), one tile product per coordinate with the weights `u` (matrix
+/// `weight_of(xi)`, `cout x cin` each), then the output transform reads M. Scratch is reused.
+pub(crate) fn drive(
+    d: &Driver,
+    x: &[f32],
+    out: &mut [f32],
+    u: &[f32],
+    weight_of: impl Fn(usize) -> usize,
+    input: impl Fn(&[f32], usize, usize, &mut [f32]),
+    output: impl Fn(&[f32], usize, usize, &mut [f32]),
+) {
+    let tiles = d.ho.div_ceil(2) * d.wo.div_ceil(2);
+    let (k, q) = (d.cin, d.coords);
     // V lanes past the last tile must be zero: the input transform leaves them untouched.
-    scratch::with2(16 * tb * k.max(1), 16 * s.cout * tb, true, |v, m| {
-    for img in 0..s.n {
-        let xi = &x[img * s.cin * s.h * s.w..(img + 1) * s.cin * s.h * s.w];
-        let oi = &mut out[img * s.cout * ho * wo..(img + 1) * s.cout * ho * wo];
-        let mut t0 = 0;
-        while t0 < tiles {
-            let nt = (tiles - t0).min(tb);
-            let panels = nt.div_ceil(NR);
-            input_transform(s, xi, t0, nt, tw, &mut v[..16 * panels * NR * k]);
-            for xi_ in 0..16 {
-                let a = &u[xi_ * s.cout * k..(xi_ + 1) * s.cout * k];
-                let bp = &v[xi_ * panels * NR * k..(xi_ + 1) * panels * NR * k];
-                let c = &mut m[xi_ * s.cout * tb..(xi_ + 1) * s.cout * tb];
-                multiply(s.cout, nt, k, a, k, bp, Epilogue::none(), c, tb);
+    scratch::with2(q * d.tb * k.max(1), q * d.cout * d.tb, true, |v, m| {
+        for img in 0..d.n {
+            let xi = &x[img * k * d.plane..(img + 1) * k * d.plane];
+            let oi = &mut out[img * d.cout * d.ho * d.wo..(img + 1) * d.cout * d.ho * d.wo];
+            let mut t0 = 0;
+            while t0 < tiles {
+                let nt = (tiles - t0).min(d.tb);
+                let panels = nt.div_ceil(NR);
+                input(xi, t0, nt, &mut v[..q * panels * NR * k]);
+                for c in 0..q {
+                    let r = weight_of(c);
+                    let a = &u[r * d.cout * k..(r + 1) * d.cout * k];
+                    let bp = &v[c * panels * NR * k..(c + 1) * panels * NR * k];
+                    let mc = &mut m[c * d.cout * d.tb..(c + 1) * d.cout * d.tb];
+                    multiply(d.cout, nt, k, a, k, bp, Epilogue::none(), mc, d.tb);
+                }
+                output(m, t0, nt, oi);
+                t0 += nt;
             }
-            output_transform(s, m, tb, t0, nt, tw, ho, wo, bias, relu_on, oi);
-            t0 += nt;
         }
-    }
     });
 }
 

@@ -21,10 +21,9 @@
 //! results are deterministic and differ from direct convolution by rounding only (the larger
 //! transform entries make that rounding a few times larger than F(2x2, 3x3)'s).
 
-use crate::scratch;
 use crate::simd::F4;
-use crate::tile::{multiply, Epilogue, NR};
-use crate::winograd::{patch_origins, store_tiles};
+use crate::tile::NR;
+use crate::winograd::{drive, patch_origins, store_tiles, Driver};
 
 /// Tiles per block (a multiple of the panel width): fewer for wide layers, so V and M stay small.
 fn block_tiles(cin: usize, cout: usize) -> usize {
@@ -135,32 +134,9 @@ pub fn conv5x5(s: &Shape, x: &[f32], u: &[f32], sym: Option<&Sym>, bias: Option<
     if ho == 0 || wo == 0 || s.cout == 0 {
         return;
     }
-    let (th, tw) = (ho.div_ceil(2), wo.div_ceil(2));
-    let tiles = th * tw;
-    let tb = block_tiles(s.cin, s.cout);
-    let k = s.cin;
-    // V lanes past the last tile must be zero: the input transform leaves them untouched.
-    scratch::with2(36 * tb * k.max(1), 36 * s.cout * tb, true, |v, m| {
-        for img in 0..s.n {
-            let xi = &x[img * s.cin * s.h * s.w..(img + 1) * s.cin * s.h * s.w];
-            let oi = &mut out[img * s.cout * ho * wo..(img + 1) * s.cout * ho * wo];
-            let mut t0 = 0;
-            while t0 < tiles {
-                let nt = (tiles - t0).min(tb);
-                let panels = nt.div_ceil(NR);
-                input_transform(s, xi, t0, nt, tw, sym, &mut v[..36 * panels * NR * k]);
-                for xi_ in 0..36 {
-                    let r = sym.map_or(xi_, |y| y.rep_of[xi_]);
-                    let a = &u[r * s.cout * k..(r + 1) * s.cout * k];
-                    let bp = &v[xi_ * panels * NR * k..(xi_ + 1) * panels * NR * k];
-                    let c = &mut m[xi_ * s.cout * tb..(xi_ + 1) * s.cout * tb];
-                    multiply(s.cout, nt, k, a, k, bp, Epilogue::none(), c, tb);
-                }
-                output_transform(s, m, tb, t0, nt, tw, ho, wo, sym, bias, relu_on, oi);
-                t0 += nt;
-            }
-        }
-    });
+    let tw = wo.div_ceil(2);
+    let d = Driver { coords: 36, n: s.n, cin: s.cin, plane: s.h * s.w, cout: s.cout, ho, wo, tb: block_tiles(s.cin, s.cout) };
+    drive(&d, x, out, u, |c| sym.map_or(c, |y| y.rep_of[c]), |xi, t0, nt, v| input_transform(s, xi, t0, nt, tw, sym, v), |m, t0, nt, oi| output_transform(s, m, d.tb, t0, nt, tw, ho, wo, sym, bias, relu_on, oi));
 }
 
 /// `B^T d` for six vectors `d[0..6]` (rows or columns of four patches at once).
