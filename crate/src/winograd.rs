@@ -49,10 +49,10 @@ pub fn transform_weights(w: &[f32], cout: usize, cin: usize, u: &mut [f32]) {
     }
 }
 
-/// Geometry: input `[n, cin, h, w]`, zero padding `pad` on every side, output `[n, cout, ho, wo]`
-/// with `ho = h + 2 pad - 2`, `wo = w + 2 pad - 2`.
+/// Geometry of an `R x R` Winograd convolution: input `[n, cin, h, w]`, zero padding `pad` on
+/// every side, output `[n, cout, ho, wo]` with `ho = h + 2 pad - (R - 1)`, `wo = w + 2 pad - (R - 1)`.
 #[derive(Clone, Copy, Debug)]
-pub struct Shape {
+pub struct WinogradShape<const R: usize> {
     pub n: usize,
     pub cin: usize,
     pub h: usize,
@@ -61,14 +61,17 @@ pub struct Shape {
     pub pad: usize,
 }
 
-impl Shape {
+impl<const R: usize> WinogradShape<R> {
     pub fn ho(&self) -> usize {
-        (self.h + 2 * self.pad).saturating_sub(2)
+        (self.h + 2 * self.pad).saturating_sub(R - 1)
     }
     pub fn wo(&self) -> usize {
-        (self.w + 2 * self.pad).saturating_sub(2)
+        (self.w + 2 * self.pad).saturating_sub(R - 1)
     }
 }
+
+/// Geometry of F(2x2, 3x3).
+pub type Shape = WinogradShape<3>;
 
 /// `out = relu?(conv3x3(x, w) + bias)` with `u` from [`transform_weights`].
 pub fn conv3x3(s: &Shape, x: &[f32], u: &[f32], bias: Option<&[f32]>, relu_on: bool, out: &mut [f32]) {

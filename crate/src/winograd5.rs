@@ -65,26 +65,8 @@ pub fn transform_weights(w: &[f32], cout: usize, cin: usize, u: &mut [f32]) {
     }
 }
 
-/// Geometry: input `[n, cin, h, w]`, zero padding `pad` on every side (at most 4), output
-/// `[n, cout, h + 2 pad - 4, w + 2 pad - 4]`.
-#[derive(Clone, Copy, Debug)]
-pub struct Shape {
-    pub n: usize,
-    pub cin: usize,
-    pub h: usize,
-    pub w: usize,
-    pub cout: usize,
-    pub pad: usize,
-}
-
-impl Shape {
-    pub fn ho(&self) -> usize {
-        (self.h + 2 * self.pad).saturating_sub(4)
-    }
-    pub fn wo(&self) -> usize {
-        (self.w + 2 * self.pad).saturating_sub(4)
-    }
-}
+/// Geometry of F(2x2, 5x5): zero padding `pad` at most 4, output `[n, cout, h + 2 pad - 4, w + 2 pad - 4]`.
+pub type Shape = crate::winograd::WinogradShape<5>;
 
 /// Weights given at a few coordinates only (a steerable layer's, whose filters the grid's
 /// symmetries relate): coordinate `xi` uses `u[rep_of[xi]]` with its input channels permuted and
