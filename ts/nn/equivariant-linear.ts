@@ -83,8 +83,28 @@ export interface EquivariantLinearOptions {
   method?: Method;
 }
 
+/** A layer on vectors in a representation: its input type and tensors are checked one way. */
+abstract class VectorLayer extends Layer {
+  /** Said after the expected type when an input does not match. */
+  protected inputNote(): string {
+    return '';
+  }
+
+  outputType(t: FieldType<unknown, any>): FieldType<unknown, any> {
+    const want = this.inType as VectorField;
+    if (!want.same(t)) throw new ShapeError(`${this.label()}: expects ${want.describe()}${this.inputNote()}, but its input is ${t.describe()}`);
+    return this.outType!;
+  }
+
+  /** Throws unless `x` is a live tensor of this layer's input type. */
+  protected checkVectors(x: Tensor): void {
+    expectTensor(x, this.label());
+    this.inType!.check(x, this.label());
+  }
+}
+
 /** `y = W x + b`, `W` in `Hom_G(in, out)` (see the module comment). */
-export class EquivariantLinear extends Layer {
+export class EquivariantLinear extends VectorLayer {
   readonly type = 'equivariantLinear';
   readonly group: AnyGroup;
   readonly repIn: Rep;
@@ -166,15 +186,8 @@ export class EquivariantLinear extends Layer {
     this.#biasVector = bias;
   }
 
-  outputType(t: FieldType<unknown, any>): FieldType<unknown, any> {
-    const want = this.inType as VectorField;
-    if (!want.same(t)) throw new ShapeError(`${this.label()}: expects ${want.describe()}, but its input is ${t.describe()}`);
-    return this.outType!;
-  }
-
   run(x: Tensor): Tensor {
-    expectTensor(x, this.label());
-    this.inType!.check(x, this.label());
+    this.checkVectors(x);
     const n = x.shape[0];
     return matmulRows(x, n, this.repIn.dim, this.#packed!, { bias: this.#biasVector }, [n, this.repOut.dim]);
   }
@@ -216,7 +229,7 @@ export function gatedInput(G: AnyGroup, rep: Rep): { rep: Rep; gates: number; bl
 }
 
 /** The gated nonlinearity (see the module comment). */
-export class Gated extends Layer {
+export class Gated extends VectorLayer {
   readonly type = 'gated';
   readonly group: AnyGroup;
   readonly rep: Rep;
@@ -241,15 +254,12 @@ export class Gated extends Layer {
     this.outType = new VectorField(r.rep, r.spec);
   }
 
-  outputType(t: FieldType<unknown, any>): FieldType<unknown, any> {
-    const want = this.inType as VectorField;
-    if (!want.same(t)) throw new ShapeError(`${this.label()}: expects ${want.describe()} (the representation followed by ${this.gates} gate scalar${this.gates === 1 ? '' : 's'}), but its input is ${t.describe()}`);
-    return this.outType!;
+  protected inputNote(): string {
+    return ` (the representation followed by ${this.gates} gate scalar${this.gates === 1 ? '' : 's'})`;
   }
 
   run(x: Tensor): Tensor {
-    expectTensor(x, this.label());
-    this.inType!.check(x, this.label());
+    this.checkVectors(x);
     const n = x.shape[0], wIn = this.rep.dim + this.gates, wOut = this.rep.dim;
     const out = empty([n, wOut]);
     try {
@@ -270,7 +280,7 @@ export class Gated extends Layer {
 }
 
 /** `x -> [x, x (x) x]` (see the module comment). */
-export class TensorSquare extends Layer {
+export class TensorSquare extends VectorLayer {
   readonly type = 'tensorSquare';
   readonly group: AnyGroup;
   readonly rep: Rep;
@@ -290,15 +300,8 @@ export class TensorSquare extends Layer {
     this.outType = new VectorField(outRep, r.spec === undefined ? undefined : `${wrap(r.spec)} + ${wrap(r.spec)}^2`);
   }
 
-  outputType(t: FieldType<unknown, any>): FieldType<unknown, any> {
-    const want = this.inType as VectorField;
-    if (!want.same(t)) throw new ShapeError(`${this.label()}: expects ${want.describe()}, but its input is ${t.describe()}`);
-    return this.outType!;
-  }
-
   run(x: Tensor): Tensor {
-    expectTensor(x, this.label());
-    this.inType!.check(x, this.label());
+    this.checkVectors(x);
     const n = x.shape[0], d = this.rep.dim;
     const out = empty([n, d + d * d]);
     try {
