@@ -36,7 +36,7 @@ from equivariant_export import export  # noqa: E402
 
 
 def _pytorch_train():
-    """tools/pytorch/train.py (the data loader and the rotation the demo uses)."""
+    """tools/pytorch/train.py (the data loader, the rotation the demo uses, the evaluation)."""
     import importlib.util
     sys.path.insert(0, os.path.join(HERE, '..', 'pytorch'))
     spec = importlib.util.spec_from_file_location('pytorch_train', os.path.join(HERE, '..', 'pytorch', 'train.py'))
@@ -46,7 +46,7 @@ def _pytorch_train():
 
 
 _T = _pytorch_train()
-ANGLES, load, rotate = _T.ANGLES, _T.load, _T.rotate
+ANGLES, load, rotate, evaluate = _T.ANGLES, _T.load, _T.rotate, _T.evaluate
 
 warnings.filterwarnings('ignore')
 ROOT = os.path.join(HERE, '..', '..')
@@ -108,16 +108,6 @@ class Net(torch.nn.Module):
 
     def parts(self):
         return [self.body, *self.head]
-
-
-def evaluate(net, x, y, batch=500):
-    net.eval()
-    preds = []
-    with torch.no_grad():
-        for i in range(0, len(x), batch):
-            preds.append(net(x[i:i + batch]).argmax(1))
-    p = torch.cat(preds)
-    return (p == y).float().mean().item(), p
 
 
 def main():
