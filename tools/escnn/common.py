@@ -1,8 +1,5 @@
 """Shared helpers of the escnn/e2cnn tools: gspaces by this library's names, representations by
 escnn's names, and a safetensors writer (float32, or float64 converted)."""
-import json
-import struct
-
 import numpy as np
 
 
@@ -49,22 +46,14 @@ def rep(gs, name):
 
 
 def write_safetensors(path, tensors, metadata=None):
-    header, offset, blobs = {}, 0, []
-    if metadata:
-        header['__metadata__'] = metadata
-    for name in sorted(tensors):
-        a = np.ascontiguousarray(np.asarray(tensors[name], dtype='<f4'))
-        data = a.tobytes()
-        header[name] = {'dtype': 'F32', 'shape': list(a.shape), 'data_offsets': [offset, offset + len(data)]}
-        offset += len(data)
-        blobs.append(data)
-    text = json.dumps(header, separators=(',', ':'))
-    text += ' ' * ((8 - (8 + len(text)) % 8) % 8)
-    with open(path, 'wb') as f:
-        f.write(struct.pack('<Q', len(text)))
-        f.write(text.encode())
-        for b in blobs:
-            f.write(b)
+    """tools/pytorch/reference.py's writer, for numpy arrays (float64 rounded once to float32)."""
+    import importlib.util
+    import os
+    import torch
+    spec = importlib.util.spec_from_file_location('pytorch_reference', os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'pytorch', 'reference.py'))
+    reference = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(reference)
+    reference.write_safetensors(path, {k: torch.from_numpy(np.ascontiguousarray(np.asarray(v, dtype=np.float64))) for k, v in tensors.items()}, metadata)
 
 
 def sign_probe(n):
