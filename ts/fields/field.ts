@@ -1,8 +1,10 @@
 /** The base of field types: how a group acts on feature maps of one layout. */
 import { ArgumentError } from '../core/errors.js';
+import { applyMatrix } from '../core/ops.js';
 import type { Tensor } from '../core/tensor.js';
 import { LieGroup } from '../groups/lie.js';
 import type { AnyGroup } from '../groups/index.js';
+import type { Representation } from '../reps/index.js';
 
 /** How a group acts on feature maps of one layout (tensors, or lifted fields). */
 export abstract class FieldType<E = unknown, X = Tensor> {
@@ -33,3 +35,10 @@ export abstract class FieldType<E = unknown, X = Tensor> {
   protected abstract kind(): string;
 }
 
+/** `u` acting on row vectors of `rep` along the last axis of `x`: `y = x rho(u)^T`. */
+export function actOnRows<E>(rep: Representation<E>, u: E, x: Tensor): Tensor {
+  const d = rep.dim, m = rep.matrix(u);
+  const t = new Float32Array(d * d);
+  for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) t[j * d + i] = m[i * d + j];
+  return applyMatrix(x, t, d, undefined);
+}

@@ -13,14 +13,14 @@ import { GridGroup, type GridElement } from '../groups/grid.js';
 import { LieGroup, type LieElement } from '../groups/lie.js';
 import type { Representation } from '../reps/index.js';
 import { Tensor, expectTensor } from '../core/tensor.js';
-import { applyMatrix, copy } from '../core/ops.js';
+import { copy } from '../core/ops.js';
 export { clearCaches } from '../core/cache.js';
 
 const fmt = (s: readonly number[]) => `[${s.join(', ')}]`;
 
 export type { AnyGroup } from '../groups/index.js';
 import type { AnyGroup } from '../groups/index.js';
-import { FieldType } from './field.js';
+import { FieldType, actOnRows } from './field.js';
 export { FieldType } from './field.js';
 export { LiftedField, LiftedFieldType, liftedField } from './lifted.js';
 export { PointCloudType, checkPointCloud, type PointCloud } from './points.js';
@@ -146,11 +146,7 @@ export class RepField<E> extends FieldType<E> {
   }
   act(u: E, x: Tensor): Tensor {
     this.check(x, 'act');
-    const d = this.rep.dim, m = this.rep.matrix(u);
-    // Row vectors: y = x rho^T.
-    const t = new Float32Array(d * d);
-    for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) t[j * d + i] = m[i * d + j];
-    return applyMatrix(x, t, d, undefined);
+    return actOnRows(this.rep, u, x);
   }
 }
 

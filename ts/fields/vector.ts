@@ -4,12 +4,11 @@
  * representations are the same (built from the same atoms in the same way, ts/space/structure.ts).
  */
 import { ShapeError } from '../core/errors.js';
-import { applyMatrix } from '../core/ops.js';
 import { expectTensor, type Tensor } from '../core/tensor.js';
 import type { AnyGroup } from '../groups/index.js';
 import type { Representation } from '../reps/index.js';
 import { sameRep } from '../space/structure.js';
-import { FieldType } from './field.js';
+import { FieldType, actOnRows } from './field.js';
 
 export class VectorField<E = unknown> extends FieldType<E> {
   constructor(readonly rep: Representation<E>, readonly spec?: string) {
@@ -31,10 +30,6 @@ export class VectorField<E = unknown> extends FieldType<E> {
   }
   act(u: E, x: Tensor): Tensor {
     this.check(x, 'act');
-    const d = this.rep.dim, m = this.rep.matrix(u);
-    // Row vectors: y = x rho(u)^T.
-    const t = new Float32Array(d * d);
-    for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) t[j * d + i] = m[i * d + j];
-    return applyMatrix(x, t, d, undefined);
+    return actOnRows(this.rep, u, x);
   }
 }
