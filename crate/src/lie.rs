@@ -720,70 +720,82 @@ impl Grid {
 }
 
 /// The best `k` (distance, index) pairs seen, with a value kept along (the half angle of SE(3)
-/// pairs, reused for their logs): a max-heap on (distance, index), so an offer costs `log k`.
+/// pairs, reused for their logs). A pair is one integer key, the distance's bits (monotone for
+/// distances >= 0) above the index, so (distance, index) order is one comparison; the first `k`
+/// offers are kept as they come and then made a max-heap at once, so each later offer costs at
+/// most `log k` moves.
 struct Best {
     k: usize,
-    heap: Vec<(f64, u32, f64)>,
+    keys: Vec<u128>,
+    aux: Vec<f64>,
+    scratch: Vec<(u128, f64)>,
 }
 
 impl Best {
     fn new(k: usize) -> Best {
-        Best { k, heap: Vec::with_capacity(k) }
+        Best { k, keys: Vec::with_capacity(k), aux: Vec::with_capacity(k), scratch: Vec::with_capacity(k) }
     }
+    #[inline(always)]
+    fn key(d: f64, e: u32) -> u128 {
+        // + 0.0 turns a -0.0 into 0.0.
+        (((d + 0.0).to_bits() as u128) << 32) | e as u128
+    }
+    #[inline(always)]
     fn full(&self) -> bool {
-        self.heap.len() == self.k
+        self.keys.len() == self.k
     }
+    #[inline(always)]
     fn worst(&self) -> f64 {
         if self.full() {
-            self.heap[0].0
+            f64::from_bits((self.keys[0] >> 32) as u64)
         } else {
             f64::INFINITY
         }
     }
-    #[inline(always)]
-    fn above(a: (f64, u32, f64), b: (f64, u32, f64)) -> bool {
-        a.0 > b.0 || (a.0 == b.0 && a.1 > b.1)
-    }
-    fn offer(&mut self, d: f64, e: u32, aux: f64) {
-        let item = (d, e, aux);
-        if !self.full() {
-            self.heap.push(item);
-            let mut i = self.heap.len() - 1;
-            while i > 0 {
-                let p = (i - 1) / 2;
-                if !Self::above(self.heap[i], self.heap[p]) {
-                    break;
-                }
-                self.heap.swap(i, p);
-                i = p;
-            }
-            return;
-        }
-        if !Self::above(self.heap[0], item) {
-            return;
-        }
-        self.heap[0] = item;
-        let (n, mut i) = (self.heap.len(), 0);
+    /// Moves `(key, aux)` down from slot `i` to its place in the heap.
+    fn sift(&mut self, mut i: usize, key: u128, aux: f64) {
+        let n = self.keys.len();
         loop {
-            let (l, r) = (2 * i + 1, 2 * i + 2);
-            let mut m = i;
-            if l < n && Self::above(self.heap[l], self.heap[m]) {
-                m = l;
-            }
-            if r < n && Self::above(self.heap[r], self.heap[m]) {
-                m = r;
-            }
-            if m == i {
+            let l = 2 * i + 1;
+            if l >= n {
                 break;
             }
-            self.heap.swap(i, m);
+            let m = if l + 1 < n && self.keys[l + 1] > self.keys[l] { l + 1 } else { l };
+            if self.keys[m] <= key {
+                break;
+            }
+            self.keys[i] = self.keys[m];
+            self.aux[i] = self.aux[m];
             i = m;
         }
+        self.keys[i] = key;
+        self.aux[i] = aux;
     }
-    /// The kept items, nearest first (ties by index).
-    fn sorted(mut self) -> Vec<(f64, u32, f64)> {
-        self.heap.sort_unstable_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(core::cmp::Ordering::Equal).then(a.1.cmp(&b.1)));
-        self.heap
+    fn offer(&mut self, d: f64, e: u32, aux: f64) {
+        let key = Self::key(d, e);
+        if !self.full() {
+            self.keys.push(key);
+            self.aux.push(aux);
+            if self.full() {
+                for i in (0..self.k / 2).rev() {
+                    let (key, aux) = (self.keys[i], self.aux[i]);
+                    self.sift(i, key, aux);
+                }
+            }
+            return;
+        }
+        if key < self.keys[0] {
+            self.sift(0, key, aux);
+        }
+    }
+    /// Writes the kept items to `out`, nearest first (ties by index), and empties the set for the
+    /// next query (no allocation once the buffers exist).
+    fn drain_sorted(&mut self, out: &mut Vec<(f64, u32, f64)>) {
+        self.scratch.clear();
+        self.scratch.extend(self.keys.drain(..).zip(self.aux.drain(..)));
+        self.scratch.sort_unstable_by_key(|x| x.0);
+        out.clear();
+        out.extend(self.scratch.iter().map(|&(key, aux)| (f64::from_bits((key >> 32) as u64), key as u32, aux)));
     }
 }
 
@@ -816,55 +828,31 @@ impl Pose {
     }
 }
 
-/// `atan(t)` for `t` in `[0, 1]`, in a fixed order of IEEE operations: two reductions
-/// (`atan t = π/4 + atan((t - 1)/(t + 1))`, then by `π/8` about `tan(π/8)`) leave `|w| <= tan(π/16)`,
-/// where the odd series to `w^21` is within 2e-17 relative.
-#[inline(always)]
-fn atan_unit(t: f64) -> f64 {
-    const T8: f64 = 0.414_213_562_373_095_03; // tan(π/8)
-    const T16: f64 = 0.198_912_367_379_658; // tan(π/16)
-    let (mut base, mut z) = (0.0, t);
-    if z > T8 {
-        base = core::f64::consts::FRAC_PI_4;
-        z = (z - 1.0) / (z + 1.0);
-    }
-    if z > T16 {
-        base += core::f64::consts::FRAC_PI_8;
-        z = (z - T8) / (1.0 + z * T8);
-    } else if z < -T16 {
-        base -= core::f64::consts::FRAC_PI_8;
-        z = (z + T8) / (1.0 - z * T8);
-    }
-    // atan z = z (1 - u/3 + u^2/5 - ...), u = z^2, by Horner from the u^10 term.
-    const C: [f64; 11] = [1.0, 1.0 / 3.0, 1.0 / 5.0, 1.0 / 7.0, 1.0 / 9.0, 1.0 / 11.0, 1.0 / 13.0, 1.0 / 15.0, 1.0 / 17.0, 1.0 / 19.0, 1.0 / 21.0];
-    let u = z * z;
-    let mut p = C[10];
-    for n in (0..10).rev() {
-        p = C[n] - u * p;
-    }
-    base + z * p
-}
+// The tables of [`atan2_pos`]: cos φ_k, φ_k = kπ/16 (sin φ_k = cos φ_(8-k)), the angles, and
+// the cosines of the sector midpoints (2j + 1)π/32 (sin ψ_j = cos ψ_(7-j)); the series.
+const ATAN_COS: [f64; 9] = [1.0, 0.980_785_280_403_230_4, 0.923_879_532_511_286_7, 0.831_469_612_302_545_2, 0.707_106_781_186_547_6, 0.555_570_233_019_602_2, 0.382_683_432_365_089_8, 0.195_090_322_016_128_28, 0.0];
+const ATAN_PHI: [f64; 9] = [0.0, 0.196_349_540_849_362_07, 0.392_699_081_698_724_14, 0.589_048_622_548_086_2, 0.785_398_163_397_448_3, 0.981_747_704_246_810_3, 1.178_097_245_096_172_4, 1.374_446_785_945_534_5, core::f64::consts::FRAC_PI_2];
+const ATAN_MID: [f64; 8] = [0.995_184_726_672_196_9, 0.956_940_335_732_208_8, 0.881_921_264_348_355, 0.773_010_453_362_737, 0.634_393_284_163_645_5, 0.471_396_736_825_997_64, 0.290_284_677_254_462_4, 0.098_017_140_329_560_6];
+const ATAN_C: [f64; 8] = [1.0, 1.0 / 3.0, 1.0 / 5.0, 1.0 / 7.0, 1.0 / 9.0, 1.0 / 11.0, 1.0 / 13.0, 1.0 / 15.0];
 
-/// `atan2(y, x)` for `y, x >= 0` (an angle in `[0, π/2]`) by [`atan_unit`].
+/// `atan2(y, x)` for `y, x >= 0` (an angle in `[0, π/2]`) in `L` independent lanes, branch-free
+/// in a fixed order of IEEE operations (every lane count gives the same bits): the angle is
+/// turned back by the nearest `φ = kπ/16` (`k` counts the sector midpoints `(2j + 1)π/32` below
+/// it, compared as `y cos ψ > x sin ψ`), leaving `w = (y cos φ - x sin φ) / (x cos φ + y sin φ)`,
+/// `|w| <= tan(π/32)`, where the odd series to `w^15` is within 5e-18 relative; in all within
+/// 1e-15 relative of the library's `atan2` (a few ulp; tested). One division.
 #[inline(always)]
-fn atan2_pos(y: f64, x: f64) -> f64 {
-    if y <= x {
-        if x == 0.0 {
-            0.0
-        } else {
-            atan_unit(y / x)
+fn atan2_pos<const L: usize>(y: [f64; L], x: [f64; L]) -> [f64; L] {
+    let k: [usize; L] = core::array::from_fn(|l| (0..8).map(|j| (y[l] * ATAN_MID[j] > x[l] * ATAN_MID[7 - j]) as usize).sum());
+    let w: [f64; L] = core::array::from_fn(|l| (y[l] * ATAN_COS[k[l]] - x[l] * ATAN_COS[8 - k[l]]) / (x[l] * ATAN_COS[k[l]] + y[l] * ATAN_COS[8 - k[l]]));
+    let u: [f64; L] = core::array::from_fn(|l| w[l] * w[l]);
+    let mut p = [ATAN_C[7]; L];
+    for n in (0..7).rev() {
+        for l in 0..L {
+            p[l] = ATAN_C[n] - u[l] * p[l];
         }
-    } else {
-        core::f64::consts::FRAC_PI_2 - atan_unit(x / y)
     }
-}
-
-/// A lower bound of the angle `θ` between two poses' rotations from four products:
-/// `θ >= 2 sin(θ/2) = 2 sqrt(1 - cos^2(θ/2))`, less a margin for the rounding of that form.
-#[inline(always)]
-fn angle_bound(a: &Pose, b: &Pose) -> f64 {
-    let c = (a.q[0] * b.q[0] + a.q[1] * b.q[1] + a.q[2] * b.q[2] + a.q[3] * b.q[3]).abs().min(1.0);
-    2.0 * (1.0 - c * c).max(0.0).sqrt() - 1e-7
+    core::array::from_fn(|l| if x[l] + y[l] == 0.0 { 0.0 } else { ATAN_PHI[k[l]] + w[l] * p[l] })
 }
 
 /// The SE(3) distance `α |ω| + (1 - α) |u|` of `log(g^-1 h) = (ω, u)`, without the log: `θ = |ω|`
@@ -877,27 +865,191 @@ pub fn se3_distance(a: &Pose, b: &Pose, alpha: f64) -> f64 {
     se3_measure(a, b, alpha).0
 }
 
+/// `|cos(θ/2)|` of the rotation between two poses: what the search's angle test reads.
+#[inline(always)]
+fn half_cos(a: &Pose, b: &Pose) -> f64 {
+    (a.q[0] * b.q[0] + a.q[1] * b.q[1] + a.q[2] * b.q[2] + a.q[3] * b.q[3]).abs()
+}
+
 /// [`se3_distance`] and the half angle `θ/2` of the relative rotation.
 #[inline(always)]
 fn se3_measure(a: &Pose, b: &Pose, alpha: f64) -> (f64, f64) {
-    let dx = [b.x[0] - a.x[0], b.x[1] - a.x[1], b.x[2] - a.x[2]];
-    let tt = dx[0] * dx[0] + dx[1] * dx[1] + dx[2] * dx[2];
-    // q_b conj(q_a) = (w_a w_b + v_a.v_b, w_a v_b - w_b v_a - v_b x v_a): cos and sin of θ/2 (up
-    // to a common sign) and the axis; the sine from the vector part keeps small angles exact.
-    let (wa, va, wb, vb) = (a.q[0], [a.q[1], a.q[2], a.q[3]], b.q[0], [b.q[1], b.q[2], b.q[3]]);
-    let c = (wa * wb + va[0] * vb[0] + va[1] * vb[1] + va[2] * vb[2]).abs();
-    let cross = [vb[1] * va[2] - vb[2] * va[1], vb[2] * va[0] - vb[0] * va[2], vb[0] * va[1] - vb[1] * va[0]];
-    let v: [f64; 3] = core::array::from_fn(|i| wa * vb[i] - wb * va[i] - cross[i]);
-    let s = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt();
-    let half = atan2_pos(s, c);
-    if s < 1e-12 {
-        return (alpha * 2.0 * half + (1.0 - alpha) * tt.sqrt(), half);
+    let (d, h) = se3_measure_lanes(a, [b], alpha);
+    (d[0], h[0])
+}
+
+/// [`se3_measure`] of one pose against `L` others, step by step across the lanes so that their
+/// square roots and divisions overlap (two of each per pair, no branches); the same bits for
+/// every `L`.
+#[inline(always)]
+fn se3_measure_lanes<const L: usize>(a: &Pose, b: [&Pose; L], alpha: f64) -> ([f64; L], [f64; L]) {
+    let mut tt = [0.0; L];
+    let mut p = [0.0; L];
+    let mut s2 = [0.0; L];
+    let mut c = [0.0; L];
+    let (wa, va) = (a.q[0], [a.q[1], a.q[2], a.q[3]]);
+    for l in 0..L {
+        let dx = [b[l].x[0] - a.x[0], b[l].x[1] - a.x[1], b[l].x[2] - a.x[2]];
+        tt[l] = dx[0] * dx[0] + dx[1] * dx[1] + dx[2] * dx[2];
+        // q_b conj(q_a) = (w_a w_b + v_a.v_b, w_a v_b - w_b v_a - v_b x v_a): cos and sin of θ/2
+        // (up to a common sign) and the axis; the sine from the vector part keeps small angles
+        // exact.
+        let (wb, vb) = (b[l].q[0], [b[l].q[1], b[l].q[2], b[l].q[3]]);
+        c[l] = half_cos(a, b[l]);
+        let cross = [vb[1] * va[2] - vb[2] * va[1], vb[2] * va[0] - vb[0] * va[2], vb[0] * va[1] - vb[1] * va[0]];
+        let v: [f64; 3] = core::array::from_fn(|i| wa * vb[i] - wb * va[i] - cross[i]);
+        s2[l] = v[0] * v[0] + v[1] * v[1] + v[2] * v[2];
+        p[l] = v[0] * dx[0] + v[1] * dx[1] + v[2] * dx[2];
     }
-    let at = (v[0] * dx[0] + v[1] * dx[1] + v[2] * dx[2]) / s;
-    let at2 = (at * at).min(tt);
-    let sinc = s / half;
-    let u2 = at2 + (tt - at2) / (sinc * sinc);
-    (alpha * 2.0 * half + (1.0 - alpha) * u2.sqrt(), half)
+    let half = atan2_pos(s2.map(f64::sqrt), c);
+    let mut d = [0.0; L];
+    for l in 0..L {
+        // (a.t)^2 = (v.dx)^2 / s^2 and 1 / sinc^2(θ/2) = (θ/2)^2 / s^2: one division.
+        let inv = 1.0 / s2[l];
+        let at2 = (p[l] * p[l] * inv).min(tt[l]);
+        let u2 = at2 + (tt[l] - at2) * (half[l] * half[l] * inv);
+        let u2 = if s2[l] < 1e-24 { tt[l] } else { u2 };
+        d[l] = alpha * 2.0 * half[l] + (1.0 - alpha) * u2.sqrt();
+    }
+    (d, half)
+}
+
+/// [`se3_measure`] of one pose against four: two `f64x2` vectors on wasm SIMD128 (the same IEEE
+/// operations in the same order as the scalar lanes, so the same bits), the scalar lanes
+/// elsewhere.
+#[inline(always)]
+fn se3_measure4(a: &Pose, b: [&Pose; 4], alpha: f64) -> ([f64; 4], [f64; 4]) {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        simd_se3::measure4(a, b, alpha)
+    }
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    {
+        se3_measure_lanes(a, b, alpha)
+    }
+}
+
+/// [`se3_log_lanes`] of one element against four: `f64x2` on wasm SIMD128 (the same bits),
+/// the scalar lanes elsewhere.
+#[inline(always)]
+fn se3_log4(pa: &Pose, pb: [&Pose; 4], ga: &[f64], half: [f64; 4]) -> [[f64; 6]; 4] {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        simd_se3::log4(pa, pb, ga, half)
+    }
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    {
+        se3_log_lanes(pa, pb, ga, half)
+    }
+}
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod simd_se3 {
+    use super::{Pose, ATAN_C, ATAN_COS, ATAN_MID, ATAN_PHI};
+    use core::arch::wasm32::*;
+
+    #[inline(always)]
+    fn pair(x: f64, y: f64) -> v128 {
+        f64x2_replace_lane::<1>(f64x2_splat(x), y)
+    }
+
+    /// Lanes `2h` and `2h + 1` of [`super::se3_measure_lanes`], step for step.
+    #[inline(always)]
+    fn half_pair(a: &Pose, b0: &Pose, b1: &Pose, alpha: f64) -> (v128, v128) {
+        let (add, sub, mul) = (f64x2_add, f64x2_sub, f64x2_mul);
+        let s = f64x2_splat;
+        let dx = [0, 1, 2].map(|i| sub(pair(b0.x[i], b1.x[i]), s(a.x[i])));
+        let tt = add(add(mul(dx[0], dx[0]), mul(dx[1], dx[1])), mul(dx[2], dx[2]));
+        let wb = pair(b0.q[0], b1.q[0]);
+        let vb = [1, 2, 3].map(|i| pair(b0.q[i], b1.q[i]));
+        let (wa, va) = (s(a.q[0]), [s(a.q[1]), s(a.q[2]), s(a.q[3])]);
+        let c = f64x2_abs(add(add(add(mul(wa, wb), mul(va[0], vb[0])), mul(va[1], vb[1])), mul(va[2], vb[2])));
+        let cross = [sub(mul(vb[1], va[2]), mul(vb[2], va[1])), sub(mul(vb[2], va[0]), mul(vb[0], va[2])), sub(mul(vb[0], va[1]), mul(vb[1], va[0]))];
+        let v = [0, 1, 2].map(|i| sub(sub(mul(wa, vb[i]), mul(wb, va[i])), cross[i]));
+        let s2 = add(add(mul(v[0], v[0]), mul(v[1], v[1])), mul(v[2], v[2]));
+        let p = add(add(mul(v[0], dx[0]), mul(v[1], dx[1])), mul(v[2], dx[2]));
+        // atan2(sqrt(s2), c) as in super::atan2_pos.
+        let (y, x) = (f64x2_sqrt(s2), c);
+        let mut k = i64x2_splat(0);
+        for j in 0..8 {
+            k = i64x2_sub(k, f64x2_gt(mul(y, s(ATAN_MID[j])), mul(x, s(ATAN_MID[7 - j]))));
+        }
+        let (k0, k1) = (i64x2_extract_lane::<0>(k) as usize, i64x2_extract_lane::<1>(k) as usize);
+        let (ck, sk, phi) = (pair(ATAN_COS[k0], ATAN_COS[k1]), pair(ATAN_COS[8 - k0], ATAN_COS[8 - k1]), pair(ATAN_PHI[k0], ATAN_PHI[k1]));
+        let w = f64x2_div(sub(mul(y, ck), mul(x, sk)), add(mul(x, ck), mul(y, sk)));
+        let u = mul(w, w);
+        let mut poly = s(ATAN_C[7]);
+        for n in (0..7).rev() {
+            poly = sub(s(ATAN_C[n]), mul(u, poly));
+        }
+        let half = v128_bitselect(s(0.0), add(phi, mul(w, poly)), f64x2_eq(add(x, y), s(0.0)));
+        let inv = f64x2_div(s(1.0), s2);
+        let q = mul(mul(p, p), inv);
+        let at2 = v128_bitselect(q, tt, f64x2_lt(q, tt));
+        let u2 = add(at2, mul(sub(tt, at2), mul(mul(half, half), inv)));
+        let u2 = v128_bitselect(tt, u2, f64x2_lt(s2, s(1e-24)));
+        let d = add(mul(mul(s(alpha), s(2.0)), half), mul(s(1.0 - alpha), f64x2_sqrt(u2)));
+        (d, half)
+    }
+
+    /// Lanes `2h` and `2h + 1` of [`super::se3_log_lanes`], step for step.
+    #[inline(always)]
+    fn log_pair(pa: &Pose, b0: &Pose, b1: &Pose, ga: &[f64], half: v128) -> [v128; 6] {
+        let (add, sub, mul, div) = (f64x2_add, f64x2_sub, f64x2_mul, f64x2_div);
+        let s = f64x2_splat;
+        let sel = |a: v128, b: v128, m: v128| v128_bitselect(a, b, m);
+        let (wa, va) = (s(pa.q[0]), [s(pa.q[1]), s(pa.q[2]), s(pa.q[3])]);
+        let wb = pair(b0.q[0], b1.q[0]);
+        let vb = [1, 2, 3].map(|i| pair(b0.q[i], b1.q[i]));
+        let cr = |a: [v128; 3], b: [v128; 3]| [sub(mul(a[1], b[2]), mul(a[2], b[1])), sub(mul(a[2], b[0]), mul(a[0], b[2])), sub(mul(a[0], b[1]), mul(a[1], b[0]))];
+        let w = add(add(add(mul(wa, wb), mul(va[0], vb[0])), mul(va[1], vb[1])), mul(va[2], vb[2]));
+        let cross = cr(va, vb);
+        let v = [0, 1, 2].map(|i| sub(sub(mul(wa, vb[i]), mul(wb, va[i])), cross[i]));
+        let sn = f64x2_sqrt(add(add(mul(v[0], v[0]), mul(v[1], v[1])), mul(v[2], v[2])));
+        let av = v.map(|x| f64x2_abs(x));
+        let big = sel(sel(v[2], v[1], f64x2_gt(av[2], av[1])), sel(v[2], v[0], f64x2_gt(av[2], av[0])), f64x2_gt(av[1], av[0]));
+        let flip = v128_or(f64x2_lt(w, s(0.0)), v128_and(f64x2_lt(f64x2_abs(w), s(1e-12)), f64x2_lt(big, s(0.0))));
+        let sign = sel(s(-1.0), s(1.0), flip);
+        let wl = mul(w, sign);
+        let theta = mul(s(2.0), half);
+        let scale = sel(mul(s(2.0), sign), div(mul(sign, theta), sn), f64x2_lt(sn, s(1e-12)));
+        let omega = v.map(|x| mul(x, scale));
+        let dx = [0, 1, 2].map(|i| sub(pair(b0.x[i], b1.x[i]), s(pa.x[i])));
+        let t = [0, 1, 2].map(|i| add(add(mul(s(ga[i]), dx[0]), mul(s(ga[4 + i]), dx[1])), mul(s(ga[8 + i]), dx[2])));
+        let tt2 = mul(theta, theta);
+        let k = sel(add(s(1.0 / 12.0), div(tt2, s(720.0))), div(sub(s(1.0), div(mul(half, wl), sn)), tt2), f64x2_lt(theta, s(1e-4)));
+        let wt = cr(omega, t);
+        let wwt = cr(omega, wt);
+        [omega[0], omega[1], omega[2], add(sub(t[0], div(wt[0], s(2.0))), mul(k, wwt[0])), add(sub(t[1], div(wt[1], s(2.0))), mul(k, wwt[1])), add(sub(t[2], div(wt[2], s(2.0))), mul(k, wwt[2]))]
+    }
+
+    #[inline(always)]
+    pub(super) fn log4(pa: &Pose, b: [&Pose; 4], ga: &[f64], half: [f64; 4]) -> [[f64; 6]; 4] {
+        let lo = log_pair(pa, b[0], b[1], ga, pair(half[0], half[1]));
+        let hi = log_pair(pa, b[2], b[3], ga, pair(half[2], half[3]));
+        [
+            lo.map(|x| f64x2_extract_lane::<0>(x)),
+            lo.map(|x| f64x2_extract_lane::<1>(x)),
+            hi.map(|x| f64x2_extract_lane::<0>(x)),
+            hi.map(|x| f64x2_extract_lane::<1>(x)),
+        ]
+    }
+
+    #[inline(always)]
+    pub(super) fn measure4(a: &Pose, b: [&Pose; 4], alpha: f64) -> ([f64; 4], [f64; 4]) {
+        let (d0, h0) = half_pair(a, b[0], b[1], alpha);
+        let (d1, h1) = half_pair(a, b[2], b[3], alpha);
+        let lanes = |x: v128, y: v128| [f64x2_extract_lane::<0>(x), f64x2_extract_lane::<1>(x), f64x2_extract_lane::<0>(y), f64x2_extract_lane::<1>(y)];
+        (lanes(d0, d1), lanes(h0, h1))
+    }
+}
+
+/// A lower bound of `cos x` for `x` in `[0, π/2]`: the series to `x^6` (a negative term, so it
+/// stays below), less a margin for its rounding.
+#[inline(always)]
+fn cos_below(x: f64) -> f64 {
+    let u = x * x;
+    1.0 - u * (0.5 - u * (1.0 / 24.0 - u * (1.0 / 720.0))) - 1e-12
 }
 
 /// `log(g^-1 h) = (ω, u)` of two SE(3) elements from their poses and matrices, given the half
@@ -905,34 +1057,48 @@ fn se3_measure(a: &Pose, b: &Pose, alpha: f64) -> (f64, f64) {
 /// `r = conj(q_g) q_h = (w, v)` (`w >= 0`), `ω = θ v / |v|`; `t = R_g^T (x_h - x_g)` and
 /// `u = V^-1 t = t - ω x t / 2 + k ω x (ω x t)`, `k = (1 - (θ/2) cot(θ/2)) / θ^2`.
 fn se3_log_from(pa: &Pose, pb: &Pose, ga: &[f64], half: f64, out: &mut [f64]) {
-    let (wa, va, wb, vb) = (pa.q[0], [pa.q[1], pa.q[2], pa.q[3]], pb.q[0], [pb.q[1], pb.q[2], pb.q[3]]);
-    let mut w = wa * wb + va[0] * vb[0] + va[1] * vb[1] + va[2] * vb[2];
-    let cross = [va[1] * vb[2] - va[2] * vb[1], va[2] * vb[0] - va[0] * vb[2], va[0] * vb[1] - va[1] * vb[0]];
-    let mut v: [f64; 3] = core::array::from_fn(|i| wa * vb[i] - wb * va[i] - cross[i]);
-    let s = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt();
-    // q and -q are one rotation: w >= 0; at w = 0 (θ = π) the largest component positive.
-    let mut big = 0;
-    for i in 1..3 {
-        if v[i].abs() > v[big].abs() {
-            big = i;
+    let v = se3_log_lanes(pa, [pb], ga, [half]);
+    out[..6].copy_from_slice(&v[0]);
+}
+
+/// [`se3_log_from`] of one element against `L` others, branch-free (one square root and two
+/// divisions per pair) so that the lanes overlap; the same bits for every `L`.
+#[inline(always)]
+fn se3_log_lanes<const L: usize>(pa: &Pose, pb: [&Pose; L], ga: &[f64], half: [f64; L]) -> [[f64; 6]; L] {
+    let (wa, va) = (pa.q[0], [pa.q[1], pa.q[2], pa.q[3]]);
+    let cr = |a: [f64; 3], b: [f64; 3]| [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]];
+    let mut out = [[0.0; 6]; L];
+    let mut s = [0.0; L];
+    let mut w = [0.0; L];
+    let mut v = [[0.0; 3]; L];
+    for l in 0..L {
+        let (wb, vb) = (pb[l].q[0], [pb[l].q[1], pb[l].q[2], pb[l].q[3]]);
+        w[l] = wa * wb + va[0] * vb[0] + va[1] * vb[1] + va[2] * vb[2];
+        let cross = cr(va, vb);
+        v[l] = core::array::from_fn(|i| wa * vb[i] - wb * va[i] - cross[i]);
+        s[l] = (v[l][0] * v[l][0] + v[l][1] * v[l][1] + v[l][2] * v[l][2]).sqrt();
+    }
+    for l in 0..L {
+        // q and -q are one rotation: w >= 0; at w = 0 (θ = π) the largest component positive.
+        let vl = v[l];
+        let big = if vl[1].abs() > vl[0].abs() { if vl[2].abs() > vl[1].abs() { 2 } else { 1 } } else if vl[2].abs() > vl[0].abs() { 2 } else { 0 };
+        let flip = w[l] < 0.0 || (w[l].abs() < 1e-12 && vl[big] < 0.0);
+        let sign = if flip { -1.0 } else { 1.0 };
+        let wl = w[l] * sign;
+        let theta = 2.0 * half[l];
+        let scale = if s[l] < 1e-12 { 2.0 * sign } else { sign * theta / s[l] };
+        let omega = vl.map(|x| x * scale);
+        let dx = [pb[l].x[0] - pa.x[0], pb[l].x[1] - pa.x[1], pb[l].x[2] - pa.x[2]];
+        let t: [f64; 3] = core::array::from_fn(|i| ga[i] * dx[0] + ga[4 + i] * dx[1] + ga[8 + i] * dx[2]);
+        let k = if theta < 1e-4 { 1.0 / 12.0 + theta * theta / 720.0 } else { (1.0 - half[l] * wl / s[l]) / (theta * theta) };
+        let wt = cr(omega, t);
+        let wwt = cr(omega, wt);
+        out[l][..3].copy_from_slice(&omega);
+        for i in 0..3 {
+            out[l][3 + i] = t[i] - wt[i] / 2.0 + k * wwt[i];
         }
     }
-    if w < 0.0 || (w.abs() < 1e-12 && v[big] < 0.0) {
-        w = -w;
-        v = v.map(|x| -x);
-    }
-    let theta = 2.0 * half;
-    let omega = if s < 1e-12 { v.map(|x| 2.0 * x) } else { v.map(|x| x * theta / s) };
-    let dx = [pb.x[0] - pa.x[0], pb.x[1] - pa.x[1], pb.x[2] - pa.x[2]];
-    let t: [f64; 3] = core::array::from_fn(|i| ga[i] * dx[0] + ga[4 + i] * dx[1] + ga[8 + i] * dx[2]);
-    let k = if theta < 1e-4 { 1.0 / 12.0 + theta * theta / 720.0 } else { (1.0 - half * w / s) / (theta * theta) };
-    let cr = |a: [f64; 3], b: [f64; 3]| [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]];
-    let wt = cr(omega, t);
-    let wwt = cr(omega, wt);
-    out[..3].copy_from_slice(&omega);
-    for i in 0..3 {
-        out[3 + i] = t[i] - wt[i] / 2.0 + k * wwt[i];
-    }
+    out
 }
 
 /// The geometry the neighbour searches read.
@@ -1014,12 +1180,13 @@ pub fn knn(c: &Cloud, k: usize, offsets: &mut [u32], indices: &mut [u32], coords
         match c.spatial_bound() {
             Some(factor) => knn_spatial(c, members, k, factor, &poses, &mut lists),
             None => {
+                let (mut best, mut items) = (Best::new(k), Vec::new());
                 for &q in members {
-                    let mut best = Best::new(k);
                     for &e in members {
                         best.offer(c.distance(q, e), e, 0.0);
                     }
-                    lists.put(c, q, &best.sorted(), None);
+                    best.drain_sorted(&mut items);
+                    lists.put(c, q, &items, None);
                 }
             }
         }
@@ -1039,21 +1206,37 @@ struct Lists<'a> {
 impl Lists<'_> {
     fn put(&mut self, c: &Cloud, q: u32, items: &[(f64, u32, f64)], poses: Option<&[Pose]>) {
         let at = self.offsets[q as usize] as usize;
-        for (j, &(_, e, half)) in items.iter().enumerate() {
+        for (j, &(_, e, _)) in items.iter().enumerate() {
             self.indices[at + j] = e;
-            if let Some(out) = self.coords.as_deref_mut() {
-                let mut v = [0.0; 6];
-                match poses {
-                    Some(p) => se3_log_from(&p[q as usize], &p[e as usize], c.element(q), half, &mut v),
-                    None => rel_log(c.kind, c.element(q), c.element(e), &mut v),
+        }
+        let Some(out) = self.coords.as_deref_mut() else { return };
+        let (a, width) = (c.kind.a(), self.width);
+        let mut write = |j: usize, e: u32, v: &[f64; 6]| {
+            let o = &mut out[(at + j) * width..(at + j + 1) * width];
+            for i in 0..a {
+                o[i] = v[i] as f32;
+            }
+            if c.kind.has_orbit() {
+                o[a] = c.q(q) as f32;
+                o[a + 1] = c.q(e) as f32;
+            }
+        };
+        match poses {
+            // SE(3): four pairs at a time (the last group padded with its own last pair).
+            Some(p) => {
+                for (g, group) in items.chunks(4).enumerate() {
+                    let pick = |l: usize| group[l.min(group.len() - 1)];
+                    let v = se3_log4(&p[q as usize], [0, 1, 2, 3].map(|l| &p[pick(l).1 as usize]), c.element(q), [0, 1, 2, 3].map(|l| pick(l).2));
+                    for (l, &(_, e, _)) in group.iter().enumerate() {
+                        write(4 * g + l, e, &v[l]);
+                    }
                 }
-                let o = &mut out[(at + j) * self.width..(at + j + 1) * self.width];
-                for i in 0..c.kind.a() {
-                    o[i] = v[i] as f32;
-                }
-                if c.kind.has_orbit() {
-                    o[c.kind.a()] = c.q(q) as f32;
-                    o[c.kind.a() + 1] = c.q(e) as f32;
+            }
+            None => {
+                for (j, &(_, e, _)) in items.iter().enumerate() {
+                    let mut v = [0.0; 6];
+                    rel_log(c.kind, c.element(q), c.element(e), &mut v);
+                    write(j, e, &v);
                 }
             }
         }
@@ -1101,8 +1284,9 @@ pub fn within(c: &Cloud, radius: f64, offsets: &mut [u32], indices: &mut [u32]) 
 /// runs over points: a grid over the points gives those within a radius, sorted by distance, and
 /// each of a point's elements scans them in that order until `factor * |x' - x|` exceeds its
 /// k-th best distance, which makes the result exact (the radius doubles when the scan runs out
-/// first). Inside a candidate point, a cheap bound (`θ >= sqrt(2 (1 - cos θ))` with `cos θ`
-/// from a trace) skips most exact distances.
+/// first). Inside a candidate point (SE(3)), the rotation alone rules out most elements: with
+/// `|u| >= |x' - x|` an element is out when `cos(θ/2)` (four products) is below a lower bound of
+/// the cosine of the half-angle budget left; the rest are measured four at a time.
 fn knn_spatial(c: &Cloud, members: &[u32], k: usize, factor: f64, poses: &[Pose], lists: &mut Lists) {
     let pos = |e: u32| translation(c.kind, c.element(e));
     // Points: runs of consecutive members at one position.
@@ -1115,27 +1299,35 @@ fn knn_spatial(c: &Cloud, members: &[u32], k: usize, factor: f64, poses: &[Pose]
     starts.push(members.len());
     let npts = starts.len() - 1;
     let reps: Vec<u32> = (0..npts as u32).collect();
-    let ppos = |p: u32| pos(members[starts[p as usize]]);
+    let place: Vec<[f64; 3]> = (0..npts).map(|p| pos(members[starts[p]])).collect();
+    let ppos = |p: u32| place[p as usize];
     let grid = Grid::new(&reps, &ppos, c.kind.d(), 2.0);
     let d = c.kind.d();
     let se3 = c.kind == Kind::SE3;
     let alpha = c.alpha;
+    let inv2a = 0.5 / alpha;
 
-    let mut cands: Vec<(f64, u32)> = Vec::new();
+    // Candidate points keyed by (squared distance bits, point): one integer comparison each.
+    let mut cands: Vec<u128> = Vec::new();
+    let mut near: Vec<(f64, u32)> = Vec::new();
+    let mut bests: Vec<Best> = Vec::new();
+    let mut items = Vec::new();
     for p in 0..npts {
         let queries = &members[starts[p]..starts[p + 1]];
         let x = ppos(p as u32);
         let cell = grid.coords(x);
-        let mut bests: Vec<Best> = queries.iter().map(|_| Best::new(k)).collect();
+        while bests.len() < queries.len() {
+            bests.push(Best::new(k));
+        }
         let mut radius = 2.0 * grid.h;
         let mut inner = -1.0f64; // points closer than this were scanned already
         loop {
             cands.clear();
             grid.cube(cell, (radius / grid.h).ceil() as isize, &mut |q| {
                 let y = ppos(q);
-                let dist = (0..d).map(|i| (y[i] - x[i]).powi(2)).sum::<f64>().sqrt();
-                if dist <= radius && dist > inner {
-                    cands.push((dist, q));
+                let sq = (0..d).map(|i| (y[i] - x[i]).powi(2)).sum::<f64>();
+                if sq <= radius * radius && (inner < 0.0 || sq > inner * inner) {
+                    cands.push(((sq + 0.0).to_bits() as u128) << 32 | q as u128);
                 }
             });
             #[cfg(test)]
@@ -1143,30 +1335,50 @@ fn knn_spatial(c: &Cloud, members: &[u32], k: usize, factor: f64, poses: &[Pose]
                 GATHERED.fetch_add(cands.len(), std::sync::atomic::Ordering::Relaxed);
                 ROUNDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
-            cands.sort_unstable_by(|a, b| a.partial_cmp(b).unwrap_or(core::cmp::Ordering::Equal));
+            cands.sort_unstable();
+            near.clear();
+            near.extend(cands.iter().map(|&key| (f64::from_bits((key >> 32) as u64).sqrt(), key as u32)));
             let mut finished = true;
             for (qi, &q) in queries.iter().enumerate() {
                 let best = &mut bests[qi];
-                for &(dist, cp) in &cands {
+                for &(dist, cp) in &near {
                     if best.full() && factor * dist > best.worst() {
                         break;
                     }
-                    for i in starts[cp as usize]..starts[cp as usize + 1] {
-                        let e = members[i];
-                        if se3 {
-                            let (pq, pe) = (&poses[q as usize], &poses[e as usize]);
-                            #[cfg(test)]
-                            CHECKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            if best.full() && alpha * angle_bound(pq, pe) + factor * dist > best.worst() {
-                                continue;
-                            }
-                            #[cfg(test)]
-                            EVALS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            let (d, half) = se3_measure(pq, pe, alpha);
-                            best.offer(d, e, half);
+                    let run = &members[starts[cp as usize]..starts[cp as usize + 1]];
+                    if !se3 {
+                        for &e in run {
+                            best.offer(c.distance(q, e), e, 0.0);
+                        }
+                        continue;
+                    }
+                    // The rotation alone decides for most candidates: with |u| >= |x' - x|,
+                    // an element is out when α θ > worst - factor |x' - x|, that is when
+                    // cos(θ/2) is below the cosine of that budget's half angle.
+                    let pq = &poses[q as usize];
+                    for chunk in run.chunks(4) {
+                        let floor = if best.full() && alpha > 0.0 {
+                            let worst = best.worst();
+                            let half = (worst - factor * dist + 1e-9 * worst) * inv2a;
+                            if half < core::f64::consts::FRAC_PI_2 { cos_below(half) } else { -1.0 }
+                        } else {
+                            -1.0
+                        };
+                        #[cfg(test)]
+                        CHECKS.fetch_add(chunk.len(), std::sync::atomic::Ordering::Relaxed);
+                        if chunk.iter().all(|&e| half_cos(pq, &poses[e as usize]) < floor) {
                             continue;
                         }
-                        best.offer(c.distance(q, e), e, 0.0);
+                        #[cfg(test)]
+                        EVALS.fetch_add(chunk.len(), std::sync::atomic::Ordering::Relaxed);
+                        let last = chunk[chunk.len() - 1];
+                        let at = |l: usize| &poses[*chunk.get(l).unwrap_or(&last) as usize];
+                        let (d, half) = se3_measure4(pq, [at(0), at(1), at(2), at(3)], alpha);
+                        for (l, &e) in chunk.iter().enumerate() {
+                            if !best.full() || d[l] <= best.worst() {
+                                best.offer(d[l], e, half[l]);
+                            }
+                        }
                     }
                 }
                 if !best.full() || factor * radius <= best.worst() {
@@ -1179,9 +1391,9 @@ fn knn_spatial(c: &Cloud, members: &[u32], k: usize, factor: f64, poses: &[Pose]
             inner = radius;
             radius *= 2.0;
         }
-        for (qi, best) in bests.drain(..).enumerate() {
-            let items = best.sorted();
-            lists.put(c, queries[qi], &items, if se3 { Some(poses) } else { None });
+        for (qi, &q) in queries.iter().enumerate() {
+            bests[qi].drain_sorted(&mut items);
+            lists.put(c, q, &items, if se3 { Some(poses) } else { None });
         }
     }
 }
@@ -1385,6 +1597,39 @@ mod tests {
                     assert!((fast[i] - slow[i]).abs() < 1e-9 * slow[i].abs().max(1.0), "{fast:?} vs {slow:?}");
                 }
             }
+        }
+    }
+
+    /// The branch-free atan2 is within a few ulp of the library's on the whole quarter plane
+    /// (including the axes and tiny angles), and its lanes agree with one another; the cosine
+    /// bound stays below the cosine.
+    #[test]
+    fn atan2_and_cos_bound() {
+        let mut u = Uniforms::Seeded(8);
+        let mut worst = 0.0f64;
+        for i in 0..200_000 {
+            let (y, x) = match i {
+                0 => (0.0, 1.0),
+                1 => (1.0, 0.0),
+                2 => (0.0, 0.0),
+                3 => (1e-300, 1.0),
+                _ => {
+                    let t = u.next().unwrap() * core::f64::consts::FRAC_PI_2;
+                    let r = if i % 3 == 0 { 1.0 } else { u.next().unwrap() * 10.0 };
+                    (t.sin() * r, t.cos() * r)
+                }
+            };
+            let want = y.atan2(x);
+            let got = atan2_pos([y], [x])[0];
+            worst = worst.max((got - want).abs() / want.max(f64::MIN_POSITIVE));
+            let four = atan2_pos([y, x, y * 0.5, 1.0], [x, y, x, 1.0]);
+            assert_eq!(four[0].to_bits(), got.to_bits());
+        }
+        assert!(worst < 1e-15, "atan2_pos relative error {worst:e}");
+        for i in 0..=1000 {
+            let x = i as f64 / 1000.0 * core::f64::consts::FRAC_PI_2;
+            assert!(cos_below(x) < x.cos(), "{x}");
+            assert!(x.cos() - cos_below(x) < 1e-3);
         }
     }
 
