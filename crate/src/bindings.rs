@@ -1132,6 +1132,36 @@ pub fn steer_scatter(src: u32, stride: u32, table: u32, scales: u32, o: u32, i: 
     run().map_or_else(fail, |()| OK)
 }
 
+/// Fits row 0 of a block basis and checks every row ([`crate::steer::fit_rows`]): `f0` (f64,
+/// `p x nphi`), `f` (f64, `o x p x nphi`), `basis` (f64, `d x o x i x p`), `comp` (u32, `o x i`),
+/// `sign` (f64, `o x i`), writes `m` (f64, `d x i x nphi`) and `ok` (u32, 1: 1 when the fit
+/// reproduces the basis within `tol`).
+#[wasm_bindgen]
+#[allow(clippy::too_many_arguments)]
+pub fn steer_fit_rows(f0: u32, f: u32, basis: u32, comp: u32, sign: u32, d: u32, o: u32, i: u32, p: u32, nphi: u32, tol: f64, m: u32, ok: u32) -> u32 {
+    let run = || -> Result<(), String> {
+        let s = crate::steer::FitDims { d: d as usize, o: o as usize, i: i as usize, p: p as usize, nphi: nphi as usize };
+        let f0a = arg64("steer_fit_rows: f0", f0, mul(p, nphi))?;
+        let fa = arg64("steer_fit_rows: f", f, mul(o, p).and_then(|v| v.checked_mul(s.nphi)))?;
+        let ba = arg64("steer_fit_rows: basis", basis, mul(d, o).and_then(|v| v.checked_mul(s.i)).and_then(|v| v.checked_mul(s.p)))?;
+        let ca = arg("steer_fit_rows: comp", comp, mul(o, i))?;
+        let sa = arg64("steer_fit_rows: sign", sign, mul(o, i))?;
+        let ma = arg64("steer_fit_rows: m", m, mul(d, i).and_then(|v| v.checked_mul(s.nphi)))?;
+        let oa = arg("steer_fit_rows: ok", ok, Some(1))?;
+        distinct(&ma, &[&f0a, &fa, &ba, &ca, &sa, &oa])?;
+        distinct(&oa, &[&f0a, &fa, &ba, &ca, &sa])?;
+        // SAFETY: checked like f32 operands; u32 has the same size and alignment.
+        let comps = unsafe { core::slice::from_raw_parts(ca.ptr as *const u32, ca.len) };
+        if let Some(c) = comps.iter().find(|&&c| c >= i) {
+            return Err(format!("steer_fit_rows: component {c} is not below {i}"));
+        }
+        let good = crate::steer::fit_rows(unsafe { slice64(&f0a) }, unsafe { slice64(&fa) }, unsafe { slice64(&ba) }, comps, unsafe { slice64(&sa) }, s, tol, unsafe { slice64_mut(&ma) });
+        (unsafe { slice_u32_mut(&oa) })[0] = good as u32;
+        Ok(())
+    };
+    run().map_or_else(fail, |()| OK)
+}
+
 /// The orthonormal basis of the range of `P = S_m ... S_1` applied to `r` seeded random vectors
 /// ([`nullspace::range`]). `counts` (u32, `stages`): elements per stage; `weights` (f64): one per
 /// element; `mats`: their factor matrices. Writes `y` (f64, `r * n`; the first `rank` vectors

@@ -97,6 +97,92 @@ pub fn check(b: &Blocks, l: Layout, cout: usize, cin: usize) -> Result<(), Strin
     Ok(())
 }
 
+/// The sizes of a row fit: `d` basis elements of `o x i` blocks over `p` grid points, `nphi`
+/// sampled scalar functions.
+#[derive(Clone, Copy, Debug)]
+pub struct FitDims {
+    pub d: usize,
+    pub o: usize,
+    pub i: usize,
+    pub p: usize,
+    pub nphi: usize,
+}
+
+/// Row 0 of a block basis as combinations of sampled scalar functions, and the check that those
+/// reproduce every row (the facade's `rowFactor` in ts/gspaces/expand.ts says why they should).
+/// `f0` (`p x nphi`): the functions at the grid points; `f` (`o x p x nphi`): at the points
+/// rotated back by the element taking axis 0 to axis `a`; `basis` (`d x o x i x p`); `comp`,
+/// `sign` (`o x i`): entry `(a, b)` reads input component `comp` of row 0, times `sign`. Writes
+/// `m` (`d x i x nphi`): per `(d, c)` the least-squares fit of row 0's entries over the grid
+/// (Cholesky of `f0^T f0`). Returns false when `f0^T f0` is not positive definite or an entry
+/// of the basis differs from its reconstruction by more than `tol`. Fixed order of operations.
+pub fn fit_rows(f0: &[f64], f: &[f64], basis: &[f64], comp: &[u32], sign: &[f64], s: FitDims, tol: f64, m: &mut [f64]) -> bool {
+    let FitDims { d, o, i, p, nphi: n } = s;
+    let mut l = vec![0.0; n * n];
+    for u in 0..n {
+        for v in 0..=u {
+            let mut acc = 0.0;
+            for q in 0..p {
+                acc += f0[q * n + u] * f0[q * n + v];
+            }
+            for t in 0..v {
+                acc -= l[u * n + t] * l[v * n + t];
+            }
+            if u == v {
+                if !(acc > 1e-10) {
+                    return false;
+                }
+                l[u * n + u] = acc.sqrt();
+            } else {
+                l[u * n + v] = acc / l[v * n + v];
+            }
+        }
+    }
+    let mut rhs = vec![0.0; n];
+    for dd in 0..d {
+        for c in 0..i {
+            let src = (dd * o * i + c) * p; // row 0, column c
+            for j in 0..n {
+                let mut acc = 0.0;
+                for q in 0..p {
+                    acc += f0[q * n + j] * basis[src + q];
+                }
+                for t in 0..j {
+                    acc -= l[j * n + t] * rhs[t];
+                }
+                rhs[j] = acc / l[j * n + j];
+            }
+            for j in (0..n).rev() {
+                let mut acc = rhs[j];
+                for t in j + 1..n {
+                    acc -= l[t * n + j] * rhs[t];
+                }
+                rhs[j] = acc / l[j * n + j];
+            }
+            m[(dd * i + c) * n..(dd * i + c + 1) * n].copy_from_slice(&rhs);
+        }
+    }
+    for dd in 0..d {
+        for a in 0..o {
+            for b in 0..i {
+                let row = &m[(dd * i + comp[a * i + b] as usize) * n..][..n];
+                let (sg, src) = (sign[a * i + b], ((dd * o + a) * i + b) * p);
+                for q in 0..p {
+                    let fq = &f[(a * p + q) * n..][..n];
+                    let mut v = 0.0;
+                    for j in 0..n {
+                        v += row[j] * fq[j];
+                    }
+                    if (sg * v - basis[src + q]).abs() > tol {
+                        return false;
+                    }
+                }
+            }
+        }
+    }
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
