@@ -13,9 +13,10 @@
  * scaled permutations too, so the transformed bank is written directly, never the filter first.
  * Both equal `expandReference` (and its Winograd transform) to float rounding.
  */
-import { U32Buffer, withTemporaries } from '../core/buffers.js';
+import { F64Buffer, U32Buffer, withTemporaries } from '../core/buffers.js';
 import { matmul, matmulRows, packMatrix } from '../core/gemm.js';
 import { Tensor, empty, tensor, tidy, zeros } from '../core/tensor.js';
+import { channelAffine } from '../core/ops.js';
 import { call } from '../core/wasm.js';
 import type { PlaneElement } from './group.js';
 import type { Block, Layout } from './layout.js';
@@ -99,6 +100,14 @@ function coordinateAction(G: R2Rep['group'], h: PlaneElement, k: number, T: Floa
     back[row * k + col] = y2 * k + x2;
   }
   const tau = new Int32Array(Q).fill(-1), c = new Float64Array(Q);
+  if (isIdentity(T, P, Q)) {
+    // Pixel coordinates: xi moves to the pixel that h^-1 sends onto it, unscaled.
+    back.forEach((b, q) => {
+      tau[b] = q;
+      c[b] = 1;
+    });
+    return tau.some((t) => t < 0) ? undefined : { tau, c };
+  }
   for (let xi = 0; xi < Q; xi++) {
     for (let t = 0; t < Q && tau[xi] < 0; t++) {
       let ratio = NaN, ok = true;
@@ -115,6 +124,13 @@ function coordinateAction(G: R2Rep['group'], h: PlaneElement, k: number, T: Floa
     }
   }
   return tau.some((t) => t < 0) ? undefined : { tau, c };
+}
+
+/** Whether `T` (`P x Q`) is the identity (pixel coordinates). */
+function isIdentity(T: Float64Array, P: number, Q: number): boolean {
+  if (P !== Q) return false;
+  for (let p = 0; p < P; p++) for (let q = 0; q < Q; q++) if (T[p * Q + q] !== (p === q ? 1 : 0)) return false;
+  return true;
 }
 
 interface Compact {
@@ -180,9 +196,11 @@ function rowFactor(B: BlockBasis, rin: R2Rep, rout: R2Rep, k: number, T: Float64
   if (!fit) return undefined;
   const { nphi, F } = fit, o = B.out, P = B.points, R = reps.length;
   const Phi = new Float32Array(nphi * o * R);
+  // Each representative's coordinate reads few pixels (one for pixel coordinates).
+  const support = reps.map((xi) => Array.from({ length: P }, (_, q) => q).filter((q) => T[q * Q + xi] !== 0));
   for (let j = 0; j < nphi; j++) for (let a = 0; a < o; a++) for (let r = 0; r < R; r++) {
     let v = 0;
-    for (let q = 0; q < P; q++) v += F[(a * P + q) * nphi + j] * T[q * Q + reps[r]];
+    for (const q of support[r]) v += F[(a * P + q) * nphi + j] * T[q * Q + reps[r]];
     Phi[j * o * R + a * R + r] = v;
   }
   return { M: fit.M, Phi, nphi, comp: fit.comp, sign: fit.sign };
@@ -227,47 +245,21 @@ function fitRows(B: BlockBasis, rin: R2Rep, rout: R2Rep, k: number): RowFit | un
       at(A[0] * x + A[1] * y, A[2] * x + A[3] * y, F, (a * P + q) * nphi);
     }
   });
-  // Least squares on the grid: Cholesky of F0^T F0.
-  const L = new Float64Array(nphi * nphi);
-  for (let u = 0; u < nphi; u++) for (let v = 0; v <= u; v++) {
-    let s = 0;
-    for (let q = 0; q < P; q++) s += F0[q * nphi + u] * F0[q * nphi + v];
-    for (let t = 0; t < v; t++) s -= L[u * nphi + t] * L[v * nphi + t];
-    if (u === v) {
-      if (!(s > 1e-10)) return undefined;
-      L[u * nphi + u] = Math.sqrt(s);
-    } else L[u * nphi + v] = s / L[v * nphi + v];
-  }
-  const M = new Float64Array(D * i * nphi), rhs = new Float64Array(nphi);
-  for (let d = 0; d < D; d++) for (let c = 0; c < i; c++) {
-    const src = (d * o * i + c) * P; // row 0, column c
-    for (let j = 0; j < nphi; j++) {
-      let s = 0;
-      for (let q = 0; q < P; q++) s += F0[q * nphi + j] * B.data[src + q];
-      for (let t = 0; t < j; t++) s -= L[j * nphi + t] * rhs[t];
-      rhs[j] = s / L[j * nphi + j];
-    }
-    for (let j = nphi - 1; j >= 0; j--) {
-      let s = rhs[j];
-      for (let t = j + 1; t < nphi; t++) s -= L[t * nphi + j] * rhs[t];
-      rhs[j] = s / L[j * nphi + j];
-    }
-    M.set(rhs, (d * i + c) * nphi);
-  }
   // Every entry: (a, b) reads component c = rho_in(g_a)^-1's source of b, with its sign.
   const comp = new Int32Array(o * i), sign = new Int8Array(o * i);
   pin.forEach((pi, a) => pi!.to.forEach((b, c) => {
     comp[a * i + b] = c;
     sign[a * i + b] = pi!.sign[c];
   }));
-  for (let d = 0; d < D; d++) for (let a = 0; a < o; a++) for (let b = 0; b < i; b++) {
-    const m = (d * i + comp[a * i + b]) * nphi, s = sign[a * i + b], src = ((d * o + a) * i + b) * P;
-    for (let q = 0; q < P; q++) {
-      let v = 0;
-      for (let j = 0; j < nphi; j++) v += M[m + j] * F[(a * P + q) * nphi + j];
-      if (Math.abs(s * v - B.data[src + q]) > 1e-6) return undefined;
-    }
-  }
+  // Least squares on the grid and the check of every entry, in wasm (crate/src/steer.rs fit_rows).
+  const M = withTemporaries((t) => {
+    const bufs = [F0, F, B.data].map((a) => t.add(new F64Buffer(a)));
+    const cb = t.add(new U32Buffer(Uint32Array.from(comp))), sb = t.add(new F64Buffer(Float64Array.from(sign)));
+    const mb = t.add(new F64Buffer(D * i * nphi)), ok = t.add(new U32Buffer(1));
+    call('steer_fit_rows', (kn) => kn.steer_fit_rows(bufs[0].ptr, bufs[1].ptr, bufs[2].ptr, cb.ptr, sb.ptr, D, o, i, P, nphi, 1e-6, mb.ptr, ok.ptr));
+    return ok.toArray()[0] === 1 ? mb.toArray() : undefined;
+  });
+  if (!M) return undefined;
   return { M: Float32Array.from(M), nphi, F, comp, sign };
 }
 
@@ -279,10 +271,10 @@ export function expandsFactored(B: BlockBasis, rin: R2Rep, rout: R2Rep): boolean
 }
 
 /** The computed values `[rows, n]` for coefficients `W` `[rows, D]` (one GEMM, or the two factors). */
-function products(c: Compact, W: Float32Array, rows: number, D: number, nIn: number): Tensor {
+function products(c: Compact, W: Tensor, rows: number, D: number, nIn: number): Tensor {
   const f = c.factor;
-  if (!f) return matmul(tensor(W, [rows, D]), tensor(c.values, [D, c.n]));
-  const V = matmul(tensor(W, [rows, D]), tensor(f.M, [D, nIn * f.nphi]));
+  if (!f) return matmul(W, tensor(c.values, [D, c.n]));
+  const V = matmul(W, tensor(f.M, [D, nIn * f.nphi]));
   const packed = packMatrix(tensor(f.Phi, [f.nphi, f.Phi.length / f.nphi]));
   try {
     return matmulRows(V, rows * nIn, f.nphi, packed, {}, [rows, c.n]);
@@ -371,16 +363,13 @@ function compact(blk: Block, rin: R2Rep, rout: R2Rep, k: number, coords: Coordin
   return c;
 }
 
-/** Out fields `first .. first + count` of a block: their coefficients `[count * nIn, D]`, scaled per out field when `fieldScale` is given (else a view). */
-function blockWeights(blk: Block, w: Float32Array, D: number, nIn: number, first: number, count: number, fieldScale?: (outOffset: number) => number): Float32Array {
-  const start = blk.offset + first * nIn * D, len = count * nIn * D;
-  if (!fieldScale) return w.subarray(start, start + len);
-  const W = w.slice(start, start + len);
-  for (let a = 0; a < count; a++) {
-    const s = fieldScale(blk.outFields[first + a]);
-    if (s !== 1) for (let t = a * nIn * D; t < (a + 1) * nIn * D; t++) W[t] *= s;
-  }
-  return W;
+/** Out fields `first .. first + count` of a block: their coefficients `[count * nIn, D]` in wasm, scaled per out field there when `fieldScale` is given. */
+function blockWeights(blk: Block, w: Float32Array, D: number, nIn: number, first: number, count: number, fieldScale?: (outOffset: number) => number): Tensor {
+  const start = blk.offset + first * nIn * D;
+  const W = tensor(w.subarray(start, start + count * nIn * D), [count * nIn, D]);
+  if (!fieldScale) return W;
+  const s = Float32Array.from({ length: count }, (_, a) => fieldScale(blk.outFields[first + a]));
+  return channelAffine(W, tensor(s, [count]), zeros([count]), 1, count, nIn * D, false);
 }
 
 /** Products are computed and scattered this many floats at a time (in cache, little fresh memory). */
@@ -396,9 +385,8 @@ function forChunks(blk: Block, c: Compact, w: Float32Array, fieldScale: ((outOff
   withTemporaries((t) => {
     for (let first = 0; first < blk.outFields.length; first += per) {
       const count = Math.min(per, blk.outFields.length - first);
-      const W = blockWeights(blk, w, D, nIn, first, count, fieldScale);
       const oo = t.add(new U32Buffer(Uint32Array.from(blk.outFields.slice(first, first + count))));
-      tidy(() => scatter(products(c, W, count * nIn, D, B.in), oo, count));
+      tidy(() => scatter(products(c, blockWeights(blk, w, D, nIn, first, count, fieldScale), count * nIn, D, B.in), oo, count));
     }
   });
 }
@@ -483,25 +471,26 @@ export function expandWinogradSymmetric(l: Layout, inType: { representations: re
     u.dispose();
     throw e;
   }
-  // Channel permutations and scales per coordinate.
-  const backs = new Map<{ to: Int32Array }, Int32Array>();
+  // Channel permutations and scales per coordinate: each field's pattern depends only on its
+  // representation, so it is worked out once per (coordinate, representation) and stamped at
+  // every field's offset.
   const channelMaps = (t: typeof inType, n: number, out: boolean) => {
     const perm = new Uint32Array(36 * n), scale = new Float32Array(36 * n);
+    const distinct = [...new Set(t.representations)];
     for (let xi = 0; xi < 36; xi++) {
       const si = structure.via[xi], h = syms[si], cRep = structure.syms[si].c[structure.reps[structure.from[xi]]];
-      t.representations.forEach((r, f) => {
+      const patterns = new Map(distinct.map((r) => {
         const p = repPermutation(r, h)!;
-        let back = backs.get(p);
-        if (!back) {
-          back = new Int32Array(r.size);
-          for (let j = 0; j < r.size; j++) back[p.to[j]] = j;
-          backs.set(p, back);
-        }
-        for (let a = 0; a < r.size; a++) {
-          const a0 = back[a];
-          perm[xi * n + t.offsets[f] + a] = t.offsets[f] + a0;
-          scale[xi * n + t.offsets[f] + a] = out ? p.sign[a0] / cRep : p.sign[a0];
-        }
+        const back = new Int32Array(r.size), s = new Float32Array(r.size);
+        for (let j = 0; j < r.size; j++) back[p.to[j]] = j;
+        for (let a = 0; a < r.size; a++) s[a] = out ? p.sign[back[a]] / cRep : p.sign[back[a]];
+        return [r, { back, s }];
+      }));
+      const row = xi * n;
+      t.representations.forEach((r, f) => {
+        const { back, s } = patterns.get(r)!, off = t.offsets[f];
+        for (let a = 0; a < back.length; a++) perm[row + off + a] = off + back[a];
+        scale.set(s, row + off);
       });
     }
     return { perm, scale };
