@@ -187,6 +187,49 @@ pub fn fit_rows(f0: &[f64], f: &[f64], basis: &[f64], comp: &[u32], sign: &[f64]
 mod tests {
     use super::*;
 
+    /// A basis made from known row combinations is fitted back exactly and passes the check;
+    /// one entry off by 1e-3 fails it, and so does a rank-deficient sampling.
+    #[test]
+    fn fit_rows_recovers_combinations_and_checks_every_entry() {
+        let s = FitDims { d: 3, o: 2, i: 2, p: 9, nphi: 4 };
+        let mut seed = 7u32;
+        let mut rnd = || {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            (seed >> 8) as f64 / (1u32 << 24) as f64 - 0.5
+        };
+        let f0: Vec<f64> = (0..s.p * s.nphi).map(|_| rnd()).collect();
+        let mut f = f0.clone();
+        f.extend((0..s.p * s.nphi).map(|_| rnd()));
+        let m0: Vec<f64> = (0..s.d * s.i * s.nphi).map(|_| rnd()).collect();
+        // Row 0 reads its own components; row 1 swaps them, one with a sign.
+        let (comp, sign) = ([0u32, 1, 1, 0], [1.0, 1.0, -1.0, 1.0]);
+        let mut basis = vec![0.0; s.d * s.o * s.i * s.p];
+        for d in 0..s.d {
+            for a in 0..s.o {
+                for b in 0..s.i {
+                    for q in 0..s.p {
+                        let c = comp[a * s.i + b] as usize;
+                        let v: f64 = (0..s.nphi).map(|j| m0[(d * s.i + c) * s.nphi + j] * f[(a * s.p + q) * s.nphi + j]).sum();
+                        basis[((d * s.o + a) * s.i + b) * s.p + q] = sign[a * s.i + b] * v;
+                    }
+                }
+            }
+        }
+        let mut m = vec![0.0; m0.len()];
+        assert!(fit_rows(&f0, &f, &basis, &comp, &sign, s, 1e-9, &mut m));
+        for (x, y) in m.iter().zip(&m0) {
+            assert!((x - y).abs() < 1e-9, "{x} vs {y}");
+        }
+        let mut off = basis.clone();
+        off[((2 * s.o + 1) * s.i + 1) * s.p + 5] += 1e-3;
+        assert!(!fit_rows(&f0, &f, &off, &comp, &sign, s, 1e-6, &mut m));
+        let mut flat = f0.clone();
+        for q in 0..s.p {
+            flat[q * s.nphi + 3] = flat[q * s.nphi + 2];
+        }
+        assert!(!fit_rows(&flat, &f, &basis, &comp, &sign, s, 1e-6, &mut m));
+    }
+
     #[test]
     fn writes_each_block_in_place_with_scales_in_both_layouts() {
         // One output field (2 components) and two input fields (1 component), q = 2: rows
