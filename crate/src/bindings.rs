@@ -1132,6 +1132,32 @@ pub fn steer_scatter(src: u32, stride: u32, table: u32, scales: u32, o: u32, i: 
     run().map_or_else(fail, |()| OK)
 }
 
+/// Writes Winograd weights `[r][cout][cin]` from a block basis in two factors
+/// ([`crate::steer::scatter_factored`]): `v` (f32, `n_out*n_in x i*nphi`), `phi` (f32, `nphi x
+/// o*r`), `comp` (u32) and `sign` (f32), `o*i` each; `out_off` (u32, `n_out`) and `in_off` (u32,
+/// `n_in`) place the blocks.
+#[wasm_bindgen]
+#[allow(clippy::too_many_arguments)]
+pub fn steer_scatter_factored(v: u32, nphi: u32, phi: u32, comp: u32, sign: u32, o: u32, i: u32, r: u32, out_off: u32, n_out: u32, in_off: u32, n_in: u32, bank: u32, cout: u32, cin: u32) -> u32 {
+    let run = || -> Result<(), String> {
+        let va = arg("steer_scatter_factored: v", v, mul(n_out, n_in).and_then(|p| p.checked_mul(i as usize)).and_then(|p| p.checked_mul(nphi as usize)))?;
+        let pa = arg("steer_scatter_factored: phi", phi, mul(nphi, o).and_then(|p| p.checked_mul(r as usize)))?;
+        let ca = arg("steer_scatter_factored: comp", comp, mul(o, i))?;
+        let sa = arg("steer_scatter_factored: sign", sign, mul(o, i))?;
+        let oo = arg("steer_scatter_factored: out offsets", out_off, Some(n_out as usize))?;
+        let io = arg("steer_scatter_factored: in offsets", in_off, Some(n_in as usize))?;
+        let ba = arg("steer_scatter_factored: bank", bank, mul(cout, cin).and_then(|p| p.checked_mul(r as usize)))?;
+        distinct(&ba, &[&va, &pa, &ca, &sa, &oo, &io])?;
+        // SAFETY: checked like f32 operands; u32 has the same size and alignment.
+        let u32s = |a: &Arg| unsafe { core::slice::from_raw_parts(a.ptr as *const u32, a.len) };
+        let f = crate::steer::Factored { v: unsafe { slice(&va) }, nphi: nphi as usize, phi: unsafe { slice(&pa) }, comp: u32s(&ca), sign: unsafe { slice(&sa) }, o_size: o as usize, i_size: i as usize, r_size: r as usize, out_off: u32s(&oo), in_off: u32s(&io) };
+        crate::steer::check_factored(&f, cout as usize, cin as usize, ba.len).map_err(|e| format!("steer_scatter_factored: {e}"))?;
+        crate::steer::scatter_factored(&f, cout as usize, cin as usize, unsafe { slice_mut(&ba) });
+        Ok(())
+    };
+    run().map_or_else(fail, |()| OK)
+}
+
 /// Fits row 0 of a block basis and checks every row ([`crate::steer::fit_rows`]): `f0` (f64,
 /// `p x nphi`), `f` (f64, `o x p x nphi`), `basis` (f64, `d x o x i x p`), `comp` (u32, `o x i`),
 /// `sign` (f64, `o x i`), writes `m` (f64, `d x i x nphi`) and `ok` (u32, 1: 1 when the fit

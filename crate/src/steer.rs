@@ -72,6 +72,94 @@ pub fn scatter_blocks(b: &Blocks, l: Layout, out: &mut [f32]) {
     }
 }
 
+/// A block basis in two factors (the facade's `rowFactor`): every pair of fields `(a, b)` has
+/// combinations `v` (`i x nphi`, one per input component) and the block entry `(o, i, r)` is
+/// `sign[o, i] * sum over j of v[comp[o, i]][j] * phi[j][o * r_size + r]`.
+pub struct Factored<'a> {
+    /// One row of `i * nphi` per field pair, row `a * n_in + b`.
+    pub v: &'a [f32],
+    pub nphi: usize,
+    /// `nphi x (o * r_size)`.
+    pub phi: &'a [f32],
+    /// Per `(o, i)`: the component read and its sign.
+    pub comp: &'a [u32],
+    pub sign: &'a [f32],
+    pub o_size: usize,
+    pub i_size: usize,
+    pub r_size: usize,
+    pub out_off: &'a [u32],
+    pub in_off: &'a [u32],
+}
+
+/// Writes Winograd weights `[r][cout][cin]` from two factors (see [`Factored`]): per field pair,
+/// the `i` small products `v_c phi` (`o * r_size` values each, four lanes at a time, `j` in
+/// order) stay in cache and are placed at once, instead of a product matrix written for every
+/// pair and read back by [`scatter_blocks`].
+pub fn scatter_factored(f: &Factored, cout: usize, cin: usize, out: &mut [f32]) {
+    use crate::simd::F4;
+    let (n_in, is, np, width) = (f.in_off.len(), f.i_size, f.nphi, f.o_size * f.r_size);
+    let lanes = width.div_ceil(4) * 4;
+    // Phi padded to whole vectors per row.
+    let mut phi = vec![0.0f32; np * lanes];
+    for j in 0..np {
+        phi[j * lanes..j * lanes + width].copy_from_slice(&f.phi[j * width..(j + 1) * width]);
+    }
+    let mut y = vec![0.0f32; is * lanes];
+    for (a, &oo) in f.out_off.iter().enumerate() {
+        for (bi, &io) in f.in_off.iter().enumerate() {
+            let v = &f.v[(a * n_in + bi) * is * np..][..is * np];
+            for c in 0..is {
+                let vc = &v[c * np..(c + 1) * np];
+                for t in (0..lanes).step_by(4) {
+                    let mut acc = F4::zero();
+                    for j in 0..np {
+                        // SAFETY: t + 4 <= lanes, the padded row length.
+                        acc = acc.add(F4::splat(vc[j]).mul(unsafe { F4::load(phi.as_ptr().add(j * lanes + t)) }));
+                    }
+                    // SAFETY: c * lanes + t + 4 <= is * lanes.
+                    unsafe { acc.store(y.as_mut_ptr().add(c * lanes + t)) };
+                }
+            }
+            for r in 0..f.r_size {
+                for o in 0..f.o_size {
+                    let dst = &mut out[(r * cout + oo as usize + o) * cin + io as usize..][..is];
+                    for (i, d) in dst.iter_mut().enumerate() {
+                        let e = o * is + i;
+                        *d = f.sign[e] * y[f.comp[e] as usize * lanes + o * f.r_size + r];
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Checks the arguments of [`scatter_factored`] against a bank of `cout x cin` per coordinate.
+pub fn check_factored(f: &Factored, cout: usize, cin: usize, out_len: usize) -> Result<(), String> {
+    let (oi, width) = (f.o_size * f.i_size, f.o_size * f.r_size);
+    if f.comp.len() != oi || f.sign.len() != oi {
+        return Err(format!("{} components and {} signs for {oi} block entries", f.comp.len(), f.sign.len()));
+    }
+    if let Some(c) = f.comp.iter().find(|&&c| c as usize >= f.i_size) {
+        return Err(format!("component {c} is not below {}", f.i_size));
+    }
+    if f.phi.len() != f.nphi * width {
+        return Err(format!("phi has {} values, expected {} x {width}", f.phi.len(), f.nphi));
+    }
+    if f.v.len() != f.out_off.len() * f.in_off.len() * f.i_size * f.nphi {
+        return Err(format!("v has {} values, expected {} pairs x {} x {}", f.v.len(), f.out_off.len() * f.in_off.len(), f.i_size, f.nphi));
+    }
+    if out_len != f.r_size * cout * cin {
+        return Err(format!("the bank has {out_len} values, expected {} x {cout} x {cin}", f.r_size));
+    }
+    if let Some(o) = f.out_off.iter().find(|&&o| o as usize + f.o_size > cout) {
+        return Err(format!("out field at {o} runs past {cout} channels"));
+    }
+    if let Some(i) = f.in_off.iter().find(|&&i| i as usize + f.i_size > cin) {
+        return Err(format!("in field at {i} runs past {cin} channels"));
+    }
+    Ok(())
+}
+
 /// Checks the arguments of [`scatter_blocks`]: table entries inside a row, blocks inside the bank.
 pub fn check(b: &Blocks, l: Layout, cout: usize, cin: usize) -> Result<(), String> {
     let block = b.o_size * b.i_size * b.q_size;
@@ -186,6 +274,57 @@ pub fn fit_rows(f0: &[f64], f: &[f64], basis: &[f64], comp: &[u32], sign: &[f64]
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The factored writer equals the product matrix followed by the table scatter.
+    #[test]
+    fn scatter_factored_equals_product_then_scatter() {
+        let (o, i, r, np) = (4usize, 4usize, 3usize, 5usize);
+        let (out_off, in_off) = (vec![0u32, 8], vec![4u32, 0, 8]);
+        let (cout, cin) = (12usize, 12usize);
+        let mut seed = 3u32;
+        let mut rnd = || {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+        };
+        let pairs = out_off.len() * in_off.len();
+        let v: Vec<f32> = (0..pairs * i * np).map(|_| rnd()).collect();
+        let phi: Vec<f32> = (0..np * o * r).map(|_| rnd()).collect();
+        // Row a reads components shifted by a (a regular representation's pattern), signs mixed.
+        let comp: Vec<u32> = (0..o * i).map(|e| ((e / i + e % i) % i) as u32).collect();
+        let sign: Vec<f32> = (0..o * i).map(|e| if e % 3 == 0 { -1.0 } else { 1.0 }).collect();
+        let f = Factored { v: &v, nphi: np, phi: &phi, comp: &comp, sign: &sign, o_size: o, i_size: i, r_size: r, out_off: &out_off, in_off: &in_off };
+        let mut fused = vec![0.0f32; r * cout * cin];
+        check_factored(&f, cout, cin, fused.len()).unwrap();
+        scatter_factored(&f, cout, cin, &mut fused);
+        // The product: column (c * o + a) * r + q of each pair's row, j in order.
+        let stride = i * o * r;
+        let mut prod = vec![0.0f32; pairs * stride];
+        for p in 0..pairs {
+            for c in 0..i {
+                for col in 0..o * r {
+                    let mut acc = 0.0f32;
+                    for j in 0..np {
+                        acc += v[(p * i + c) * np + j] * phi[j * o * r + col];
+                    }
+                    prod[p * stride + c * o * r + col] = acc;
+                }
+            }
+        }
+        let table: Vec<u32> = (0..o * i * r).map(|e| { let (oi, q) = (e / r, e % r); (comp[oi] as usize * o * r + (oi / i) * r + q) as u32 }).collect();
+        let scales: Vec<f32> = (0..o * i * r).map(|e| sign[e / r]).collect();
+        let b = Blocks { src: &prod, stride, table: &table, scales: &scales, o_size: o, i_size: i, q_size: r, out_off: &out_off, in_off: &in_off };
+        let l = Layout { s_co: cin, s_ci: 1, s_q: cout * cin, len: r * cout * cin };
+        let mut want = vec![0.0f32; r * cout * cin];
+        check(&b, l, cout, cin).unwrap();
+        scatter_blocks(&b, l, &mut want);
+        assert_eq!(fused, want);
+        // Bad arguments are refused, not written.
+        let bad = Factored { comp: &[9; 16], ..f };
+        assert!(check_factored(&bad, cout, cin, fused.len()).unwrap_err().contains("component 9"));
+        let off = [10u32];
+        let past = Factored { out_off: &off, v: &v[..in_off.len() * i * np], ..f };
+        assert!(check_factored(&past, cout, cin, fused.len()).unwrap_err().contains("runs past"));
+    }
 
     /// A basis made from known row combinations is fitted back exactly and passes the check;
     /// one entry off by 1e-3 fails it, and so does a rank-deficient sampling.

@@ -376,17 +376,17 @@ function blockWeights(blk: Block, w: Float32Array, D: number, nIn: number, first
 const CHUNK = 1 << 18;
 
 /**
- * For one block: the products for a few out fields at a time, each chunk handed to `scatter`
- * with the channel offsets of its out fields.
+ * For one block: the coefficients of a few out fields at a time (`[count * nIn, D]` in wasm),
+ * each chunk handed to `body` with the channel offsets of its out fields.
  */
-function forChunks(blk: Block, c: Compact, w: Float32Array, fieldScale: ((outOffset: number) => number) | undefined, scatter: (prod: Tensor, outOffsets: U32Buffer, count: number) => void): void {
-  const B = blk.basis, D = B.dim, nIn = blk.inFields.length;
+function forChunks(blk: Block, c: Compact, w: Float32Array, fieldScale: ((outOffset: number) => number) | undefined, body: (W: Tensor, outOffsets: U32Buffer, count: number) => void): void {
+  const D = blk.basis.dim, nIn = blk.inFields.length;
   const per = Math.max(1, Math.floor(CHUNK / Math.max(1, nIn * c.n)));
   withTemporaries((t) => {
     for (let first = 0; first < blk.outFields.length; first += per) {
       const count = Math.min(per, blk.outFields.length - first);
       const oo = t.add(new U32Buffer(Uint32Array.from(blk.outFields.slice(first, first + count))));
-      tidy(() => scatter(products(c, blockWeights(blk, w, D, nIn, first, count, fieldScale), count * nIn, D, B.in), oo, count));
+      tidy(() => body(blockWeights(blk, w, D, nIn, first, count, fieldScale), oo, count));
     }
   });
 }
@@ -411,7 +411,10 @@ export function expandFilter(l: Layout, reps: { in: (name: string) => R2Rep; out
         const io = t.add(new U32Buffer(Uint32Array.from(blk.inFields)));
         tidy(() => {
           const scales = tensor(c.scales, [c.scales.length]);
-          forChunks(blk, c, w, fieldScale, (prod, oo, count) => call('steer_scatter', (kn) => kn.steer_scatter(prod.ptr, c.n, table.ptr, scales.ptr, B.out, B.in, Q, oo.ptr, count, io.ptr, nIn, bank.ptr, cout, cin, coords !== 'pixels')));
+          forChunks(blk, c, w, fieldScale, (W, oo, count) => {
+            const prod = products(c, W, count * nIn, B.dim, B.in);
+            call('steer_scatter', (kn) => kn.steer_scatter(prod.ptr, c.n, table.ptr, scales.ptr, B.out, B.in, Q, oo.ptr, count, io.ptr, nIn, bank.ptr, cout, cin, coords !== 'pixels'));
+          });
         });
       });
     }
@@ -457,13 +460,31 @@ export function expandWinogradSymmetric(l: Layout, inType: { representations: re
     for (const blk of l.blocks) {
       const B = blk.basis, nIn = blk.inFields.length;
       const c = compact(blk, byName(inType)(blk.inName), byName(outType)(blk.outName), 5, 'winograd5', syms);
-      // Each stored entry (o, i, r) is one computed column, with its sign.
       withTemporaries((t) => {
-        const table = t.add(new U32Buffer(c.column));
         const io = t.add(new U32Buffer(Uint32Array.from(blk.inFields)));
+        const f = c.factor;
+        if (f) {
+          // Two factors: the coefficient product per chunk, then the small products with Phi
+          // written straight into place (crate/src/steer.rs scatter_factored).
+          const comp = t.add(new U32Buffer(Uint32Array.from(f.comp)));
+          tidy(() => {
+            const M = tensor(f.M, [B.dim, B.in * f.nphi]), phi = tensor(f.Phi, [f.nphi, f.Phi.length / f.nphi]);
+            const sign = tensor(Float32Array.from(f.sign), [f.sign.length]);
+            forChunks(blk, c, w, fieldScale, (W, oo, count) => {
+              const V = matmul(W, M);
+              call('steer_scatter_factored', (kn) => kn.steer_scatter_factored(V.ptr, f.nphi, phi.ptr, comp.ptr, sign.ptr, B.out, B.in, R, oo.ptr, count, io.ptr, nIn, u.ptr, cout, cin));
+            });
+          });
+          return;
+        }
+        // Each stored entry (o, i, r) is one computed column, with its sign.
+        const table = t.add(new U32Buffer(c.column));
         tidy(() => {
           const scales = tensor(Float32Array.from(c.columnSign), [c.column.length]);
-          forChunks(blk, c, w, fieldScale, (prod, oo, count) => call('steer_scatter', (kn) => kn.steer_scatter(prod.ptr, c.n, table.ptr, scales.ptr, B.out, B.in, R, oo.ptr, count, io.ptr, nIn, u.ptr, cout, cin, true)));
+          forChunks(blk, c, w, fieldScale, (W, oo, count) => {
+            const prod = products(c, W, count * nIn, B.dim, B.in);
+            call('steer_scatter', (kn) => kn.steer_scatter(prod.ptr, c.n, table.ptr, scales.ptr, B.out, B.in, R, oo.ptr, count, io.ptr, nIn, u.ptr, cout, cin, true));
+          });
         });
       });
     }
