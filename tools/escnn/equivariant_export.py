@@ -137,6 +137,29 @@ def mask_sigma(m, size, margin):
     return 2.0 if abs(sigma - 2.0) < 1e-6 else round(sigma, 6)
 
 
+def e2cnn_max_offset(m, path):
+    """e2cnn's `maximum_offset` of an R2Conv, which the module does not keep: every irreps
+    pair's angular basis holds it (`max_offset`). None when the conv was built without it."""
+    found = set()
+
+    def walk(o, depth):
+        if depth > 6:
+            return
+        if hasattr(o, 'max_offset'):
+            found.add(o.max_offset)
+            return
+        items = o.values() if isinstance(o, dict) else o if isinstance(o, (list, tuple)) else vars(o).values() if 'kernels' in type(o).__module__ else []
+        for v in items:
+            if isinstance(v, (dict, list, tuple)) or 'kernels' in type(v).__module__:
+                walk(v, depth + 1)
+
+    for block in m._basisexpansion.children():
+        walk(block.basis, 0)
+    if len(found) > 1:
+        raise UnsupportedModuleError(f'equivariant_export: {path} (R2Conv) has bases with different maximum offsets {sorted(found, key=str)}')
+    return next(iter(found)) if found else None
+
+
 class Exporter:
     def __init__(self):
         self.layers = []
@@ -194,6 +217,10 @@ class Exporter:
             layer['sigma'] = s
         if f != default_frequencies(r, k):
             layer['frequencies'] = f
+        if lib == 'e2cnn':
+            offset = e2cnn_max_offset(m, path)
+            if offset is not None:
+                layer['maximumOffset'] = offset
         w = m.weights.detach().double().numpy().copy()
         if lib == 'escnn' and gspace_name(m.in_type.gspace).startswith('flip'):
             # escnn's D_N and O(2) elements carry an SVD's sign: take each with the canonical one.

@@ -3,10 +3,11 @@ with random weights and batch-norm statistics, exported by equivariant_export.ex
 input and the library's own output for it (NAME.json, NAME.safetensors, NAME.io.safetensors).
 test/steerable-interop.test.ts loads each and compares (<= 1e-5 relative), so CI needs no Python.
 
-    /work/venv-escnn/bin/python tools/escnn/fixtures.py
+    /work/venv-escnn/bin/python tools/escnn/fixtures.py [--only NAME,...]
 """
 import json
 import os
+import sys
 import warnings
 
 import torch
@@ -128,6 +129,14 @@ def e2cnn_models():
     t1 = nn.FieldType(gs, [gs.irrep(0), gs.irrep(1), gs.irrep(2)])
     out['e2cnn_so2_k7'] = (nn.SequentialModule(
         nn.R2Conv(t0, t1, 7, padding=3), nn.NormNonLinearity(t1, 'n_relu'), nn.R2Conv(t1, t1, 5, padding=2), nn.NormPool(t1)), (2, 1, 11, 11))
+    # maximum_offset, which the module does not keep: the exporter reads it from the bases. C6, a
+    # group no other fixture uses: built after the C8 fixtures above, a C8 version of this model
+    # came out of e2cnn without the offset in its bases (and so with the full basis).
+    gs = gspaces.Rot2dOnR2(6)
+    t0 = nn.FieldType(gs, [gs.trivial_repr])
+    t1 = nn.FieldType(gs, [gs.regular_repr] * 2)
+    out['e2cnn_c6_offset'] = (nn.SequentialModule(
+        nn.R2Conv(t0, t1, 5, padding=2), nn.ReLU(t1), nn.R2Conv(t1, t1, 5, padding=2, maximum_offset=0), nn.GroupPooling(t1)), (2, 1, 9, 9))
     return out
 
 
@@ -147,11 +156,16 @@ def unsupported():
 
 
 def main():
+    # --only NAME[,NAME]: write just those models (each keeps its seed: its place in the list).
+    only = sys.argv[sys.argv.index('--only') + 1].split(',') if '--only' in sys.argv else None
     os.makedirs(OUT, exist_ok=True)
-    with open(os.path.join(OUT, 'unsupported.json'), 'w') as f:
-        json.dump(unsupported(), f, indent=1)
+    if only is None:
+        with open(os.path.join(OUT, 'unsupported.json'), 'w') as f:
+            json.dump(unsupported(), f, indent=1)
     models = {**escnn_models(), **e2cnn_models()}
     for i, (name, (model, shape)) in enumerate(models.items()):
+        if only is not None and name not in only:
+            continue
         mods = model if isinstance(model, list) else [model]
         for m in mods:
             randomize(m, 100 + i)
