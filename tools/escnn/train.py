@@ -88,7 +88,7 @@ class Net(torch.nn.Module):
         # ELU is smooth, so it makes fewer frequencies above the grid's than ReLU's kink.
         nl = (lambda t: nn.ELU(t)) if act == 'elu' else (lambda t: nn.ReLU(t))
         layers += [
-            conv(t0, t1, 7, 3), nn.InnerBatchNorm(t1), nl(t1), *down(t1),
+            conv(t0, t1, 7, 3), nn.InnerBatchNorm(t1), nl(t1), *(down(t1) if downs > 0 else []),
             conv(t1, t2, 5, 2), nn.InnerBatchNorm(t2), nl(t2),
             conv(t2, t3, 5, 2), nn.InnerBatchNorm(t3), nl(t3), *(down(t3) if downs > 1 else []),
             conv(t3, t4, k4, k4 // 2), nn.InnerBatchNorm(t4), nl(t4),
@@ -96,7 +96,7 @@ class Net(torch.nn.Module):
         ]
         tg = nn.FieldType(gs, [gs.trivial_repr] * f4)
         if end_mask:
-            layers.append(nn.MaskModule(tg, 7 if downs > 1 else 14, margin=0))
+            layers.append(nn.MaskModule(tg, {0: 28, 1: 14}.get(downs, 7), margin=0))
         layers.append(nn.PointwiseAdaptiveAvgPool(tg, 1))
         self.body = nn.SequentialModule(*layers)
         self.in_type = t0
@@ -124,7 +124,7 @@ def main():
     ap.add_argument('--cutoff', type=float, default=-3.0, help="R2Conv's frequencies_cutoff")
     ap.add_argument('--max-freq', type=float, default=None, help='cap on the harmonics of every ring')
     ap.add_argument('--widths', default='', help='regular fields per layer, e.g. 2,4,4,16 (default per model)')
-    ap.add_argument('--downs', type=int, default=1, help='halvings of the resolution (1 or 2)')
+    ap.add_argument('--downs', type=int, default=1, help='halvings of the resolution (0, 1 or 2)')
     ap.add_argument('--k4', type=int, default=3, help='kernel size of the last convolution')
     ap.add_argument('--head-bn', type=int, default=0, help='a batch norm in the head (it amplifies what is left of rotation errors)')
     ap.add_argument('--act', default='relu', choices=['relu', 'elu'], help='the nonlinearity after each convolution')

@@ -11,7 +11,11 @@
  * kernels the 6x6 coordinates of Winograd F(2x2, 5x5), `G kappa G^T` (the weights
  * `[36, C_out, C_in]` that crate/src/winograd5.rs runs): the grid's symmetries act on those as
  * scaled permutations too, so the transformed bank is written directly, never the filter first.
- * Both equal `expandReference` (and its Winograd transform) to float rounding.
+ * When a block's basis splits into two factors (`rowFactor`), the Winograd weights are written
+ * by `steer_scatter_factored` straight from the first product, each field pair's small second
+ * products computed in cache. All equal `expandReference` (and its Winograd transform) to float
+ * rounding. The once-per-basis numerics (the factors' fit and check) run in wasm: as JavaScript
+ * they ran once per process, unoptimised, and were a tenth of a model's build.
  */
 import { F64Buffer, U32Buffer, withTemporaries } from '../core/buffers.js';
 import { matmul, matmulRows, packMatrix } from '../core/gemm.js';
