@@ -1600,6 +1600,35 @@ mod tests {
         }
     }
 
+    /// Points on an integer lattice have many equal distances: the lists still equal brute force
+    /// ordered by (distance, index), ties broken by the smaller index, and the best-k set keeps
+    /// the right members when a tie sits at its boundary.
+    #[test]
+    fn knn_breaks_ties_by_index() {
+        for k in [Kind::T2, Kind::T3] {
+            let d = k.d();
+            let side: usize = if d == 2 { 7 } else { 4 };
+            let count = side.pow(d as u32);
+            let pts: Vec<f64> = (0..count).flat_map(|i| (0..d).map(move |a| ((i / side.pow(a as u32)) % side) as f64)).collect();
+            let nn = k.n() * k.n();
+            let mut els = vec![0.0; count * nn];
+            lift(k, &pts, count, 1, &mut Uniforms::Seeded(1), &mut els, &mut []).unwrap();
+            let cloud = vec![0u32; count];
+            let c = Cloud { kind: k, elements: &els, orbit: None, cloud: &cloud, alpha: 0.2 };
+            for kk in [1, 5, 9, 13] {
+                let mut off = vec![0u32; count + 1];
+                let mut idx = vec![0u32; count * kk];
+                knn(&c, kk, &mut off, &mut idx, None).unwrap();
+                for q in 0..count {
+                    let mut all: Vec<(f64, u32)> = (0..count as u32).map(|e| (c.distance(q as u32, e), e)).collect();
+                    all.sort_by(|a, b| a.partial_cmp(b).unwrap());
+                    let want: Vec<u32> = all.iter().take(kk).map(|x| x.1).collect();
+                    assert_eq!(&idx[off[q] as usize..off[q + 1] as usize], &want[..], "{k:?} k = {kk}, element {q}");
+                }
+            }
+        }
+    }
+
     /// The branch-free atan2 is within a few ulp of the library's on the whole quarter plane
     /// (including the axes and tiny angles), and its lanes agree with one another; the cosine
     /// bound stays below the cosine.
