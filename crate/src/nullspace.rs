@@ -316,6 +316,50 @@ pub struct RankInfo {
     pub first_dropped: f64,
 }
 
+/// One step of pivoted Gram-Schmidt on the vectors `vs` (length `n` each, one after another;
+/// `0..k` orthonormal already, `norms` the squared norms of the rest): the remaining vector of
+/// largest norm moves to `k`, is normalised, orthogonalised once more against `0..k` ("twice is
+/// enough") and normalised again, and is projected out of the later ones. `Ok(norm)` when kept;
+/// `Err(norm)`, nothing moved, when its norm is at most `floor`.
+fn pivot_step(vs: &mut [f64], norms: &mut [f64], n: usize, k: usize, floor: f64) -> Result<f64, f64> {
+    let mut best = k;
+    for j in k + 1..norms.len() {
+        if norms[j] > norms[best] {
+            best = j;
+        }
+    }
+    let nb = norms[best].sqrt();
+    if nb <= floor {
+        return Err(nb);
+    }
+    if best != k {
+        for i in 0..n {
+            vs.swap(k * n + i, best * n + i);
+        }
+        norms.swap(k, best);
+    }
+    let (done, rest) = vs.split_at_mut((k + 1) * n);
+    let (prev, q) = done.split_at_mut(k * n);
+    let inv = 1.0 / nb;
+    for v in q.iter_mut() {
+        *v *= inv;
+    }
+    for i in 0..k {
+        let c = dot(&prev[i * n..(i + 1) * n], q);
+        axpy(q, c, &prev[i * n..(i + 1) * n]);
+    }
+    let inv = 1.0 / dot(q, q).sqrt();
+    for v in q.iter_mut() {
+        *v *= inv;
+    }
+    for (j, col) in rest.chunks_exact_mut(n).enumerate() {
+        let c = dot(q, col);
+        axpy(col, c, q);
+        norms[k + 1 + j] = dot(col, col);
+    }
+    Ok(nb)
+}
+
 /// Gram-Schmidt with column pivoting on `r` vectors of length `n` stored one after another in
 /// `y`: at each step the remaining vector of largest norm is normalised (after a second
 /// orthogonalisation against the basis so far) and projected out of the others; it stops when
@@ -330,45 +374,13 @@ pub fn orthonormalise(y: &mut [f64], n: usize, r: usize, tol: f64) -> RankInfo {
     }
     let mut k = 0;
     while k < r {
-        let mut best = k;
-        for j in k + 1..r {
-            if norms[j] > norms[best] {
-                best = j;
+        match pivot_step(&mut y[..r * n], &mut norms, n, k, tol * first) {
+            Ok(nb) => info.last_kept = nb / first,
+            Err(nb) => {
+                info.first_dropped = nb / first;
+                break;
             }
         }
-        let nb = norms[best].sqrt();
-        if nb <= tol * first {
-            info.first_dropped = nb / first;
-            break;
-        }
-        if best != k {
-            for i in 0..n {
-                y.swap(k * n + i, best * n + i);
-            }
-            norms.swap(k, best);
-        }
-        let (done, rest) = y.split_at_mut((k + 1) * n);
-        let (prev, q) = done.split_at_mut(k * n);
-        // Normalise, then orthogonalise once more against the basis so far ("twice is enough").
-        let inv = 1.0 / nb;
-        for v in q.iter_mut() {
-            *v *= inv;
-        }
-        for i in 0..k {
-            let c = dot(&prev[i * n..(i + 1) * n], q);
-            axpy(q, c, &prev[i * n..(i + 1) * n]);
-        }
-        let nq = dot(q, q).sqrt();
-        let inv = 1.0 / nq;
-        for v in q.iter_mut() {
-            *v *= inv;
-        }
-        for (j, col) in rest.chunks_exact_mut(n).enumerate() {
-            let c = dot(q, col);
-            axpy(col, c, q);
-            norms[k + 1 + j] = dot(col, col);
-        }
-        info.last_kept = nb / first;
         k += 1;
     }
     info.rank = k;
@@ -518,43 +530,13 @@ pub fn orthonormalise_blocked(y: &mut [f64], n: usize, r: usize, tol: f64) -> Ra
         let mut norms: Vec<f64> = (0..len).map(|j| dot(&block[j * n..(j + 1) * n], &block[j * n..(j + 1) * n])).collect();
         let mut k = 0;
         while k < len {
-            let mut best = k;
-            for j in k + 1..len {
-                if norms[j] > norms[best] {
-                    best = j;
+            match pivot_step(block, &mut norms, n, k, tol * first) {
+                Ok(nb) => info.last_kept = if info.last_kept == 0.0 { nb / first } else { info.last_kept.min(nb / first) },
+                Err(nb) => {
+                    info.first_dropped = info.first_dropped.max(nb / first);
+                    break;
                 }
             }
-            let nb = norms[best].sqrt();
-            if nb <= tol * first {
-                info.first_dropped = info.first_dropped.max(nb / first);
-                break;
-            }
-            if best != k {
-                for i in 0..n {
-                    block.swap(k * n + i, best * n + i);
-                }
-                norms.swap(k, best);
-            }
-            let (done, later) = block.split_at_mut((k + 1) * n);
-            let (prev, qk) = done.split_at_mut(k * n);
-            let inv = 1.0 / nb;
-            for v in qk.iter_mut() {
-                *v *= inv;
-            }
-            for i in 0..k {
-                let cc = dot(&prev[i * n..(i + 1) * n], qk);
-                axpy(qk, cc, &prev[i * n..(i + 1) * n]);
-            }
-            let nq = dot(qk, qk).sqrt();
-            for v in qk.iter_mut() {
-                *v /= nq;
-            }
-            for (j, col) in later.chunks_exact_mut(n).enumerate() {
-                let cc = dot(qk, col);
-                axpy(col, cc, qk);
-                norms[k + 1 + j] = dot(col, col);
-            }
-            info.last_kept = if info.last_kept == 0.0 { nb / first } else { info.last_kept.min(nb / first) };
             k += 1;
         }
         rank += k;

@@ -21,8 +21,9 @@ import { ArgumentError, ShapeError } from '../core/errors.js';
 import { PackedMatrix, matmulRows, packMatrix } from '../core/gemm.js';
 import { U32Buffer, withTemporaries } from '../core/buffers.js';
 import { checkLayerBytes, checkOptions, describe } from '../core/limits.js';
-import { Tensor, empty, expectTensor, keep, tensor, tidy } from '../core/tensor.js';
+import { Tensor, expectTensor, keep, tensor, tidy } from '../core/tensor.js';
 import { call } from '../core/wasm.js';
+import { into } from '../core/ops.js';
 import { VectorField } from '../fields/vector.js';
 import type { FieldType } from '../fields/index.js';
 import { FiniteGroup } from '../groups/finite.js';
@@ -261,17 +262,10 @@ export class Gated extends VectorLayer {
   run(x: Tensor): Tensor {
     this.checkVectors(x);
     const n = x.shape[0], wIn = this.rep.dim + this.gates, wOut = this.rep.dim;
-    const out = empty([n, wOut]);
-    try {
-      withTemporaries((t) => {
-        const table = t.add(new U32Buffer(this.#table));
-        call(this.label(), (k) => k.rep_gated(x.ptr, n, wIn, wOut, table.ptr, this.#blocks.length, out.ptr));
-      });
-    } catch (e) {
-      out.dispose();
-      throw e;
-    }
-    return out;
+    return into([n, wOut], (out) => withTemporaries((t) => {
+      const table = t.add(new U32Buffer(this.#table));
+      call(this.label(), (k) => k.rep_gated(x.ptr, n, wIn, wOut, table.ptr, this.#blocks.length, out.ptr));
+    }));
   }
 
   config(): LayerConfig {
@@ -303,14 +297,7 @@ export class TensorSquare extends VectorLayer {
   run(x: Tensor): Tensor {
     this.checkVectors(x);
     const n = x.shape[0], d = this.rep.dim;
-    const out = empty([n, d + d * d]);
-    try {
-      call(this.label(), (k) => k.rep_tensor_square(x.ptr, n, d, out.ptr));
-    } catch (e) {
-      out.dispose();
-      throw e;
-    }
-    return out;
+    return into([n, d + d * d], (out) => call(this.label(), (k) => k.rep_tensor_square(x.ptr, n, d, out.ptr)));
   }
 
   config(): LayerConfig {
