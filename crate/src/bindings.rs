@@ -16,6 +16,8 @@ use crate::conv::{self, ConvShape};
 use crate::pointwise::{self, Reduce};
 use crate::winograd;
 use crate::{gather as gather_kernel, gemm, lie, memory, peak as peak_kernel};
+#[cfg(feature = "testing")]
+use crate::vmath;
 use std::cell::RefCell;
 use wasm_bindgen::prelude::*;
 
@@ -240,6 +242,40 @@ pub fn gemm_reference(m: u32, n: u32, k: u32, a: u32, b: u32, bias: u32, c: u32,
         }
         Err(e) => fail(e),
     }
+}
+
+/// `out = e^x` over `len` values by one of the crate's `exp`s: `kind` 0 the four-lane [`vmath::exp4`]
+/// (a remainder of fewer than four in scalar), 1 the scalar [`vmath::exp`], 2 the four-lane
+/// [`vmath::exp_nonpos4`], 3 the scalar [`vmath::exp_nonpos`]. Test builds only: it lets the
+/// tests compare the SIMD code the browser runs with its scalar twin and with f64.
+#[cfg(feature = "testing")]
+#[wasm_bindgen]
+pub fn exp_reference(x: u32, out: u32, len: u32, kind: u32) -> u32 {
+    let run = || -> Result<(), String> {
+        let xin = arg("exp_reference: x", x, Some(len as usize))?;
+        let o = arg("exp_reference: out", out, Some(len as usize))?;
+        distinct(&o, &[&xin])?;
+        let (x, o) = unsafe { (slice(&xin), slice_mut(&o)) };
+        let lanes = |f: fn(crate::simd::F4) -> crate::simd::F4, g: fn(f32) -> f32, x: &[f32], o: &mut [f32]| {
+            let body = x.len() - x.len() % 4;
+            for (xc, oc) in x[..body].chunks_exact(4).zip(o[..body].chunks_exact_mut(4)) {
+                // SAFETY: chunks of four.
+                unsafe { f(crate::simd::F4::load(xc.as_ptr())).store(oc.as_mut_ptr()) };
+            }
+            for (xv, ov) in x[body..].iter().zip(&mut o[body..]) {
+                *ov = g(*xv);
+            }
+        };
+        match kind {
+            0 => lanes(vmath::exp4, vmath::exp, x, o),
+            1 => o.iter_mut().zip(x).for_each(|(ov, xv)| *ov = vmath::exp(*xv)),
+            2 => lanes(vmath::exp_nonpos4, vmath::exp_nonpos, x, o),
+            3 => o.iter_mut().zip(x).for_each(|(ov, xv)| *ov = vmath::exp_nonpos(*xv)),
+            _ => return Err(format!("exp_reference: kind must be 0-3, got {kind}")),
+        }
+        Ok(())
+    };
+    run().map_or_else(fail, |()| OK)
 }
 
 /// `dst[o, i] = src[o, table[i]]` for `o < outer`, `i < len` (`table`: `len` u32 indices into

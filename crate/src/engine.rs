@@ -396,15 +396,22 @@ pub fn run(p: &Plan, out: &mut [f32]) {
         _ => (0, 0),
     };
     let pack_len = if heads > 0 { heads * (max_list.div_ceil(NR) * NR * dk + max_list * dv.div_ceil(NR) * NR) + max_rows_used.max(1) * dv.max(1) } else { 0 };
-    scratch::with(z_len + 2 * h_len + s_len + y_len + l_len + v_len + pack_len, false, |buf| {
+    let kt_len = match &p.mode {
+        Mode::Heads { heads, dv, content: Some(c), .. } if lanes_fit(*heads, *dv, c.dk) => p.m_in * heads * c.dk,
+        _ => 0,
+    };
+    scratch::with(z_len + 2 * h_len + s_len + y_len + l_len + v_len + kt_len + pack_len, false, |buf| {
         let (z, rest) = buf.split_at_mut(z_len);
         let (h1, rest) = rest.split_at_mut(h_len);
         let (h2, rest) = rest.split_at_mut(h_len);
         let (s, rest) = rest.split_at_mut(s_len);
         let (y, rest) = rest.split_at_mut(y_len);
         let (logits, rest) = rest.split_at_mut(l_len);
-        let (vecs, packs) = rest.split_at_mut(v_len);
+        let (vecs, rest) = rest.split_at_mut(v_len);
+        let (kt, packs) = rest.split_at_mut(kt_len);
         let mut packed = None;
+        // The batch item whose keys `kt` holds interleaved by head.
+        let mut kt_for = None;
         for b in 0..p.batch {
             for &(g0, g1) in &blocks {
                 let psi = mlp.map(|m| evaluate(p, m, b, g0, g1, z, h1, h2));
@@ -416,7 +423,7 @@ pub fn run(p: &Plan, out: &mut [f32]) {
                         if g1 - g0 > 1 && shares && same_list(p, g0, g1 - 1) {
                             attend_shared(p, b, g0, g1, &a, logits, packs, &mut packed, out);
                         } else {
-                            attend_rows(p, b, g0, g1, &a, logits, out);
+                            attend_rows(p, b, g0, g1, &a, logits, kt, &mut kt_for, out);
                         }
                     }
                 }
@@ -667,33 +674,40 @@ fn location_term(p: &Plan, a: &Attention, p0: usize, j: usize, h: usize) -> f32 
 /// The widest rows [`attend_lanes`] keeps on the stack (queries `heads x dk`, outputs `heads x dv`).
 const LANES_WIDTH: usize = 1024;
 
-/// Attention for rows with their own lists, all heads at once, when heads come in fours and the
-/// key and value widths per head in multiples of four: for each neighbour, the query-key
-/// products of every head are SIMD products reduced four heads at a time into one vector of
-/// scores (`[neighbour][head]`); the softmax then runs four heads per SIMD vector; the weighted
-/// sum of value rows accumulates every head's output in registers-wide stack rows. Per output
-/// value the sum runs over the list in order.
-fn attend_lanes(p: &Plan, b: usize, g0: usize, g1: usize, a: &Attention, logits: &mut [f32], out: &mut [f32]) {
+/// Attention for rows with their own lists when heads come in fours and the key and value
+/// widths per head in fours (up to [`LANES_HEAD`]): SIMD lanes hold four heads. The keys arrive
+/// interleaved by head (`kt`, `[element][channel][head]`, from [`interleave_heads`]), so a
+/// vector product of a query channel with a key channel serves four heads, and four such partial
+/// sums add to the four heads' scores with no horizontal sums (in the order a per-head SIMD dot
+/// product would take: the same bits). Scores, then the softmax (four heads per vector, each
+/// head's maximum taken as the scores are written), then the weighted sum of value rows, four
+/// heads at a time with their outputs in registers. Per output value the sum runs over the list
+/// in order.
+#[allow(clippy::too_many_arguments)]
+fn attend_lanes(p: &Plan, b: usize, g0: usize, g1: usize, a: &Attention, logits: &mut [f32], kt: &[f32], out: &mut [f32]) {
     // Common widths per head as constants, so the inner loops unroll.
     match (a.content.map_or(0, |c| c.dk) / 4, a.dv / 4) {
-        (2, 2) => attend_lanes_with::<2, 2>(p, b, g0, g1, a, logits, out),
-        (4, 4) => attend_lanes_with::<4, 4>(p, b, g0, g1, a, logits, out),
-        (8, 8) => attend_lanes_with::<8, 8>(p, b, g0, g1, a, logits, out),
-        (1, 1) => attend_lanes_with::<1, 1>(p, b, g0, g1, a, logits, out),
-        (16, 16) => attend_lanes_with::<16, 16>(p, b, g0, g1, a, logits, out),
-        _ => attend_lanes_with::<0, 0>(p, b, g0, g1, a, logits, out),
+        (2, 2) => attend_lanes_with::<2, 2>(p, b, g0, g1, a, logits, kt, out),
+        (4, 4) => attend_lanes_with::<4, 4>(p, b, g0, g1, a, logits, kt, out),
+        (8, 8) => attend_lanes_with::<8, 8>(p, b, g0, g1, a, logits, kt, out),
+        (1, 1) => attend_lanes_with::<1, 1>(p, b, g0, g1, a, logits, kt, out),
+        (16, 16) => attend_lanes_with::<16, 16>(p, b, g0, g1, a, logits, kt, out),
+        _ => attend_lanes_with::<0, 0>(p, b, g0, g1, a, logits, kt, out),
     }
 }
 
 /// [`attend_lanes`] with `QK = dk / 4` and `VK = dv / 4` fixed (0: read from the call).
-fn attend_lanes_with<const QK: usize, const VK: usize>(p: &Plan, b: usize, g0: usize, g1: usize, a: &Attention, logits: &mut [f32], out: &mut [f32]) {
+#[allow(clippy::too_many_arguments)]
+fn attend_lanes_with<const QK: usize, const VK: usize>(p: &Plan, b: usize, g0: usize, g1: usize, a: &Attention, logits: &mut [f32], kt: &[f32], out: &mut [f32]) {
     let (heads, dv) = (a.heads, a.dv);
     let width = heads * dv;
     let dk = a.content.map_or(0, |c| c.dk);
     let p0 = p.offsets[g0] as usize;
     let vb = &a.v[b * p.m_in * width..(b + 1) * p.m_in * width];
+    let hq = heads / 4;
     let mut qv = [F4::zero(); LANES_WIDTH / 4];
     let mut acc = [F4::zero(); LANES_WIDTH / 4];
+    let mut mx = [F4::zero(); LANES_WIDTH / 16];
     let mut part = [F4::zero(); 4];
     let qk = if QK > 0 { QK } else { dk / 4 };
     let vk = if VK > 0 { VK } else { dv / 4 };
@@ -702,44 +716,75 @@ fn attend_lanes_with<const QK: usize, const VK: usize>(p: &Plan, b: usize, g0: u
         let (j0, j1) = (p.offsets[g] as usize, p.offsets[g + 1] as usize);
         let n = j1 - j0;
         let l = &mut logits[(j0 - p0) * heads..(j1 - p0) * heads];
+        // With a softmax, the row's maxima per head are taken in the pass that writes the
+        // logits last (in list order, as the softmax would).
+        let fused = a.norm == Norm::Softmax && !matches!(a.location, Location::Table(_));
+        let mx = &mut mx[..hq];
+        mx.fill(F4::splat(f32::NEG_INFINITY));
         match a.content {
             Some(c) => {
                 let qrow = &c.q[(b * p.m_out + g) * heads * dk..][..heads * dk];
-                for (i, q) in qv[..heads * qk].iter_mut().enumerate() {
-                    // SAFETY: 4 i + 4 <= heads dk = qrow.len().
-                    *q = unsafe { F4::load(qrow.as_ptr().add(4 * i)) };
+                // The query interleaved like the keys: qv[i hq + hg] = q of channel i, heads 4hg..4hg+4.
+                for hg in 0..hq {
+                    for i4 in 0..qk {
+                        // SAFETY: (4 hg + t) dk + 4 i4 + 4 <= heads dk = qrow.len().
+                        let mut r: [F4; 4] = core::array::from_fn(|t| unsafe { F4::load(qrow.as_ptr().add((4 * hg + t) * dk + 4 * i4)) });
+                        F4::transpose(&mut r);
+                        for (u, v) in r.iter().enumerate() {
+                            qv[(4 * i4 + u) * hq + hg] = *v;
+                        }
+                    }
                 }
                 let scale = F4::splat(c.scale);
-                for jj in 0..n {
-                    let e = p.indices[j0 + jj] as usize;
-                    let krow = &c.k[(b * p.m_in + e) * heads * dk..][..heads * dk];
-                    for h4 in (0..heads).step_by(4) {
-                        for (t, pt) in part.iter_mut().enumerate() {
-                            let h = h4 + t;
-                            let mut s = F4::zero();
-                            for i in 0..qk {
-                                // SAFETY: h dk + 4 i + 4 <= heads dk = krow.len().
-                                s = s.add(qv[h * qk + i].mul(unsafe { F4::load(krow.as_ptr().add(h * dk + 4 * i)) }));
+                let with_max = fused && matches!(a.location, Location::None);
+                // Four heads at a time over the whole list, their query channels in registers.
+                for hg in 0..hq {
+                    let qg: [F4; LANES_HEAD] = core::array::from_fn(|i| if i < 4 * qk { qv[i * hq + hg] } else { F4::zero() });
+                    let mut m = F4::splat(f32::NEG_INFINITY);
+                    for jj in 0..n {
+                        let e = p.indices[j0 + jj] as usize;
+                        let krow = &kt[e * heads * dk..][..heads * dk];
+                        // Lane t of part[u] sums channels u, u + 4, u + 8, ... of head 4hg + t:
+                        // the SIMD lanes of a per-head dot product, then (l0 + l2) + (l1 + l3).
+                        for (u, pt) in part.iter_mut().enumerate() {
+                            let at = |i: usize| (4 * i + u) * heads + 4 * hg;
+                            // SAFETY: (4 i + u) heads + 4 hg + 4 <= dk heads = krow.len().
+                            let mut s = qg[u].mul(unsafe { F4::load(krow.as_ptr().add(at(0))) });
+                            for i in 1..qk {
+                                s = s.add(qg[4 * i + u].mul(unsafe { F4::load(krow.as_ptr().add(at(i))) }));
                             }
                             *pt = s;
                         }
-                        // SAFETY: jj heads + h4 + 4 <= n heads = l.len().
-                        unsafe { F4::hsum4(part[0], part[1], part[2], part[3]).mul(scale).store(l.as_mut_ptr().add(jj * heads + h4)) };
+                        let v = part[0].add(part[2]).add(part[1].add(part[3])).mul(scale);
+                        if with_max {
+                            m = m.max_nan(v);
+                        }
+                        // SAFETY: jj heads + 4 hg + 4 <= n heads = l.len().
+                        unsafe { v.store(l.as_mut_ptr().add(jj * heads + 4 * hg)) };
                     }
+                    mx[hg] = m;
                 }
             }
             None => l.fill(0.0),
         }
         match a.location {
-            Location::None => {}
+            Location::None => {
+                if fused && a.content.is_none() {
+                    mx.fill(F4::zero());
+                }
+            }
             Location::Mlp(_) => {
                 // psi holds the block's pairs as [pair][head]: the same layout as the logits.
                 let t = &a.psi.expect("an MLP location has psi")[(j0 - p0) * heads..(j1 - p0) * heads];
                 let product = a.combine == Combine::Product;
-                for (lc, tc) in l.chunks_exact_mut(4).zip(t.chunks_exact(4)) {
+                for (ci, (lc, tc)) in l.chunks_exact_mut(4).zip(t.chunks_exact(4)).enumerate() {
                     // SAFETY: chunks of four.
                     let (x, y) = unsafe { (F4::load(lc.as_ptr()), F4::load(tc.as_ptr())) };
-                    unsafe { (if product { x.mul(y) } else { x.add(y) }).store(lc.as_mut_ptr()) };
+                    let v = if product { x.mul(y) } else { x.add(y) };
+                    if fused {
+                        mx[ci % hq] = mx[ci % hq].max_nan(v);
+                    }
+                    unsafe { v.store(lc.as_mut_ptr()) };
                 }
             }
             Location::Table(_) => {
@@ -752,20 +797,30 @@ fn attend_lanes_with<const QK: usize, const VK: usize>(p: &Plan, b: usize, g0: u
                 }
             }
         }
-        normalise(l, n, heads, a.norm);
+        if fused {
+            if n > 0 {
+                softmax_lanes(l, n, heads, mx);
+            }
+        } else {
+            normalise(l, n, heads, a.norm);
+        }
+        // Four heads at a time over the whole list, their outputs in registers; per output
+        // value the sum runs over the list in order.
         let acc = &mut acc[..width / 4];
-        acc.fill(F4::zero());
-        for jj in 0..n {
-            let e = p.indices[j0 + jj] as usize;
-            let vrow = &vb[e * width..][..width];
-            for h in 0..heads {
-                let w = F4::splat(l[jj * heads + h]);
-                for i in 0..vk {
-                    let at = h * vk + i;
-                    // SAFETY: 4 at + 4 <= width = vrow.len().
-                    acc[at] = acc[at].add(w.mul(unsafe { F4::load(vrow.as_ptr().add(4 * at)) }));
+        for hg in 0..hq {
+            let mut ag = [F4::zero(); LANES_HEAD];
+            for jj in 0..n {
+                let e = p.indices[j0 + jj] as usize;
+                let vrow = &vb[e * width + 4 * hg * dv..][..4 * dv];
+                for t in 0..4 {
+                    let w = F4::splat(l[jj * heads + 4 * hg + t]);
+                    for i in 0..vk {
+                        // SAFETY: 4 (t vk + i) + 4 <= 4 dv = vrow.len().
+                        ag[t * vk + i] = ag[t * vk + i].add(w.mul(unsafe { F4::load(vrow.as_ptr().add(4 * (t * vk + i))) }));
+                    }
                 }
             }
+            acc[hg * 4 * vk..(hg + 1) * 4 * vk].copy_from_slice(&ag[..4 * vk]);
         }
         if contiguous {
             let base = p.os.at(b, g, 0);
@@ -783,11 +838,44 @@ fn attend_lanes_with<const QK: usize, const VK: usize>(p: &Plan, b: usize, g0: u
     }
 }
 
+/// Keys `[element][head][channel]` (`dk` channels, in fours) rewritten as
+/// `[element][channel][head]`, so that one vector holds a channel of four heads.
+fn interleave_heads(k: &[f32], heads: usize, dk: usize, out: &mut [f32]) {
+    let w = heads * dk;
+    for (src, dst) in k.chunks_exact(w).zip(out.chunks_exact_mut(w)) {
+        for hg in 0..heads / 4 {
+            for i4 in 0..dk / 4 {
+                // SAFETY: (4 hg + t) dk + 4 i4 + 4 <= w and (4 i4 + u) heads + 4 hg + 4 <= w.
+                let mut r: [F4; 4] = core::array::from_fn(|t| unsafe { F4::load(src.as_ptr().add((4 * hg + t) * dk + 4 * i4)) });
+                F4::transpose(&mut r);
+                for (u, v) in r.iter().enumerate() {
+                    unsafe { v.store(dst.as_mut_ptr().add((4 * i4 + u) * heads + 4 * hg)) };
+                }
+            }
+        }
+    }
+}
+
+/// Whether [`attend_lanes`] takes rows of `heads` heads with these widths (`dk` 0: no content):
+/// heads in fours, widths per head in fours up to [`LANES_HEAD`] (four heads' worth in registers).
+fn lanes_fit(heads: usize, dv: usize, dk: usize) -> bool {
+    heads % 4 == 0 && dv % 4 == 0 && dk % 4 == 0 && dv <= LANES_HEAD && dk <= LANES_HEAD && heads * dv <= LANES_WIDTH && heads * dk <= LANES_WIDTH
+}
+
+/// The widest key or value per head [`attend_lanes`] takes.
+const LANES_HEAD: usize = 64;
+
 #[allow(clippy::too_many_arguments)]
-fn attend_rows(p: &Plan, b: usize, g0: usize, g1: usize, a: &Attention, logits: &mut [f32], out: &mut [f32]) {
+fn attend_rows(p: &Plan, b: usize, g0: usize, g1: usize, a: &Attention, logits: &mut [f32], kt: &mut [f32], kt_for: &mut Option<usize>, out: &mut [f32]) {
     let (heads, dv) = (a.heads, a.dv);
-    if a.heads % 4 == 0 && a.dv % 4 == 0 && a.content.map_or(true, |c| c.dk % 4 == 0) && a.heads * a.dv <= LANES_WIDTH && a.heads * a.content.map_or(0, |c| c.dk) <= LANES_WIDTH {
-        return attend_lanes(p, b, g0, g1, a, logits, out);
+    if lanes_fit(heads, dv, a.content.map_or(0, |c| c.dk)) {
+        if let Some(c) = a.content {
+            if *kt_for != Some(b) {
+                interleave_heads(&c.k[b * p.m_in * heads * c.dk..(b + 1) * p.m_in * heads * c.dk], heads, c.dk, kt);
+                *kt_for = Some(b);
+            }
+        }
+        return attend_lanes(p, b, g0, g1, a, logits, kt, out);
     }
     let width = heads * dv;
     let p0 = p.offsets[g0] as usize;
@@ -937,26 +1025,16 @@ fn normalise(l: &mut [f32], n: usize, heads: usize, norm: Norm) {
             scale_all(l, 1.0 / n as f32);
         }
         Norm::Softmax if heads == 1 => softmax_row(l),
-        Norm::Softmax if heads % 4 == 0 => {
-            for h in (0..heads).step_by(4) {
-                // SAFETY (every load and store below): j * heads + h + 4 <= n * heads.
-                let mut max = F4::splat(f32::NEG_INFINITY);
-                for j in 0..n {
-                    max = max.max_nan(unsafe { F4::load(l.as_ptr().add(j * heads + h)) });
-                }
-                let mut sum = F4::zero();
-                for j in 0..n {
-                    let at = unsafe { l.as_mut_ptr().add(j * heads + h) };
-                    let e = vmath::exp_nonpos4(unsafe { F4::load(at) }.sub(max));
-                    unsafe { e.store(at) };
-                    sum = sum.add(e);
-                }
-                let inv = F4::splat(1.0).div(sum);
-                for j in 0..n {
-                    let at = unsafe { l.as_mut_ptr().add(j * heads + h) };
-                    unsafe { F4::load(at).mul(inv).store(at) };
+        Norm::Softmax if heads % 4 == 0 && heads <= LANES_WIDTH / 4 => {
+            let mut mx = [F4::splat(f32::NEG_INFINITY); LANES_WIDTH / 16];
+            let mx = &mut mx[..heads / 4];
+            for j in 0..n {
+                for (hg, m) in mx.iter_mut().enumerate() {
+                    // SAFETY: j heads + 4 hg + 4 <= n heads.
+                    *m = m.max_nan(unsafe { F4::load(l.as_ptr().add(j * heads + 4 * hg)) });
                 }
             }
+            softmax_lanes(l, n, heads, mx);
         }
         Norm::Softmax => {
             for h in 0..heads {
@@ -975,6 +1053,34 @@ fn normalise(l: &mut [f32], n: usize, heads: usize, norm: Norm) {
                     l[j * heads + h] *= inv;
                 }
             }
+        }
+    }
+}
+
+/// Softmax over `n` rows of `heads` logits (`[row][head]`, heads in fours) given each head's
+/// maximum over the rows (`mx[hg]`: heads `4hg..4hg+4`): `exp(x - max)` with the sums in row
+/// order, then `x * (1 / sum)`.
+fn softmax_lanes(l: &mut [f32], n: usize, heads: usize, mx: &[F4]) {
+    let l = &mut l[..n * heads];
+    let mut sums = [F4::zero(); LANES_WIDTH / 16];
+    let sums = &mut sums[..heads / 4];
+    for row in l.chunks_exact_mut(heads) {
+        for (hg, (sum, m)) in sums.iter_mut().zip(mx).enumerate() {
+            // SAFETY: 4 hg + 4 <= heads = row.len().
+            let at = unsafe { row.as_mut_ptr().add(4 * hg) };
+            let e = vmath::exp_nonpos4(unsafe { F4::load(at) }.sub(*m));
+            unsafe { e.store(at) };
+            *sum = sum.add(e);
+        }
+    }
+    for s in sums.iter_mut() {
+        *s = F4::splat(1.0).div(*s);
+    }
+    for row in l.chunks_exact_mut(heads) {
+        for (hg, inv) in sums.iter().enumerate() {
+            // SAFETY: as above.
+            let at = unsafe { row.as_mut_ptr().add(4 * hg) };
+            unsafe { F4::load(at).mul(*inv).store(at) };
         }
     }
 }

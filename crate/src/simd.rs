@@ -116,10 +116,13 @@ mod imp {
             F4(f32x4_pmax(self.0, o.0))
         }
         /// `2^n` for lanes holding integers `n` in `-126..=127`, built from the exponent bits.
+        /// `n + 1.5 * 2^23` holds `n` in its low mantissa bits, so a shift moves it into the
+        /// exponent field with no float-to-integer conversion (which costs about seven
+        /// instructions on x86); the same bits as `(n as i32 + 127) << 23`.
         #[inline(always)]
         pub fn pow2i(self) -> Self {
-            let n = i32x4_trunc_sat_f32x4(self.0);
-            F4(i32x4_shl(i32x4_add(n, i32x4_splat(127)), 23))
+            let m = f32x4_add(self.0, f32x4_splat(12_582_912.0));
+            F4(i32x4_add(i32x4_shl(m, 23), i32x4_splat(127 << 23)))
         }
         /// `self` where `self` is not NaN, `nan_src` where it is.
         #[inline(always)]

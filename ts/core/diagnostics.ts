@@ -1,9 +1,10 @@
 /**
  * Measurements and self-checks that are not part of the numerical API: the machine's SIMD peak
- * (benchmarks report against it), the scalar reference GEMM, and a deliberate trap.
+ * (benchmarks report against it), the scalar reference GEMM, the crate's `exp`s one by one, and
+ * a deliberate trap.
  */
 import { expectTensor, zeros, type Tensor } from './tensor.js';
-import { ShapeError } from './errors.js';
+import { ArgumentError, ShapeError } from './errors.js';
 import { call, guard, testExports } from './wasm.js';
 
 /** Accumulator chain counts the peak kernel can run. */
@@ -30,6 +31,29 @@ export function matmulReference(a: Tensor, b: Tensor, options: { bias?: Tensor; 
   const out = zeros([m, n]);
   try {
     call('matmulReference', () => testExports().gemm_reference(m, n, k, a.ptr, b.ptr, options.bias?.ptr ?? 0, out.ptr, options.relu ? 1 : 0));
+  } catch (e) {
+    out.dispose();
+    throw e;
+  }
+  return out;
+}
+
+/** Which of the kernels' `exp`s {@link expKernel} runs. */
+export type ExpKernel = 'exp4' | 'exp' | 'expNonpos4' | 'expNonpos';
+
+/**
+ * `e^x` elementwise by one of the kernels' fixed-order `exp`s: the four-lane SIMD forms (`exp4`,
+ * used by SiLU and `norm_exp`; `expNonpos4`, the softmax's, for arguments <= 0) or their scalar
+ * twins. Test builds of the module only.
+ */
+export function expKernel(x: Tensor, kind: ExpKernel): Tensor {
+  expectTensor(x, 'expKernel: x');
+  const code = ['exp4', 'exp', 'expNonpos4', 'expNonpos'].indexOf(kind);
+  if (code < 0) throw new ArgumentError(`expKernel: kind must be 'exp4', 'exp', 'expNonpos4' or 'expNonpos', got ${String(kind)}`);
+  testExports();
+  const out = zeros([...x.shape]);
+  try {
+    call('expKernel', () => testExports().exp_reference(x.ptr, out.ptr, x.size, code));
   } catch (e) {
     out.dispose();
     throw e;

@@ -178,12 +178,13 @@ export interface TestExports {
   gemm_reference(m: number, n: number, k: number, a: number, b: number, bias: number, c: number, relu: number): number;
   conv2d_reference(x: number, w: number, bias: number, out: number, n: number, cin: number, h: number, width: number, cout: number, kh: number, kw: number, stride: number, padTop: number, padLeft: number, ho: number, wo: number, relu: number): number;
   trap_for_test(depth: number): number;
+  exp_reference(x: number, out: number, len: number, kind: number): number;
 }
 
 /** The raw test-only exports of the loaded module; an UnsupportedError when it is the production build. */
 export function testExports(): TestExports {
   const raw = loaded().raw as unknown as Partial<TestExports>;
-  if (typeof raw.trap_for_test !== 'function' || typeof raw.gemm_reference !== 'function' || typeof raw.conv2d_reference !== 'function') {
+  if (typeof raw.trap_for_test !== 'function' || typeof raw.gemm_reference !== 'function' || typeof raw.conv2d_reference !== 'function' || typeof raw.exp_reference !== 'function') {
     throw new UnsupportedError('diagnostics: the loaded wasm module is the production build, which has no test-only exports (reference kernels, deliberate trap); init() with ts/gen-test/equivariant_bg.wasm (node tools/build-wasm.mjs --testing) to use them');
   }
   return raw as TestExports;
