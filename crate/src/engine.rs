@@ -708,7 +708,6 @@ fn attend_lanes_with<const QK: usize, const VK: usize>(p: &Plan, b: usize, g0: u
     let mut qv = [F4::zero(); LANES_WIDTH / 4];
     let mut acc = [F4::zero(); LANES_WIDTH / 4];
     let mut mx = [F4::zero(); LANES_WIDTH / 16];
-    let mut part = [F4::zero(); 4];
     let qk = if QK > 0 { QK } else { dk / 4 };
     let vk = if VK > 0 { VK } else { dv / 4 };
     let contiguous = p.os.chan == 1;
@@ -738,31 +737,10 @@ fn attend_lanes_with<const QK: usize, const VK: usize>(p: &Plan, b: usize, g0: u
                 let scale = F4::splat(c.scale);
                 let with_max = fused && matches!(a.location, Location::None);
                 // Four heads at a time over the whole list, their query channels in registers.
+                let list = &p.indices[j0..j1];
                 for hg in 0..hq {
                     let qg: [F4; LANES_HEAD] = core::array::from_fn(|i| if i < 4 * qk { qv[i * hq + hg] } else { F4::zero() });
-                    let mut m = F4::splat(f32::NEG_INFINITY);
-                    for jj in 0..n {
-                        let e = p.indices[j0 + jj] as usize;
-                        let krow = &kt[e * heads * dk..][..heads * dk];
-                        // Lane t of part[u] sums channels u, u + 4, u + 8, ... of head 4hg + t:
-                        // the SIMD lanes of a per-head dot product, then (l0 + l2) + (l1 + l3).
-                        for (u, pt) in part.iter_mut().enumerate() {
-                            let at = |i: usize| (4 * i + u) * heads + 4 * hg;
-                            // SAFETY: (4 i + u) heads + 4 hg + 4 <= dk heads = krow.len().
-                            let mut s = qg[u].mul(unsafe { F4::load(krow.as_ptr().add(at(0))) });
-                            for i in 1..qk {
-                                s = s.add(qg[4 * i + u].mul(unsafe { F4::load(krow.as_ptr().add(at(i))) }));
-                            }
-                            *pt = s;
-                        }
-                        let v = part[0].add(part[2]).add(part[1].add(part[3])).mul(scale);
-                        if with_max {
-                            m = m.max_nan(v);
-                        }
-                        // SAFETY: jj heads + 4 hg + 4 <= n heads = l.len().
-                        unsafe { v.store(l.as_mut_ptr().add(jj * heads + 4 * hg)) };
-                    }
-                    mx[hg] = m;
+                    mx[hg] = scores4::<QK>(&qg, qk, kt, p.m_in, list, heads, hg, scale, with_max, l);
                 }
             }
             None => l.fill(0.0),
@@ -808,19 +786,7 @@ fn attend_lanes_with<const QK: usize, const VK: usize>(p: &Plan, b: usize, g0: u
         // value the sum runs over the list in order.
         let acc = &mut acc[..width / 4];
         for hg in 0..hq {
-            let mut ag = [F4::zero(); LANES_HEAD];
-            for jj in 0..n {
-                let e = p.indices[j0 + jj] as usize;
-                let vrow = &vb[e * width + 4 * hg * dv..][..4 * dv];
-                for t in 0..4 {
-                    let w = F4::splat(l[jj * heads + 4 * hg + t]);
-                    for i in 0..vk {
-                        // SAFETY: 4 (t vk + i) + 4 <= 4 dv = vrow.len().
-                        ag[t * vk + i] = ag[t * vk + i].add(w.mul(unsafe { F4::load(vrow.as_ptr().add(4 * (t * vk + i))) }));
-                    }
-                }
-            }
-            acc[hg * 4 * vk..(hg + 1) * 4 * vk].copy_from_slice(&ag[..4 * vk]);
+            values4::<VK>(vk, vb, p.m_in, &p.indices[j0..j1], heads, dv, hg, l, &mut acc[hg * 4 * vk..(hg + 1) * 4 * vk]);
         }
         if contiguous {
             let base = p.os.at(b, g, 0);
@@ -836,6 +802,69 @@ fn attend_lanes_with<const QK: usize, const VK: usize>(p: &Plan, b: usize, g0: u
             }
         }
     }
+}
+
+/// The scores of heads `4hg..4hg+4` against every element of `list`, stored in `l`
+/// (`[neighbour][head]`): `qg[i]` holds query channel `i` of the four heads, `kt` the keys
+/// interleaved by head. Lane t of part[u] sums channels u, u + 4, u + 8, ... of head 4hg + t (the
+/// SIMD lanes of a per-head dot product), then (l0 + l2) + (l1 + l3). Returns the four heads'
+/// maxima over the list when `with_max` (else -inf). A function of its own, kept out of line, so
+/// that the wasm engine gives its few values registers.
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+fn scores4<const QK: usize>(qg: &[F4; LANES_HEAD], qk: usize, kt: &[f32], m_in: usize, list: &[u32], heads: usize, hg: usize, scale: F4, with_max: bool, l: &mut [f32]) -> F4 {
+    let qk = if QK > 0 { QK } else { qk };
+    let w = heads * 4 * qk;
+    // Indices are below m_in: the plan checked every one (Plan::validate).
+    assert!(4 * hg + 4 <= heads && 4 * qk <= LANES_HEAD && l.len() >= list.len() * heads && kt.len() >= m_in * w);
+    debug_assert!(list.iter().all(|&e| (e as usize) < m_in));
+    let mut m = F4::splat(f32::NEG_INFINITY);
+    let mut part = [F4::zero(); 4];
+    for (jj, &e) in list.iter().enumerate() {
+        // SAFETY: e < m_in and m_in w <= kt.len(); every offset below is < w.
+        let krow = unsafe { kt.as_ptr().add(e as usize * w + 4 * hg) };
+        for (u, pt) in part.iter_mut().enumerate() {
+            let mut s = qg[u].mul(unsafe { F4::load(krow.add(u * heads)) });
+            for i in 1..qk {
+                s = s.add(qg[4 * i + u].mul(unsafe { F4::load(krow.add((4 * i + u) * heads)) }));
+            }
+            *pt = s;
+        }
+        let v = part[0].add(part[2]).add(part[1].add(part[3])).mul(scale);
+        if with_max {
+            m = m.max_nan(v);
+        }
+        // SAFETY: jj heads + 4 hg + 4 <= list.len() heads <= l.len().
+        unsafe { v.store(l.as_mut_ptr().add(jj * heads + 4 * hg)) };
+    }
+    m
+}
+
+/// `acc = sum over the list of w_jh v_h(g'_j)` for heads `4hg..4hg+4` (`acc`: their `4 dv`
+/// outputs), the weights read from `l` (`[neighbour][head]`), the values `vb` (`[element][heads
+/// dv]`); the sum over the list in order, the outputs in registers. Out of line, like [`scores4`].
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+fn values4<const VK: usize>(vk: usize, vb: &[f32], m_in: usize, list: &[u32], heads: usize, dv: usize, hg: usize, l: &[f32], acc: &mut [F4]) {
+    let vk = if VK > 0 { VK } else { vk };
+    let width = heads * dv;
+    // Indices are below m_in: the plan checked every one (Plan::validate).
+    assert!(4 * hg + 4 <= heads && 4 * vk == dv && 4 * vk <= LANES_HEAD && acc.len() == 4 * vk && l.len() >= list.len() * heads && vb.len() >= m_in * width);
+    debug_assert!(list.iter().all(|&e| (e as usize) < m_in));
+    let mut ag = [F4::zero(); LANES_HEAD];
+    for (jj, &e) in list.iter().enumerate() {
+        // SAFETY: e < m_in and m_in width <= vb.len(); offsets below are < 4 dv within the row
+        // part of heads 4hg..4hg+4; jj heads + 4 hg + t < l.len().
+        let vrow = unsafe { vb.as_ptr().add(e as usize * width + 4 * hg * dv) };
+        let wrow = unsafe { l.as_ptr().add(jj * heads + 4 * hg) };
+        for t in 0..4 {
+            let w = F4::splat(unsafe { *wrow.add(t) });
+            for i in 0..vk {
+                ag[t * vk + i] = ag[t * vk + i].add(w.mul(unsafe { F4::load(vrow.add(4 * (t * vk + i))) }));
+            }
+        }
+    }
+    acc.copy_from_slice(&ag[..4 * vk]);
 }
 
 /// Keys `[element][head][channel]` (`dk` channels, in fours) rewritten as
