@@ -21,6 +21,13 @@ mod imp {
         pub fn splat(x: f32) -> Self {
             F4(f32x4_splat(x))
         }
+        /// `*p` in every lane, read by one `v128.load32_splat`.
+        /// # Safety
+        /// `p` must be valid for reading one `f32`.
+        #[inline(always)]
+        pub unsafe fn load_splat(p: *const f32) -> Self {
+            F4(v128_load32_splat(p as *const u32))
+        }
         /// # Safety
         /// `p` must be valid for reading four `f32` (any alignment).
         #[inline(always)]
@@ -173,6 +180,12 @@ mod imp {
         #[inline(always)]
         pub fn splat(x: f32) -> Self {
             F4([x; 4])
+        }
+        /// # Safety
+        /// `p` must be valid for reading one `f32`.
+        #[inline(always)]
+        pub unsafe fn load_splat(p: *const f32) -> Self {
+            F4([*p; 4])
         }
         /// # Safety
         /// `p` must be valid for reading four `f32`.

@@ -177,18 +177,8 @@ unsafe fn tile<const R: usize>(i: usize, p: usize, n: usize, k: usize, a: &[f32]
     let b = bp.as_ptr().add(p * NR * k);
     let mut acc = [[F4::zero(); 2]; R];
 
-    let mut kk = 0;
-    while kk + 4 <= k {
-        let av: [F4; R] = core::array::from_fn(|r| F4::load(a.add(r * lda + kk)));
-        step(&mut acc, b.add(kk * NR), |r| av[r].lane::<0>());
-        step(&mut acc, b.add((kk + 1) * NR), |r| av[r].lane::<1>());
-        step(&mut acc, b.add((kk + 2) * NR), |r| av[r].lane::<2>());
-        step(&mut acc, b.add((kk + 3) * NR), |r| av[r].lane::<3>());
-        kk += 4;
-    }
-    while kk < k {
-        step(&mut acc, b.add(kk * NR), |r| F4::splat(*a.add(r * lda + kk)));
-        kk += 1;
+    for kk in 0..k {
+        step(&mut acc, b.add(kk * NR), |r| F4::load_splat(a.add(r * lda + kk)));
     }
 
     let col = p * NR;
