@@ -1,12 +1,15 @@
 //! The one register-tile driver every product in the crate runs on: GEMM, convolution
 //! (implicit GEMM), Winograd's 16 products, the MLPs of `omega` and the projections of attention.
 //!
-//! Shape (after XNNPACK's `4x8` SIMD128 kernels): four rows of A are read four `k` at a time as
-//! vectors and broadcast lane by lane against one packed row of B (two vectors), into eight
-//! accumulators. B is packed in panels `[k][8]` (see [`crate::gemm::pack_b`], or packed straight
-//! from an input by the convolutions). What happens to a sum before it is stored is an open list
-//! of [`Op`]s, applied in order inside the register tile (after tract's fused epilogues): bias by
-//! row or column, scale, ReLU, SiLU, accumulate into C. Each output element is
+//! Shape (after XNNPACK's `4x8` SIMD128 kernels): for each `k`, one packed row of B (two vectors)
+//! against four rows of A, each value of A read into all lanes by one `v128.load32_splat`, into
+//! eight accumulators. (Reading four `k` of A as vectors and broadcasting lanes made the wasm
+//! backend build each accumulator's four steps as one expression tree, keeping eight B vectors
+//! live, and V8 spilled: 28 against 37-42 GFLOP/s here.) B is packed in panels `[k][8]` (see
+//! [`crate::gemm::pack_b`], or packed straight from an input by the convolutions). What happens
+//! to a sum before it is stored is an open list of [`Op`]s, applied in order inside the register
+//! tile (after tract's fused epilogues): bias by row or column, scale, ReLU, SiLU, accumulate
+//! into C. Each output element is
 //! `((0 + a0 b0) + a1 b1) + ... + a(K-1) b(K-1)`, then the ops in order, whatever the tiling, so
 //! results never depend on how a caller blocks the work.
 
