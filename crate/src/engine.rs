@@ -1392,6 +1392,54 @@ mod tests {
         }
     }
 
+    /// Content-only attention in four-head lanes (keys interleaved by head, softmax maxima taken
+    /// with the scores), over a batch of two, for widths per head that unroll (8) and that do not
+    /// (12, and 64 with 4 heads), against f64.
+    #[test]
+    fn lanes_without_a_location_term_agree_with_f64() {
+        for (heads, dk, dv) in [(8, 8, 8), (4, 12, 12), (4, 64, 64), (8, 4, 16)] {
+            let (batch, m_in) = (2, 9);
+            let (off, idx) = lists(m_in, m_in, 11, 61 + dk as u64);
+            let q = random(batch * m_in * heads * dk, 62);
+            let k = random(batch * m_in * heads * dk, 63);
+            let v = random(batch * m_in * heads * dv, 64);
+            let f = vec![0.0f32; batch * m_in];
+            for norm in [Norm::Softmax, Norm::Mean] {
+                let plan = Plan {
+                    batch, m_out: m_in, m_in, c_in: 1, c_out: heads * dv, f: &f,
+                    fs: Strides { batch: m_in, elem: 1, chan: 1 }, os: Strides { batch: m_in * heads * dv, elem: heads * dv, chan: 1 },
+                    offsets: &off, indices: &idx, rel: Rel { index: None, coords: None },
+                    mode: Mode::Heads { heads, dv, v: &v, content: Some(Content { dk, q: &q, k: &k, scale: 0.35 }), location: Location::None, combine: Combine::Sum, norm },
+                };
+                let mut out = vec![f32::NAN; batch * m_in * heads * dv];
+                plan.validate(out.len()).unwrap();
+                run(&plan, &mut out);
+                let mut want = vec![0.0f64; out.len()];
+                for b in 0..batch {
+                    for g in 0..m_in {
+                        let (j0, j1) = (off[g] as usize, off[g + 1] as usize);
+                        for h in 0..heads {
+                            let l: Vec<f64> = (j0..j1)
+                                .map(|j| (0..dk).map(|i| q[((b * m_in + g) * heads + h) * dk + i] as f64 * k[((b * m_in + idx[j] as usize) * heads + h) * dk + i] as f64).sum::<f64>() * 0.35)
+                                .collect();
+                            let w: Vec<f64> = if norm == Norm::Softmax {
+                                let mx = l.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                                let z: f64 = l.iter().map(|x| (x - mx).exp()).sum();
+                                l.iter().map(|x| (x - mx).exp() / z).collect()
+                            } else {
+                                l.iter().map(|x| x / l.len() as f64).collect()
+                            };
+                            for c in 0..dv {
+                                want[((b * m_in + g) * heads + h) * dv + c] = (j0..j1).map(|j| w[j - j0] * v[((b * m_in + idx[j] as usize) * heads + h) * dv + c] as f64).sum();
+                            }
+                        }
+                    }
+                }
+                close(&out, &want, &format!("lanes heads {heads} dk {dk} dv {dv} {norm:?}"));
+            }
+        }
+    }
+
     /// Rows that share one list (global attention) run as products of packed keys and values,
     /// and agree with an f64 sum.
     #[test]
