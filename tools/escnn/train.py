@@ -3,12 +3,13 @@
 Three networks of one layout, trained on the first 20,000 upright training images (three epochs;
 longer training raised the upright accuracy and lowered it between right angles) with no
 rotation augmentation: regular fields of C8, of C16, and of D8 (rotations and the reflection x -> -x).
-Layout (chosen for approximate invariance between right angles, docs/demo.md): a disk mask and a
-Gaussian blur (sigma 1) of the input, a 7x7 steerable convolution, one halving of the resolution
-by a 2x2 mean and a blurred subsampling (linear, unlike a max over a square window), two 5x5 and a
-3x3 convolution at 14x14, inner batch norm and ReLU after each, band-limited kernels
-(frequencies_cutoff -3), group pooling, the mean over a disk, and a two-layer head without batch
-norm (which would amplify the remaining rotation errors).
+Layout (chosen for approximate invariance between right angles, docs/demo.md): a disk mask (the
+inscribed disk, which every rotation keeps) and a Gaussian blur (sigma 1) of the input, a 7x7
+steerable convolution, one halving of the resolution by a 2x2 mean and a blurred subsampling
+(linear, unlike a max over a square window), two 5x5 and a 3x3 convolution at 14x14, inner
+batch norm and ReLU after each, band-limited kernels (frequencies_cutoff -3), group pooling, the
+mean over a disk, and a two-layer head without batch norm (which would amplify the remaining
+rotation errors).
 
 Each model is evaluated in PyTorch on the test set rotated by every multiple of 15 degrees
 (tools/pytorch/train.py's rotate()), and the script writes
@@ -18,6 +19,9 @@ Each model is evaluated in PyTorch on the test set rotated by every multiple of 
   models/steerable-predictions.bin                uint8 [model (c8, c16, d8)][angle][image]
 
     /work/venv-escnn/bin/python tools/escnn/train.py [--epochs 3] [--limit 20000] [--threads 2] [--models c8,c16,d8]
+
+The shipped models were trained one per process on one thread (`--threads 1 --models c16`, and
+the same for c8 and d8), so that each is reproducible on its own.
 """
 import argparse
 import json
@@ -57,7 +61,7 @@ GROUPS = {'c8': ('rot', 8), 'c16': ('rot', 16), 'd8': ('flip', 8)}
 
 
 class Net(torch.nn.Module):
-    def __init__(self, key, hidden=64, blur=1.0, margin=15.0, pool_sigma=1.0, end_mask=True, pool='avg', cutoff=-3.0, widths=None, downs=1, k4=3, head_bn=False, max_freq=None, act='relu'):
+    def __init__(self, key, hidden=64, blur=1.0, margin=0.0, pool_sigma=1.0, end_mask=True, pool='avg', cutoff=-3.0, widths=None, downs=1, k4=3, head_bn=False, max_freq=None, act='relu', act_blur=0.0):
         super().__init__()
         from e2cnn import gspaces, nn
         kind, N = GROUPS[key]
@@ -86,12 +90,15 @@ class Net(torch.nn.Module):
             return lambda r: min(rule(r), max_freq)
         conv = lambda a, b, k, p: nn.R2Conv(a, b, k, padding=p, bias=False, frequencies_cutoff=fco(k))
         # ELU is smooth, so it makes fewer frequencies above the grid's than ReLU's kink.
-        nl = (lambda t: nn.ELU(t)) if act == 'elu' else (lambda t: nn.ReLU(t))
+        nl0 = (lambda t: nn.ELU(t)) if act == 'elu' else (lambda t: nn.ReLU(t))
+        # A blur after the nonlinearity takes out the high frequencies its kink makes, which the
+        # next layer's sampled kernels would otherwise alias into orientation-dependent responses.
+        nl = (lambda t: [nl0(t), nn.PointwiseAvgPoolAntialiased(t, sigma=act_blur, stride=1)]) if act_blur else (lambda t: [nl0(t)])
         layers += [
-            conv(t0, t1, 7, 3), nn.InnerBatchNorm(t1), nl(t1), *(down(t1) if downs > 0 else []),
-            conv(t1, t2, 5, 2), nn.InnerBatchNorm(t2), nl(t2),
-            conv(t2, t3, 5, 2), nn.InnerBatchNorm(t3), nl(t3), *(down(t3) if downs > 1 else []),
-            conv(t3, t4, k4, k4 // 2), nn.InnerBatchNorm(t4), nl(t4),
+            conv(t0, t1, 7, 3), nn.InnerBatchNorm(t1), *nl(t1), *(down(t1) if downs > 0 else []),
+            conv(t1, t2, 5, 2), nn.InnerBatchNorm(t2), *nl(t2),
+            conv(t2, t3, 5, 2), nn.InnerBatchNorm(t3), *nl(t3), *(down(t3) if downs > 1 else []),
+            conv(t3, t4, k4, k4 // 2), nn.InnerBatchNorm(t4), nl0(t4),
             nn.GroupPooling(t4),
         ]
         tg = nn.FieldType(gs, [gs.trivial_repr] * f4)
@@ -117,7 +124,7 @@ def main():
     ap.add_argument('--limit', type=int, default=20000, help='train on the first N images only (0: all 60,000)')
     ap.add_argument('--models', default='c8,c16,d8')
     ap.add_argument('--blur', type=float, default=1.0)
-    ap.add_argument('--mask-margin', type=float, default=15.0)
+    ap.add_argument('--mask-margin', type=float, default=0.0, help="MaskModule's margin in percent of the radius (0: the disk every rotation keeps)")
     ap.add_argument('--pool-sigma', type=float, default=1.0)
     ap.add_argument('--end-mask', type=int, default=1)
     ap.add_argument('--pool', default='avg', choices=['avg', 'max'])
@@ -128,6 +135,7 @@ def main():
     ap.add_argument('--k4', type=int, default=3, help='kernel size of the last convolution')
     ap.add_argument('--head-bn', type=int, default=0, help='a batch norm in the head (it amplifies what is left of rotation errors)')
     ap.add_argument('--act', default='relu', choices=['relu', 'elu'], help='the nonlinearity after each convolution')
+    ap.add_argument('--act-blur', type=float, default=0.0, help='sigma of a blur after each inner nonlinearity (0: none)')
     ap.add_argument('--lr', type=float, default=3e-3, help='Adam learning rate (a tenth of it in the last epoch)')
     ap.add_argument('--out', default=os.path.join(ROOT, 'models'))
     ap.add_argument('--test-limit', type=int, default=0)
@@ -154,7 +162,7 @@ def main():
     all_preds = np.fromfile(preds_path, dtype=np.uint8).reshape(len(GROUPS), len(ANGLES), -1) if os.path.exists(preds_path) and keys != list(GROUPS) else np.zeros((len(GROUPS), len(ANGLES), n), dtype=np.uint8)
     for key in keys:
         widths = tuple(int(v) for v in args.widths.split(',')) if args.widths else None
-        net = Net(key, blur=args.blur, margin=args.mask_margin, pool_sigma=args.pool_sigma, end_mask=bool(args.end_mask), pool=args.pool, cutoff=args.cutoff, widths=widths, downs=args.downs, k4=args.k4, head_bn=bool(args.head_bn), max_freq=args.max_freq, act=args.act)
+        net = Net(key, blur=args.blur, margin=args.mask_margin, pool_sigma=args.pool_sigma, end_mask=bool(args.end_mask), pool=args.pool, cutoff=args.cutoff, widths=widths, downs=args.downs, k4=args.k4, head_bn=bool(args.head_bn), max_freq=args.max_freq, act=args.act, act_blur=args.act_blur)
         count = sum(p.numel() for p in net.parameters() if p.requires_grad)
         opt = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=args.lr)
         g = torch.Generator().manual_seed(0)
