@@ -256,20 +256,10 @@ pub fn exp_reference(x: u32, out: u32, len: u32, kind: u32) -> u32 {
         let o = arg("exp_reference: out", out, Some(len as usize))?;
         distinct(&o, &[&xin])?;
         let (x, o) = unsafe { (slice(&xin), slice_mut(&o)) };
-        let lanes = |f: fn(crate::simd::F4) -> crate::simd::F4, g: fn(f32) -> f32, x: &[f32], o: &mut [f32]| {
-            let body = x.len() - x.len() % 4;
-            for (xc, oc) in x[..body].chunks_exact(4).zip(o[..body].chunks_exact_mut(4)) {
-                // SAFETY: chunks of four.
-                unsafe { f(crate::simd::F4::load(xc.as_ptr())).store(oc.as_mut_ptr()) };
-            }
-            for (xv, ov) in x[body..].iter().zip(&mut o[body..]) {
-                *ov = g(*xv);
-            }
-        };
         match kind {
-            0 => lanes(vmath::exp4, vmath::exp, x, o),
+            0 => pointwise::map_lanes(x, o, vmath::exp4, vmath::exp),
             1 => o.iter_mut().zip(x).for_each(|(ov, xv)| *ov = vmath::exp(*xv)),
-            2 => lanes(vmath::exp_nonpos4, vmath::exp_nonpos, x, o),
+            2 => pointwise::map_lanes(x, o, vmath::exp_nonpos4, vmath::exp_nonpos),
             3 => o.iter_mut().zip(x).for_each(|(ov, xv)| *ov = vmath::exp_nonpos(*xv)),
             _ => return Err(format!("exp_reference: kind must be 0-3, got {kind}")),
         }

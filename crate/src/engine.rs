@@ -711,13 +711,14 @@ fn attend_lanes_with<const QK: usize, const VK: usize>(p: &Plan, b: usize, g0: u
     let qk = if QK > 0 { QK } else { dk / 4 };
     let vk = if VK > 0 { VK } else { dv / 4 };
     let contiguous = p.os.chan == 1;
+    // With a softmax, the row's maxima per head are taken in the pass that writes the logits
+    // last (in list order, as the softmax would): the scores' when there is no location term.
+    let fused = a.norm == Norm::Softmax && !matches!(a.location, Location::Table(_));
+    let with_max = fused && matches!(a.location, Location::None);
     for g in g0..g1 {
         let (j0, j1) = (p.offsets[g] as usize, p.offsets[g + 1] as usize);
         let n = j1 - j0;
         let l = &mut logits[(j0 - p0) * heads..(j1 - p0) * heads];
-        // With a softmax, the row's maxima per head are taken in the pass that writes the
-        // logits last (in list order, as the softmax would).
-        let fused = a.norm == Norm::Softmax && !matches!(a.location, Location::Table(_));
         let mx = &mut mx[..hq];
         mx.fill(F4::splat(f32::NEG_INFINITY));
         match a.content {
@@ -735,7 +736,6 @@ fn attend_lanes_with<const QK: usize, const VK: usize>(p: &Plan, b: usize, g0: u
                     }
                 }
                 let scale = F4::splat(c.scale);
-                let with_max = fused && matches!(a.location, Location::None);
                 // Four heads at a time over the whole list, their query channels in registers.
                 let list = &p.indices[j0..j1];
                 for hg in 0..hq {
@@ -1193,6 +1193,14 @@ mod tests {
         out
     }
 
+    /// Validates the plan and runs it into a fresh output of `len` values (NaN before the run).
+    fn run_checked(plan: &Plan, len: usize) -> Vec<f32> {
+        let mut out = vec![f32::NAN; len];
+        plan.validate(out.len()).unwrap();
+        run(plan, &mut out);
+        out
+    }
+
     fn close(a: &[f32], b: &[f64], what: &str) {
         let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(1e-30);
         for (i, (x, y)) in a.iter().zip(b).enumerate() {
@@ -1215,9 +1223,7 @@ mod tests {
             let os = Strides { batch: co * m_out, elem: 1, chan: m_out };
             let fcf: Vec<f32> = (0..b_n * ci * m_in).map(|i| { let (b, rest) = (i / (ci * m_in), i % (ci * m_in)); f[(b * m_in + rest % m_in) * ci + rest / m_in] }).collect();
             let plan = Plan { batch: b_n, m_out, m_in, c_in: ci, c_out: co, f: &fcf, fs, os, offsets: &off, indices: &idx, rel: Rel { index: Some((&rel, r)), coords: None }, mode: Mode::Basis { mlp: None, m: r, w: &w, bias: Some(&bias), act: Act::Relu, norm } };
-            let mut out = vec![f32::NAN; b_n * m_out * co];
-            plan.validate(out.len()).unwrap();
-            run(&plan, &mut out);
+            let out = run_checked(&plan, b_n * m_out * co);
             let mut want = vec![0.0f64; out.len()];
             for b in 0..b_n {
                 for g in 0..m_out {
@@ -1303,9 +1309,7 @@ mod tests {
         let fs = Strides { batch: m_in * ci, elem: ci, chan: 1 };
         let os = Strides { batch: m_out * co, elem: co, chan: 1 };
         let plan = Plan { batch: 1, m_out, m_in, c_in: ci, c_out: co, f: &f, fs, os, offsets: &off, indices: &idx, rel: Rel { index: None, coords: Some((&coords, a)) }, mode: Mode::Matrix { mlp, bias: None, act: Act::None, norm: Norm::Mean } };
-        let mut out = vec![f32::NAN; m_out * co];
-        plan.validate(out.len()).unwrap();
-        run(&plan, &mut out);
+        let out = run_checked(&plan, m_out * co);
         let mut want = vec![0.0f64; out.len()];
         for g in 0..m_out {
             let (j0, j1) = (off[g] as usize, off[g + 1] as usize);
@@ -1357,9 +1361,7 @@ mod tests {
                 offsets: &off, indices: &idx, rel: Rel { index: None, coords: Some((&coords, a)) },
                 mode: Mode::Heads { heads, dv, v: &v, content: Some(content), location: Location::Mlp(mlp), combine, norm },
             };
-            let mut out = vec![f32::NAN; m_out * heads * dv];
-            plan.validate(out.len()).unwrap();
-            run(&plan, &mut out);
+            let out = run_checked(&plan, m_out * heads * dv);
             let mut want = vec![0.0f64; out.len()];
             for g in 0..m_out {
                 let (j0, j1) = (off[g] as usize, off[g + 1] as usize);
@@ -1411,9 +1413,7 @@ mod tests {
                     offsets: &off, indices: &idx, rel: Rel { index: None, coords: None },
                     mode: Mode::Heads { heads, dv, v: &v, content: Some(Content { dk, q: &q, k: &k, scale: 0.35 }), location: Location::None, combine: Combine::Sum, norm },
                 };
-                let mut out = vec![f32::NAN; batch * m_in * heads * dv];
-                plan.validate(out.len()).unwrap();
-                run(&plan, &mut out);
+                let out = run_checked(&plan, batch * m_in * heads * dv);
                 let mut want = vec![0.0f64; out.len()];
                 for b in 0..batch {
                     for g in 0..m_in {
@@ -1463,9 +1463,7 @@ mod tests {
                     offsets, indices, rel: Rel { index: Some((rels, size)), coords: None },
                     mode: Mode::Heads { heads, dv, v: &v, content: Some(Content { dk, q: &q, k: &k, scale: 0.7 }), location: Location::Table(&t), combine: Combine::Sum, norm },
                 };
-                let mut out = vec![f32::NAN; (offsets.len() - 1) * heads * dv];
-                plan.validate(out.len()).unwrap();
-                run(&plan, &mut out);
+                let out = run_checked(&plan, (offsets.len() - 1) * heads * dv);
                 out
             };
             let shared = run_with(&off, &idx, &rel);

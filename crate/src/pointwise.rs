@@ -71,19 +71,26 @@ pub fn layer_norm(x: &[f32], rows: usize, c: usize, gamma: &[f32], beta: &[f32],
     }
 }
 
-/// `out = x * sigmoid(x)` (SiLU, Swish) over `x`, four lanes at a time, the tail by the scalar twin.
-pub fn silu_all(x: &[f32], out: &mut [f32]) {
+/// `out = f(x)` elementwise: four lanes at a time by `f4`, the tail (fewer than four) by its scalar
+/// twin `f`.
+#[inline(always)]
+pub fn map_lanes(x: &[f32], out: &mut [f32], f4: impl Fn(F4) -> F4, f: impl Fn(f32) -> f32) {
     let n = x.len().min(out.len());
     let mut i = 0;
     while i + 4 <= n {
         // SAFETY: i + 4 <= n for both slices.
-        unsafe { crate::vmath::silu4(F4::load(x.as_ptr().add(i))).store(out.as_mut_ptr().add(i)) };
+        unsafe { f4(F4::load(x.as_ptr().add(i))).store(out.as_mut_ptr().add(i)) };
         i += 4;
     }
     while i < n {
-        out[i] = crate::vmath::silu(x[i]);
+        out[i] = f(x[i]);
         i += 1;
     }
+}
+
+/// `out = x * sigmoid(x)` (SiLU, Swish) over `x`, four lanes at a time, the tail by the scalar twin.
+pub fn silu_all(x: &[f32], out: &mut [f32]) {
+    map_lanes(x, out, crate::vmath::silu4, crate::vmath::silu);
 }
 
 /// Rows of `x` (`[m, c]`) reduced by segment: `out[s] = op over e with seg[e] = s of x[e]`,

@@ -146,17 +146,6 @@ mod imp {
                 _ => f32x4_extract_lane::<3>(self.0),
             }
         }
-        /// Broadcast lane `L` to all four lanes.
-        #[inline(always)]
-        pub fn lane<const L: usize>(self) -> Self {
-            // i32x4_shuffle needs literal indices; L is one of 0..4.
-            match L {
-                0 => F4(i32x4_shuffle::<0, 0, 0, 0>(self.0, self.0)),
-                1 => F4(i32x4_shuffle::<1, 1, 1, 1>(self.0, self.0)),
-                2 => F4(i32x4_shuffle::<2, 2, 2, 2>(self.0, self.0)),
-                _ => F4(i32x4_shuffle::<3, 3, 3, 3>(self.0, self.0)),
-            }
-        }
         /// `x > 0 || x is NaN ? x : +0`, lane-wise: ReLU that keeps NaN (as PyTorch does) and
         /// is bit-exact everywhere (no NaN canonicalisation by `f32x4.max`).
         #[inline(always)]
@@ -274,10 +263,6 @@ mod imp {
         #[inline(always)]
         pub fn get(self, i: usize) -> f32 {
             self.0[i]
-        }
-        #[inline(always)]
-        pub fn lane<const L: usize>(self) -> Self {
-            F4([self.0[L]; 4])
         }
         #[inline(always)]
         pub fn relu(self) -> Self {
