@@ -14,12 +14,12 @@ const names = readdirSync(dir).filter((f) => f.endsWith('.io.safetensors')).map(
 const config = (n: string) => JSON.parse(readFileSync(new URL(`${n}.json`, dir), 'utf8'));
 
 describe('escnn and e2cnn models', () => {
-  it('cover C4, C8, C16, D4, D8 regular fields, SO(2) irreducible fields with norm and gated nonlinearities, O(2), kernels 3, 5 and 7, from both libraries', () => {
+  it('cover C4, C8, C16, D4, D8 regular fields, SO(2) irreducible fields with norm and gated nonlinearities, O(2), kernels 1, 3, 5 and 7, from both libraries', () => {
     const all = names.map(config);
     const groups = new Set(all.map((c) => c.group.replace(/\(-1, \d+\)/, '(-1)')));
     for (const g of ['rot2dOnR2(4)', 'rot2dOnR2(8)', 'rot2dOnR2(16)', 'flipRot2dOnR2(4)', 'flipRot2dOnR2(8)', 'rot2dOnR2(-1)', 'flipRot2dOnR2(-1)']) expect(groups).toContain(g);
     const layers = all.flatMap((c) => c.layers);
-    expect(new Set(layers.filter((l) => l.type === 'r2conv').map((l) => l.kernel))).toEqual(new Set([3, 5, 7]));
+    expect(new Set(layers.filter((l) => l.type === 'r2conv').map((l) => l.kernel))).toEqual(new Set([1, 3, 5, 7]));
     for (const t of ['normNonlinearity', 'gatedNonlinearity', 'innerBatchNorm', 'iidBatchNorm', 'groupPooling', 'normPool', 'maxPoolAntialiased', 'avgPoolAntialiased', 'mask', 'elu', 'linear']) expect(layers.map((l) => l.type)).toContain(t);
     expect(new Set(all.flatMap((c) => c.layers.filter((l: { type: string }) => l.type === 'r2conv').map((l: { basis?: string }) => l.basis ?? 'escnn')))).toEqual(new Set(['escnn', 'e2cnn']));
     expect(names.length).toBeGreaterThanOrEqual(6);

@@ -137,6 +137,14 @@ def e2cnn_models():
     t1 = nn.FieldType(gs, [gs.regular_repr] * 2)
     out['e2cnn_c6_offset'] = (nn.SequentialModule(
         nn.R2Conv(t0, t1, 5, padding=2), nn.ReLU(t1), nn.R2Conv(t1, t1, 5, padding=2, maximum_offset=0), nn.GroupPooling(t1)), (2, 1, 9, 9))
+    # The steerable demo's layout: a disk mask after an inner nonlinearity and a 1x1 convolution
+    # between regular fields (the basis at radius 0 only: the circulants).
+    gs = gspaces.Rot2dOnR2(16)
+    t0 = nn.FieldType(gs, [gs.trivial_repr])
+    t1 = nn.FieldType(gs, [gs.regular_repr] * 2)
+    out['e2cnn_c16_mask_k1'] = (nn.SequentialModule(
+        nn.R2Conv(t0, t1, 5, padding=2), nn.ReLU(t1), nn.MaskModule(t1, 9, margin=0), nn.R2Conv(t1, t1, 1), nn.ReLU(t1),
+        nn.GroupPooling(t1)), (2, 1, 9, 9))
     return out
 
 
