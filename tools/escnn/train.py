@@ -1,15 +1,20 @@
 """Trains the steerable demo models on upright Fashion-MNIST with e2cnn and exports them.
 
-Three networks of one layout, trained on the first 20,000 upright training images (three epochs;
-longer training raised the upright accuracy and lowered it between right angles) with no
-rotation augmentation: regular fields of C8, of C16, and of D8 (rotations and the reflection x -> -x).
-Layout (chosen for approximate invariance between right angles, docs/demo.md): a disk mask (the
-inscribed disk, which every rotation keeps) and a Gaussian blur (sigma 1) of the input, a 7x7
-steerable convolution, one halving of the resolution by a 2x2 mean and a blurred subsampling
-(linear, unlike a max over a square window), two 5x5 and a 3x3 convolution at 14x14, inner
-batch norm and ReLU after each, band-limited kernels (frequencies_cutoff -3), group pooling, the
-mean over a disk, and a two-layer head without batch norm (which would amplify the remaining
-rotation errors).
+Three networks of one layout, trained on the first 20,000 upright training images (four epochs)
+with no rotation augmentation: regular fields of C8, of C16, and of D8 (rotations and the
+reflection x -> -x). Layout (chosen for approximate invariance between right angles,
+docs/demo.md): a disk mask (the inscribed disk, which every rotation keeps) and a Gaussian blur
+(sigma 1) of the input, a 7x7 steerable convolution, one halving of the resolution by a 2x2 mean
+and a blurred subsampling (linear, unlike a max over a square window), two 5x5 and a 3x3
+convolution at 14x14, inner batch norm and ReLU after each, band-limited kernels
+(frequencies_cutoff -3), group pooling, the mean over a disk, and a two-layer head without batch
+norm (which would amplify the remaining rotation errors). Two parts of it carry most of the
+accuracy between right angles:
+  - the disk mask after every inner nonlinearity: zero padding otherwise leaves each feature
+    map a square support, which only right angles keep;
+  - (C16) each regular field's orientation frequencies cut to <= 4 after every nonlinearity
+    (`lowpass`), so a turn by a fraction of the group's step moves a smooth orientation
+    response rather than a kinked one.
 
 Each model is evaluated in PyTorch on the test set rotated by every multiple of 15 degrees
 (tools/pytorch/train.py's rotate()), and the script writes
@@ -18,7 +23,7 @@ Each model is evaluated in PyTorch on the test set rotated by every multiple of 
   models/steerable-reference.json                 accuracies per angle, settings, timings
   models/steerable-predictions.bin                uint8 [model (c8, c16, d8)][angle][image]
 
-    /work/venv-escnn/bin/python tools/escnn/train.py [--epochs 3] [--limit 20000] [--threads 2] [--models c8,c16,d8]
+    /work/venv-escnn/bin/python tools/escnn/train.py [--epochs 4] [--limit 20000] [--threads 2] [--models c8,c16,d8]
 
 The shipped models were trained one per process on one thread (`--threads 1 --models c16`, and
 the same for c8 and d8), so that each is reproducible on its own.
@@ -60,8 +65,49 @@ WIDTHS = {'c8': (4, 8, 8, 32), 'c16': (2, 4, 4, 16), 'd8': (2, 4, 4, 16)}
 GROUPS = {'c8': ('rot', 8), 'c16': ('rot', 16), 'd8': ('flip', 8)}
 
 
+def lowpass(t, L):
+    """A fixed 1x1 convolution that keeps each regular field's orientation frequencies <= L.
+
+    A nonlinearity on a regular field makes orientation frequencies up to the group's Nyquist
+    one; a turn by a fraction of the group's step then moves those samples by a fraction, which
+    the next layers (and the maximum of the group pooling) see as a different input. Projecting
+    onto the low frequencies keeps every later layer's orientation response smooth. It is an
+    R2Conv (a circulant on each field, a constant of the kernel basis at radius 0), frozen, so
+    the exporter and the library run it as any other convolution.
+    """
+    from e2cnn import nn
+    N = t.gspace.fibergroup.order()
+    conv = nn.R2Conv(t, t, 1, bias=False)
+    d = torch.arange(N, dtype=torch.float64)
+    diff = d[:, None] - d[None, :]
+    P = sum(torch.cos(2 * np.pi * k * diff / N) for k in range(-L, L + 1)) / N
+    w = torch.zeros_like(conv.weights, dtype=torch.float64)
+    with torch.no_grad():
+        # The basis is linear: expand each unit weight, find the field pair it lives on, and
+        # solve the diagonal blocks for P (the off-diagonal ones stay zero).
+        blocks = {}
+        for j in range(w.numel()):
+            conv.weights.zero_()
+            conv.weights[j] = 1
+            f = conv.expand_parameters()[0][:, :, 0, 0].double()
+            nz = f.abs().reshape(f.shape[0] // N, N, f.shape[1] // N, N).sum(dim=(1, 3)).nonzero()
+            assert len(nz) == 1
+            o, i = nz[0].tolist()
+            if o == i:
+                blocks.setdefault(o, []).append((j, f[o * N:(o + 1) * N, i * N:(i + 1) * N].reshape(-1)))
+        for o, elems in blocks.items():
+            A = torch.stack([e for _, e in elems], dim=1)
+            sol = torch.linalg.lstsq(A, P.reshape(-1, 1)).solution[:, 0]
+            assert (A @ sol - P.reshape(-1)).abs().max() < 1e-9
+            for (j, _), v in zip(elems, sol):
+                w[j] = v
+        conv.weights.copy_(w.float())
+    conv.weights.requires_grad_(False)
+    return conv
+
+
 class Net(torch.nn.Module):
-    def __init__(self, key, hidden=64, blur=1.0, margin=0.0, pool_sigma=1.0, end_mask=True, pool='avg', cutoff=-3.0, widths=None, downs=1, k4=3, head_bn=False, max_freq=None, act='relu', act_blur=0.0):
+    def __init__(self, key, hidden=64, blur=1.0, margin=0.0, pool_sigma=1.0, end_mask=True, pool='avg', cutoff=-3.0, widths=None, downs=1, k4=3, head_bn=False, max_freq=None, act='relu', act_blur=0.0, inner_mask=False, orient_lowpass=0):
         super().__init__()
         from e2cnn import gspaces, nn
         kind, N = GROUPS[key]
@@ -93,15 +139,22 @@ class Net(torch.nn.Module):
         nl0 = (lambda t: nn.ELU(t)) if act == 'elu' else (lambda t: nn.ReLU(t))
         # A blur after the nonlinearity takes out the high frequencies its kink makes, which the
         # next layer's sampled kernels would otherwise alias into orientation-dependent responses.
-        nl = (lambda t: [nl0(t), nn.PointwiseAvgPoolAntialiased(t, sigma=act_blur, stride=1)]) if act_blur else (lambda t: [nl0(t)])
+        nl1 = (lambda t: [nl0(t), nn.PointwiseAvgPoolAntialiased(t, sigma=act_blur, stride=1)]) if act_blur else (lambda t: [nl0(t)])
+        # Zero padding makes every feature map's support a square, which a rotation by other than
+        # a right angle does not keep: a mask to the inscribed disk after each nonlinearity.
+        nl2 = (lambda t, s: [*nl1(t), nn.MaskModule(t, s, margin=0)]) if inner_mask else (lambda t, s: nl1(t))
+        # Only cyclic groups whose Nyquist frequency N/2 is above the cutoff (C16 for 4; C8's
+        # highest frequency is 4 already); D_N's regular fields are not one circle of orientations.
+        smooth = bool(orient_lowpass) and kind == 'rot' and N // 2 > orient_lowpass
+        nl = (lambda t, s: [*nl2(t, s), lowpass(t, orient_lowpass)]) if smooth else nl2
         layers += [
-            conv(t0, t1, 7, 3), nn.InnerBatchNorm(t1), *nl(t1), *(down(t1) if downs > 0 else []),
-            conv(t1, t2, 5, 2), nn.InnerBatchNorm(t2), *nl(t2),
-            conv(t2, t3, 5, 2), nn.InnerBatchNorm(t3), *nl(t3), *(down(t3) if downs > 1 else []),
-            conv(t3, t4, k4, k4 // 2), nn.InnerBatchNorm(t4), nl0(t4),
-            nn.GroupPooling(t4),
+            conv(t0, t1, 7, 3), nn.InnerBatchNorm(t1), *nl(t1, 28), *(down(t1) if downs > 0 else []),
+            conv(t1, t2, 5, 2), nn.InnerBatchNorm(t2), *nl(t2, 28 >> min(downs, 1)),
+            conv(t2, t3, 5, 2), nn.InnerBatchNorm(t3), *nl(t3, 28 >> min(downs, 1)), *(down(t3) if downs > 1 else []),
+            conv(t3, t4, k4, k4 // 2), nn.InnerBatchNorm(t4), nl0(t4), *([lowpass(t4, orient_lowpass)] if smooth else []),
         ]
         tg = nn.FieldType(gs, [gs.trivial_repr] * f4)
+        layers.append(nn.GroupPooling(t4))
         if end_mask:
             layers.append(nn.MaskModule(tg, {0: 28, 1: 14}.get(downs, 7), margin=0))
         layers.append(nn.PointwiseAdaptiveAvgPool(tg, 1))
@@ -119,7 +172,7 @@ class Net(torch.nn.Module):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument('--epochs', type=int, default=3)
+    ap.add_argument('--epochs', type=int, default=4)
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--limit', type=int, default=20000, help='train on the first N images only (0: all 60,000)')
     ap.add_argument('--models', default='c8,c16,d8')
@@ -136,6 +189,8 @@ def main():
     ap.add_argument('--head-bn', type=int, default=0, help='a batch norm in the head (it amplifies what is left of rotation errors)')
     ap.add_argument('--act', default='relu', choices=['relu', 'elu'], help='the nonlinearity after each convolution')
     ap.add_argument('--act-blur', type=float, default=0.0, help='sigma of a blur after each inner nonlinearity (0: none)')
+    ap.add_argument('--inner-mask', type=int, default=1, help='a disk mask after each inner nonlinearity (0: none)')
+    ap.add_argument('--orient-lowpass', type=int, default=4, help="keep each regular field's orientation frequencies <= this after each nonlinearity (C_N with N/2 above it; 0: off)")
     ap.add_argument('--lr', type=float, default=3e-3, help='Adam learning rate (a tenth of it in the last epoch)')
     ap.add_argument('--out', default=os.path.join(ROOT, 'models'))
     ap.add_argument('--test-limit', type=int, default=0)
@@ -162,7 +217,7 @@ def main():
     all_preds = np.fromfile(preds_path, dtype=np.uint8).reshape(len(GROUPS), len(ANGLES), -1) if os.path.exists(preds_path) and keys != list(GROUPS) else np.zeros((len(GROUPS), len(ANGLES), n), dtype=np.uint8)
     for key in keys:
         widths = tuple(int(v) for v in args.widths.split(',')) if args.widths else None
-        net = Net(key, blur=args.blur, margin=args.mask_margin, pool_sigma=args.pool_sigma, end_mask=bool(args.end_mask), pool=args.pool, cutoff=args.cutoff, widths=widths, downs=args.downs, k4=args.k4, head_bn=bool(args.head_bn), max_freq=args.max_freq, act=args.act, act_blur=args.act_blur)
+        net = Net(key, blur=args.blur, margin=args.mask_margin, pool_sigma=args.pool_sigma, end_mask=bool(args.end_mask), pool=args.pool, cutoff=args.cutoff, widths=widths, downs=args.downs, k4=args.k4, head_bn=bool(args.head_bn), max_freq=args.max_freq, act=args.act, act_blur=args.act_blur, inner_mask=bool(args.inner_mask), orient_lowpass=args.orient_lowpass)
         count = sum(p.numel() for p in net.parameters() if p.requires_grad)
         opt = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=args.lr)
         g = torch.Generator().manual_seed(0)
