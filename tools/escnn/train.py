@@ -76,11 +76,23 @@ def lowpass(t, L):
     the exporter and the library run it as any other convolution.
     """
     from e2cnn import nn
-    N = t.gspace.fibergroup.order()
+    G = t.gspace.fibergroup
+    N = G.order()
     conv = nn.R2Conv(t, t, 1, bias=False)
-    d = torch.arange(N, dtype=torch.float64)
-    diff = d[:, None] - d[None, :]
-    P = sum(torch.cos(2 * np.pi * k * diff / N) for k in range(-L, L + 1)) / N
+    if type(t.gspace).__name__ == 'Rot2dOnR2':
+        d = torch.arange(N, dtype=torch.float64)
+        diff = d[:, None] - d[None, :]
+        P = sum(torch.cos(2 * np.pi * k * diff / N) for k in range(-L, L + 1)) / N
+    else:
+        # D_N: the sum of the projectors onto the isotypic parts whose rotation frequency is <= L,
+        # each sum_g chi(g) rho_reg(g) scaled so that it squares to itself.
+        reg = G.regular_representation
+        P = torch.zeros(N, N, dtype=torch.float64)
+        for irr in G.irreps.values():
+            if irr.attributes['frequency'] <= L:
+                M = sum(np.trace(irr(g)) * reg(g) for g in G.elements)
+                P += torch.from_numpy(M * np.trace(M) / np.trace(M @ M))
+        assert (P @ P - P).abs().max() < 1e-9
     w = torch.zeros_like(conv.weights, dtype=torch.float64)
     with torch.no_grad():
         # The basis is linear: expand each unit weight, find the field pair it lives on, and
@@ -143,9 +155,8 @@ class Net(torch.nn.Module):
         # Zero padding makes every feature map's support a square, which a rotation by other than
         # a right angle does not keep: a mask to the inscribed disk after each nonlinearity.
         nl2 = (lambda t, s: [*nl1(t), nn.MaskModule(t, s, margin=0)]) if inner_mask else (lambda t, s: nl1(t))
-        # Only cyclic groups whose Nyquist frequency N/2 is above the cutoff (C16 for 4; C8's
-        # highest frequency is 4 already); D_N's regular fields are not one circle of orientations.
-        smooth = bool(orient_lowpass) and kind == 'rot' and N // 2 > orient_lowpass
+        # Only where the rotations' highest frequency N/2 is above the cutoff.
+        smooth = bool(orient_lowpass) and N // 2 > orient_lowpass
         nl = (lambda t, s: [*nl2(t, s), lowpass(t, orient_lowpass)]) if smooth else nl2
         layers += [
             conv(t0, t1, 7, 3), nn.InnerBatchNorm(t1), *nl(t1, 28), *(down(t1) if downs > 0 else []),
