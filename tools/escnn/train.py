@@ -12,9 +12,9 @@ norm (which would amplify the remaining rotation errors). Two parts of it carry 
 accuracy between right angles:
   - the disk mask after every inner nonlinearity: zero padding otherwise leaves each feature
     map a square support, which only right angles keep;
-  - (C16) each regular field's orientation frequencies cut to <= 4 after every nonlinearity
-    (`lowpass`), so a turn by a fraction of the group's step moves a smooth orientation
-    response rather than a kinked one.
+  - each regular field's orientation frequencies cut after every nonlinearity (`lowpass`: to
+    <= 4 for C16, the default, and <= 2 for C8 and D8, `--orient-lowpass 2`), so a turn by a
+    fraction of the group's step moves a smooth orientation response rather than a kinked one.
 
 Each model is evaluated in PyTorch on the test set rotated by every multiple of 15 degrees
 (tools/pytorch/train.py's rotate()), and the script writes
@@ -25,8 +25,9 @@ Each model is evaluated in PyTorch on the test set rotated by every multiple of 
 
     /work/venv-escnn/bin/python tools/escnn/train.py [--epochs 4] [--limit 20000] [--threads 2] [--models c8,c16,d8]
 
-The shipped models were trained one per process on one thread (`--threads 1 --models c16`, and
-the same for c8 and d8), so that each is reproducible on its own.
+The shipped models were trained one per process on one thread, so that each is reproducible on
+its own: `--threads 1 --models c16`, `--threads 1 --models c8 --orient-lowpass 2` and the same
+for d8.
 """
 import argparse
 import json
@@ -72,8 +73,8 @@ def lowpass(t, L):
     one; a turn by a fraction of the group's step then moves those samples by a fraction, which
     the next layers (and the maximum of the group pooling) see as a different input. Projecting
     onto the low frequencies keeps every later layer's orientation response smooth. It is an
-    R2Conv (a circulant on each field, a constant of the kernel basis at radius 0), frozen, so
-    the exporter and the library run it as any other convolution.
+    R2Conv (on each field a circulant for C_N, the isotypic projection for D_N; the kernel basis
+    at radius 0 holds both), frozen, so the exporter and the library run it as any other convolution.
     """
     from e2cnn import nn
     G = t.gspace.fibergroup
@@ -201,7 +202,7 @@ def main():
     ap.add_argument('--act', default='relu', choices=['relu', 'elu'], help='the nonlinearity after each convolution')
     ap.add_argument('--act-blur', type=float, default=0.0, help='sigma of a blur after each inner nonlinearity (0: none)')
     ap.add_argument('--inner-mask', type=int, default=1, help='a disk mask after each inner nonlinearity (0: none)')
-    ap.add_argument('--orient-lowpass', type=int, default=4, help="keep each regular field's orientation frequencies <= this after each nonlinearity (C_N with N/2 above it; 0: off)")
+    ap.add_argument('--orient-lowpass', type=int, default=4, help="keep each regular field's orientation frequencies <= this after each nonlinearity (where the rotations' N/2 is above it: C16 at 4, C8 and D8 at 2; 0: off)")
     ap.add_argument('--lr', type=float, default=3e-3, help='Adam learning rate (a tenth of it in the last epoch)')
     ap.add_argument('--out', default=os.path.join(ROOT, 'models'))
     ap.add_argument('--test-limit', type=int, default=0)
