@@ -369,7 +369,10 @@ pub fn run(p: &Plan, out: &mut [f32]) {
     let mut g0 = 0;
     while g0 < p.m_out {
         let mut g1 = g0 + 1;
-        if shares && same_list(p, g0, g0 + 1) {
+        // Whether every row of the block has g0's list: decided here, once, since a block of
+        // rows with different lists may still begin and end with the same one.
+        let shared = shares && same_list(p, g0, g0 + 1);
+        if shared {
             while g1 < p.m_out && g1 - g0 < SHARED_ROWS && same_list(p, g0, g1) {
                 g1 += 1;
             }
@@ -379,10 +382,10 @@ pub fn run(p: &Plan, out: &mut [f32]) {
             }
         }
         max_pairs = max_pairs.max((p.offsets[g1] - p.offsets[g0]) as usize);
-        blocks.push((g0, g1));
+        blocks.push((g0, g1, shared));
         g0 = g1;
     }
-    let max_rows_used = blocks.iter().map(|(a, b)| b - a).max().unwrap_or(0);
+    let max_rows_used = blocks.iter().map(|(a, b, _)| b - a).max().unwrap_or(0);
     let max_list = (0..p.m_out).map(|g| (p.offsets[g + 1] - p.offsets[g]) as usize).max().unwrap_or(0);
     let z_len = max_pairs * zw;
     let h_len = max_pairs * hw;
@@ -413,14 +416,14 @@ pub fn run(p: &Plan, out: &mut [f32]) {
         // The batch item whose keys `kt` holds interleaved by head.
         let mut kt_for = None;
         for b in 0..p.batch {
-            for &(g0, g1) in &blocks {
+            for &(g0, g1, shared) in &blocks {
                 let psi = mlp.map(|m| evaluate(p, m, b, g0, g1, z, h1, h2));
                 match &p.mode {
                     Mode::Basis { m, w, bias, act, norm, .. } => basis(p, b, g0, g1, *m, w, *bias, *act, *norm, psi, s, y, out),
                     Mode::Matrix { bias, act, norm, .. } => matrix(p, b, g0, g1, *bias, *act, *norm, psi.unwrap(), vecs, out),
                     Mode::Heads { heads, dv, v, content, location, combine, norm } => {
                         let a = Attention { heads: *heads, dv: *dv, v, content: content.as_ref(), location, combine: *combine, norm: *norm, psi };
-                        if g1 - g0 > 1 && shares && same_list(p, g0, g1 - 1) {
+                        if shared {
                             attend_shared(p, b, g0, g1, &a, logits, packs, &mut packed, out);
                         } else {
                             attend_rows(p, b, g0, g1, &a, logits, kt, &mut kt_for, out);
@@ -1445,6 +1448,43 @@ mod tests {
                 close(&out, &want, &format!("lanes heads {heads} dk {dk} dv {dv} {norm:?}"));
             }
         }
+    }
+
+    /// Rows whose lists alternate (A, B, A, ...: the first and last row of a block share a
+    /// list, the rows between do not) each attend over their own list.
+    #[test]
+    fn alternating_lists_are_not_taken_as_shared() {
+        let (m_in, m_out, heads, dk, dv) = (9, 5, 4, 4, 4);
+        let a: Vec<u32> = (0..m_in as u32).rev().collect();
+        let b: Vec<u32> = (0..m_in as u32 - 2).collect();
+        let mut off = vec![0u32];
+        let mut idx = Vec::new();
+        for g in 0..m_out {
+            idx.extend_from_slice(if g % 2 == 0 { &a } else { &b });
+            off.push(idx.len() as u32);
+        }
+        let (q, k, v) = (random(m_out * heads * dk, 61), random(m_in * heads * dk, 62), random(m_in * heads * dv, 63));
+        let f = vec![0.0f32; m_in];
+        let plan = Plan {
+            batch: 1, m_out, m_in, c_in: 1, c_out: heads * dv, f: &f,
+            fs: Strides { batch: m_in, elem: 1, chan: 1 }, os: Strides { batch: m_out * heads * dv, elem: heads * dv, chan: 1 },
+            offsets: &off, indices: &idx, rel: Rel { index: None, coords: None },
+            mode: Mode::Heads { heads, dv, v: &v, content: Some(Content { dk, q: &q, k: &k, scale: 0.5 }), location: Location::None, combine: Combine::Sum, norm: Norm::Softmax },
+        };
+        let out = run_checked(&plan, m_out * heads * dv);
+        let mut want = vec![0.0f64; out.len()];
+        for g in 0..m_out {
+            let list = &idx[off[g] as usize..off[g + 1] as usize];
+            for h in 0..heads {
+                let l: Vec<f64> = list.iter().map(|&e| (0..dk).map(|i| q[(g * heads + h) * dk + i] as f64 * k[(e as usize * heads + h) * dk + i] as f64).sum::<f64>() * 0.5).collect();
+                let mx = l.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                let z: f64 = l.iter().map(|x| (x - mx).exp()).sum();
+                for c in 0..dv {
+                    want[(g * heads + h) * dv + c] = list.iter().zip(&l).map(|(&e, x)| (x - mx).exp() / z * v[(e as usize * heads + h) * dv + c] as f64).sum();
+                }
+            }
+        }
+        close(&out, &want, "alternating lists");
     }
 
     /// Rows that share one list (global attention) run as products of packed keys and values,
