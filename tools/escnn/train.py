@@ -81,6 +81,9 @@ def lowpass(t, L):
     N = G.order()
     conv = nn.R2Conv(t, t, 1, bias=False)
     if type(t.gspace).__name__ == 'Rot2dOnR2':
+        # The cosine form the shipped models were built with; the D_N branch's character sum
+        # gives the same projector to 2e-15 (the least-squares solve below varies that much from
+        # run to run in the coefficients that should be zero).
         d = torch.arange(N, dtype=torch.float64)
         diff = d[:, None] - d[None, :]
         P = sum(torch.cos(2 * np.pi * k * diff / N) for k in range(-L, L + 1)) / N
@@ -150,20 +153,29 @@ class Net(torch.nn.Module):
         conv = lambda a, b, k, p: nn.R2Conv(a, b, k, padding=p, bias=False, frequencies_cutoff=fco(k))
         # ELU is smooth, so it makes fewer frequencies above the grid's than ReLU's kink.
         nl0 = (lambda t: nn.ELU(t)) if act == 'elu' else (lambda t: nn.ReLU(t))
-        # A blur after the nonlinearity takes out the high frequencies its kink makes, which the
-        # next layer's sampled kernels would otherwise alias into orientation-dependent responses.
-        nl1 = (lambda t: [nl0(t), nn.PointwiseAvgPoolAntialiased(t, sigma=act_blur, stride=1)]) if act_blur else (lambda t: [nl0(t)])
-        # Zero padding makes every feature map's support a square, which a rotation by other than
-        # a right angle does not keep: a mask to the inscribed disk after each nonlinearity.
-        nl2 = (lambda t, s: [*nl1(t), nn.MaskModule(t, s, margin=0)]) if inner_mask else (lambda t, s: nl1(t))
         # Only where the rotations' highest frequency N/2 is above the cutoff.
         smooth = bool(orient_lowpass) and N // 2 > orient_lowpass
-        nl = (lambda t, s: [*nl2(t, s), lowpass(t, orient_lowpass)]) if smooth else nl2
+
+        def after(t, size=None):
+            # The nonlinearity and what follows it; `size` (the maps' side) for inner layers only.
+            mods = [nl0(t)]
+            if size and act_blur:
+                # Takes out the high frequencies the kink makes, which the next layer's sampled
+                # kernels would otherwise alias into orientation-dependent responses.
+                mods.append(nn.PointwiseAvgPoolAntialiased(t, sigma=act_blur, stride=1))
+            if size and inner_mask:
+                # Zero padding makes every feature map's support a square, which a rotation by
+                # other than a right angle does not keep: back to the inscribed disk.
+                mods.append(nn.MaskModule(t, size, margin=0))
+            if smooth:
+                mods.append(lowpass(t, orient_lowpass))
+            return mods
+        inner = 28 >> min(downs, 1)
         layers += [
-            conv(t0, t1, 7, 3), nn.InnerBatchNorm(t1), *nl(t1, 28), *(down(t1) if downs > 0 else []),
-            conv(t1, t2, 5, 2), nn.InnerBatchNorm(t2), *nl(t2, 28 >> min(downs, 1)),
-            conv(t2, t3, 5, 2), nn.InnerBatchNorm(t3), *nl(t3, 28 >> min(downs, 1)), *(down(t3) if downs > 1 else []),
-            conv(t3, t4, k4, k4 // 2), nn.InnerBatchNorm(t4), nl0(t4), *([lowpass(t4, orient_lowpass)] if smooth else []),
+            conv(t0, t1, 7, 3), nn.InnerBatchNorm(t1), *after(t1, 28), *(down(t1) if downs > 0 else []),
+            conv(t1, t2, 5, 2), nn.InnerBatchNorm(t2), *after(t2, inner),
+            conv(t2, t3, 5, 2), nn.InnerBatchNorm(t3), *after(t3, inner), *(down(t3) if downs > 1 else []),
+            conv(t3, t4, k4, k4 // 2), nn.InnerBatchNorm(t4), *after(t4),
         ]
         tg = nn.FieldType(gs, [gs.trivial_repr] * f4)
         layers.append(nn.GroupPooling(t4))
