@@ -11,6 +11,7 @@
 //! (`k = 0, 1, ..., K-1`, then bias, then activation), no fused multiply-add, and no kernel
 //! splits a reduction, so results never depend on how a caller tiles or batches the work.
 
+pub mod attend;
 pub mod bindings;
 pub mod blur;
 pub mod conv;
