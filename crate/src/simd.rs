@@ -34,6 +34,36 @@ mod imp {
         pub unsafe fn load(p: *const f32) -> Self {
             F4(v128_load(p as *const v128))
         }
+        /// The first `w` lanes (`w <= 4`) from `p`, zeros after: lane loads, no copy through
+        /// memory (a short `memcpy` becomes `memory.copy`, which V8 runs as a call).
+        /// # Safety
+        /// `p` must be valid for reading `min(w, 4)` `f32`.
+        #[inline(always)]
+        pub unsafe fn load_first(p: *const f32, w: usize) -> Self {
+            match w {
+                0 => Self::zero(),
+                1 => F4(v128_load32_zero(p as *const u32)),
+                2 => F4(v128_load64_zero(p as *const u64)),
+                3 => F4(f32x4_replace_lane::<2>(v128_load64_zero(p as *const u64), *p.add(2))),
+                _ => Self::load(p),
+            }
+        }
+        /// Stores the first `w` lanes (`w <= 4`) at `p`, by lane stores.
+        /// # Safety
+        /// `p` must be valid for writing `min(w, 4)` `f32`.
+        #[inline(always)]
+        pub unsafe fn store_first(self, p: *mut f32, w: usize) {
+            match w {
+                0 => {}
+                1 => v128_store32_lane::<0>(self.0, p as *mut u32),
+                2 => v128_store64_lane::<0>(self.0, p as *mut u64),
+                3 => {
+                    v128_store64_lane::<0>(self.0, p as *mut u64);
+                    v128_store32_lane::<2>(self.0, p.add(2) as *mut u32);
+                }
+                _ => self.store(p),
+            }
+        }
         /// # Safety
         /// `p` must be valid for writing four `f32` (any alignment).
         #[inline(always)]
@@ -263,6 +293,20 @@ mod imp {
         #[inline(always)]
         pub fn get(self, i: usize) -> f32 {
             self.0[i]
+        }
+        /// # Safety
+        /// `p` must be valid for reading `min(w, 4)` `f32`.
+        #[inline(always)]
+        pub unsafe fn load_first(p: *const f32, w: usize) -> Self {
+            F4(core::array::from_fn(|i| if i < w { *p.add(i) } else { 0.0 }))
+        }
+        /// # Safety
+        /// `p` must be valid for writing `min(w, 4)` `f32`.
+        #[inline(always)]
+        pub unsafe fn store_first(self, p: *mut f32, w: usize) {
+            for i in 0..w.min(4) {
+                *p.add(i) = self.0[i];
+            }
         }
         #[inline(always)]
         pub fn relu(self) -> Self {

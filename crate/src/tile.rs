@@ -157,13 +157,13 @@ pub fn multiply(m: usize, n: usize, k: usize, a: &[f32], lda: usize, bp: &[f32],
         while i + MR <= m {
             for p in p0..p1 {
                 // SAFETY: the asserts above bound every row, panel and column touched.
-                unsafe { tile::<MR>(i, p, n, k, a, lda, bp, ep, c, ldc) };
+                unsafe { tile::<MR>(i, p, n, k, a, lda, bp, &ep, c, ldc) };
             }
             i += MR;
         }
         while i < m {
             for p in p0..p1 {
-                unsafe { tile::<1>(i, p, n, k, a, lda, bp, ep, c, ldc) };
+                unsafe { tile::<1>(i, p, n, k, a, lda, bp, &ep, c, ldc) };
             }
             i += 1;
         }
@@ -175,72 +175,109 @@ pub fn multiply(m: usize, n: usize, k: usize, a: &[f32], lda: usize, bp: &[f32],
 /// clipped to `n`).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn tile<const R: usize>(i: usize, p: usize, n: usize, k: usize, a: &[f32], lda: usize, bp: &[f32], ep: Epilogue, c: &mut [f32], ldc: usize) {
+unsafe fn tile<const R: usize>(i: usize, p: usize, n: usize, k: usize, a: &[f32], lda: usize, bp: &[f32], ep: &Epilogue, c: &mut [f32], ldc: usize) {
     let a = a.as_ptr().add(i * lda);
     let b = bp.as_ptr().add(p * NR * k);
     let mut acc = [[F4::zero(); 2]; R];
 
-    for kk in 0..k {
-        step(&mut acc, b.add(kk * NR), |r| F4::load_splat(a.add(r * lda + kk)));
+    // What V8 makes of this loop decides a tile's cost at small k (scores with k = 8, the MLPs of
+    // omega with k = 6 or 16), where a tile was once twice its arithmetic: the epilogue is taken
+    // by reference (by value it was copied per tile, a `memory.copy`, which V8 runs as a call);
+    // the loop walks pointers with no counter (a register less; V8 had kept the count on the
+    // stack); and the accumulators leave through `black_box` into one stack slot, which the
+    // epilogue works on, so LLVM neither zero-fills them in memory per tile (a `memory.fill`)
+    // nor keeps them live in registers across the epilogue (which cost the loop 6% at long k).
+    let (mut ak, mut bk) = (a, b);
+    let end = b.add(k * NR);
+    while bk < end {
+        step(&mut acc, bk, |r| F4::load_splat(ak.add(r * lda)));
+        ak = ak.add(1);
+        bk = bk.add(NR);
     }
+    let mut acc = core::hint::black_box(acc);
 
     let col = p * NR;
     let width = (n - col).min(NR);
-    for (r, row) in acc.iter().enumerate() {
-        let out = c.as_mut_ptr().add((i + r) * ldc + col);
-        let (mut v0, mut v1) = (row[0], row[1]);
-        for op in ep.ops() {
-            match *op {
-                Op::AddRows(v) => {
+    let cp = c.as_mut_ptr();
+    let out = |r: usize| cp.add((i + r) * ldc + col);
+    // The ops outermost and rows inside: one dispatch per op and tile, a column vector read once
+    // per tile; each element still sees the ops in order.
+    for op in ep.ops() {
+        match *op {
+            Op::AddRows(v) => {
+                for (r, a) in acc.iter_mut().enumerate() {
                     let s = F4::splat(*v.get_unchecked(i + r));
-                    v0 = v0.add(s);
-                    v1 = v1.add(s);
+                    a[0] = a[0].add(s);
+                    a[1] = a[1].add(s);
                 }
-                Op::MulRows(v) => {
+            }
+            Op::MulRows(v) => {
+                for (r, a) in acc.iter_mut().enumerate() {
                     let s = F4::splat(*v.get_unchecked(i + r));
-                    v0 = v0.mul(s);
-                    v1 = v1.mul(s);
+                    a[0] = a[0].mul(s);
+                    a[1] = a[1].mul(s);
                 }
-                Op::AddCols(v) => {
-                    let (c0, c1) = load8(v.as_ptr().add(col), width);
-                    v0 = v0.add(c0);
-                    v1 = v1.add(c1);
+            }
+            Op::AddCols(v) => {
+                let (c0, c1) = load8(v.as_ptr().add(col), width);
+                for a in acc.iter_mut() {
+                    a[0] = a[0].add(c0);
+                    a[1] = a[1].add(c1);
                 }
-                Op::MulCols(v) => {
-                    let (c0, c1) = load8(v.as_ptr().add(col), width);
-                    v0 = v0.mul(c0);
-                    v1 = v1.mul(c1);
+            }
+            Op::MulCols(v) => {
+                let (c0, c1) = load8(v.as_ptr().add(col), width);
+                for a in acc.iter_mut() {
+                    a[0] = a[0].mul(c0);
+                    a[1] = a[1].mul(c1);
                 }
-                Op::Scale(f) => {
-                    let s = F4::splat(f);
-                    v0 = v0.mul(s);
-                    v1 = v1.mul(s);
+            }
+            Op::Scale(f) => {
+                let s = F4::splat(f);
+                for a in acc.iter_mut() {
+                    a[0] = a[0].mul(s);
+                    a[1] = a[1].mul(s);
                 }
-                Op::Relu => {
-                    v0 = v0.relu();
-                    v1 = v1.relu();
+            }
+            Op::Relu => {
+                for a in acc.iter_mut() {
+                    a[0] = a[0].relu();
+                    a[1] = a[1].relu();
                 }
-                Op::Silu => {
-                    v0 = vmath::silu4(v0);
-                    v1 = vmath::silu4(v1);
+            }
+            Op::Silu => {
+                for a in acc.iter_mut() {
+                    a[0] = vmath::silu4(a[0]);
+                    a[1] = vmath::silu4(a[1]);
                 }
-                Op::Accumulate => {
-                    let (c0, c1) = load8(out, width);
-                    v0 = v0.add(c0);
-                    v1 = v1.add(c1);
+            }
+            Op::Accumulate => {
+                for (r, a) in acc.iter_mut().enumerate() {
+                    let (c0, c1) = load8(out(r), width);
+                    a[0] = a[0].add(c0);
+                    a[1] = a[1].add(c1);
                 }
             }
         }
+    }
+    for (r, a) in acc.iter().enumerate() {
+        let o = out(r);
         if width == NR {
-            v0.store(out);
-            v1.store(out.add(4));
+            a[0].store(o);
+            a[1].store(o.add(4));
         } else {
-            let mut tmp = [0.0f32; NR];
-            v0.store(tmp.as_mut_ptr());
-            v1.store(tmp.as_mut_ptr().add(4));
-            core::ptr::copy_nonoverlapping(tmp.as_ptr(), out, width);
+            store_part(a[0], a[1], o, width);
         }
     }
+}
+
+/// The first `width` of eight values, by lane stores; out of line, so full tiles keep a lean
+/// body (inline, it cost tiles at small k a tenth).
+#[cold]
+#[inline(never)]
+unsafe fn store_part(v0: F4, v1: F4, o: *mut f32, width: usize) {
+    v0.store_first(o, width.min(4));
+    v1.store_first(o.add(4), width.saturating_sub(4));
 }
 
 /// Eight values from `p` (the first `width` of them; zeros after), as two vectors.
@@ -249,9 +286,14 @@ unsafe fn load8(p: *const f32, width: usize) -> (F4, F4) {
     if width == NR {
         return (F4::load(p), F4::load(p.add(4)));
     }
-    let mut tmp = [0.0f32; NR];
-    core::ptr::copy_nonoverlapping(p, tmp.as_mut_ptr(), width);
-    (F4::load(tmp.as_ptr()), F4::load(tmp.as_ptr().add(4)))
+    load_part(p, width)
+}
+
+/// The first `width` of eight values by lane loads, zeros after; out of line as [`store_part`].
+#[cold]
+#[inline(never)]
+unsafe fn load_part(p: *const f32, width: usize) -> (F4, F4) {
+    (F4::load_first(p, width.min(4)), F4::load_first(p.add(4), width.saturating_sub(4)))
 }
 
 /// `acc[r] += a(r) * b[0..8]` for every row of the tile.
@@ -274,7 +316,13 @@ mod tests {
     /// Every op, alone and chained, against the scalar twin, on shapes with row and column tails.
     #[test]
     fn epilogue_ops_match_their_scalar_twin_bit_for_bit() {
-        let (m, n, k) = (7, 13, 9);
+        // Every width of a last panel (lane loads and stores of 1 to 8 columns), and no k at all.
+        for (n, k) in [(1, 9), (2, 9), (3, 9), (4, 9), (5, 9), (6, 9), (7, 9), (8, 9), (13, 9), (13, 1), (6, 0)] {
+            epilogue_case(7, n, k);
+        }
+    }
+
+    fn epilogue_case(m: usize, n: usize, k: usize) {
         let a = random(m * k, 1);
         let b = random(k * n, 2);
         let rows = random(m, 3);
