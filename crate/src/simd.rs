@@ -161,6 +161,13 @@ mod imp {
             let m = f32x4_add(self.0, f32x4_splat(12_582_912.0));
             F4(i32x4_add(i32x4_shl(m, 23), i32x4_splat(127 << 23)))
         }
+        /// `2^(n - 1)` for lanes holding integers `n` in `-125..=128`: [`Self::pow2i`] with the
+        /// exponent bias one lower, so the `- 1` costs nothing.
+        #[inline(always)]
+        pub fn pow2i_half(self) -> Self {
+            let m = f32x4_add(self.0, f32x4_splat(12_582_912.0));
+            F4(i32x4_add(i32x4_shl(m, 23), i32x4_splat(126 << 23)))
+        }
         /// `self` where `self` is not NaN, `nan_src` where it is.
         #[inline(always)]
         pub fn keep_nan_of(self, nan_src: Self) -> Self {
@@ -285,6 +292,10 @@ mod imp {
         #[inline(always)]
         pub fn pow2i(self) -> Self {
             F4(self.0.map(super::pow2i))
+        }
+        #[inline(always)]
+        pub fn pow2i_half(self) -> Self {
+            F4(self.0.map(|n| f32::from_bits(((n as i32 + 126) << 23) as u32)))
         }
         #[inline(always)]
         pub fn keep_nan_of(self, nan_src: Self) -> Self {

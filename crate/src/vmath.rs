@@ -85,10 +85,35 @@ pub fn exp_nonpos(x: f32) -> f32 {
     (p * (r * r) + r + 1.0) * pow2i(n)
 }
 
-/// `x * sigmoid(x) = x / (1 + e^-x)` for four lanes.
+/// `x * sigmoid(x) = x / (1 + e^-x)` for four lanes: the bits of `x / (1 + exp4(-x))`, with an
+/// `e^-x` of a fifth fewer operations ([`exp_in_ratio4`]).
 #[inline(always)]
 pub fn silu4(x: F4) -> F4 {
-    x.div(F4::splat(1.0).add(exp4(F4::zero().sub(x))))
+    x.div(F4::splat(1.0).add(exp_in_ratio4(F4::zero().sub(x))))
+}
+
+/// The smallest argument of [`exp_in_ratio4`]: `n = nearest(x log2 e)` is at least -125 above it,
+/// so `2^(n - 1)` is a normal number; `e^RATIO_LO` is about `2^-125`, far below half an ulp of 1.
+const RATIO_LO: f32 = -86.6;
+
+/// `e^x` where only `1 + e^x` is used: [`exp4`] scaled by `2^(n - 1)` and then 2 (one power of
+/// two from bits where `exp4` builds two) and with no NaN fix-up: a fifth fewer operations. Both
+/// scalings are exact where `y 2^(n - 1)` is normal, and then the bits are `exp4`'s (overflow
+/// included); below, and below [`RATIO_LO`] (to which arguments are raised), results are under
+/// `2^-124` and `1 +` them is exactly 1, as it is for `exp4`'s. NaN stays NaN. So
+/// `1 + exp_in_ratio4(x)` has the bits of `1 + exp4(x)` for every `x` (the crate's tests sweep
+/// it), and SiLU keeps its bits while its `exp`, most of its cost, shrinks (SiLU runs on 24 M
+/// values in the location MLP of a LieTransformer block on QM9-sized clouds).
+#[inline(always)]
+fn exp_in_ratio4(x: F4) -> F4 {
+    let xc = x.pmax(F4::splat(RATIO_LO)).pmin(F4::splat(HI));
+    let n = xc.mul(F4::splat(LOG2E)).nearest();
+    let r = xc.sub(n.mul(F4::splat(LN2_HI))).sub(n.mul(F4::splat(LN2_LO)));
+    let mut p = F4::splat(C[0]);
+    for &c in &C[1..] {
+        p = p.mul(r).add(F4::splat(c));
+    }
+    p.mul(r.mul(r)).add(r).add(F4::splat(1.0)).mul(n.pow2i_half()).mul(F4::splat(2.0))
 }
 
 /// `x / (1 + e^-x)`, with the bits of [`silu4`].
@@ -204,5 +229,41 @@ mod tests {
             assert!((sigmoid(x) as f64 - 1.0 / (1.0 + (-(x as f64)).exp())).abs() < 1e-7);
         }
         assert_eq!(silu(-1000.0), 0.0);
+    }
+
+    /// `silu4` takes its `e^-x` from `exp_in_ratio4`; `1 + ` it must equal `1 + exp4` bit for bit
+    /// everywhere, so SiLU has the bits of `x / (1 + exp4(-x))` and of the scalar `silu`: swept
+    /// over every exponent (both signs, steps of 1/64 of a binade), the clamps' edges, subnormals,
+    /// zeros, infinities and NaN.
+    #[test]
+    fn silu4_keeps_the_bits_of_the_full_exp() {
+        let mut xs = vec![0.0f32, -0.0, f32::INFINITY, f32::NEG_INFINITY, f32::NAN, f32::MIN_POSITIVE, -f32::MIN_POSITIVE, 1e-45, -1e-45, f32::MAX, f32::MIN];
+        for e in -149i32..=127 {
+            for m in 0..64 {
+                let v = 2f32.powi(e) * (1.0 + m as f32 / 64.0);
+                xs.push(v);
+                xs.push(-v);
+            }
+        }
+        for edge in [NONPOS_LO, HI, LO, 87.0, 88.0, 88.72, 88.73, 89.0, 103.9, 104.1] {
+            for d in -40i32..=40 {
+                let v = f32::from_bits((edge.to_bits() as i32 + d) as u32);
+                xs.push(v);
+                xs.push(-v);
+            }
+        }
+        xs.resize(xs.len().div_ceil(4) * 4, 0.5);
+        for c in xs.chunks_exact(4) {
+            let x = unsafe { F4::load(c.as_ptr()) };
+            let full = F4::splat(1.0).add(exp4(F4::zero().sub(x)));
+            let fast = F4::splat(1.0).add(exp_in_ratio4(F4::zero().sub(x)));
+            let s4 = silu4(x);
+            for l in 0..4 {
+                let (a, b) = (full.get(l), fast.get(l));
+                assert!(a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()), "1 + e^-x at x = {:e}: {a:e} vs {b:e}", c[l]);
+                let (s, t) = (s4.get(l), silu(c[l]));
+                assert!(s.to_bits() == t.to_bits() || (s.is_nan() && t.is_nan()), "silu({:e}): lanes {s:e}, scalar {t:e}", c[l]);
+            }
+        }
     }
 }
