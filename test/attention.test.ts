@@ -46,6 +46,43 @@ describe('phi with omega.attention', () => {
     });
   });
 
+  it('on a whole cloud without a location term equals softmax(q.k / sqrt(dim)) v summed in f64, fused (heads of 4, 8, 16) or not (5)', () => {
+    // Heads of 4 to 16 with values of 4 or 8 per head run crate/src/attend.rs; 37 elements leave a
+    // partial panel of keys and a remainder of rows.
+    const G = eq.groups.t3(), N = 37, C = 6;
+    const lifted = G.lift(Float64Array.from(random(N * 3, 41), (v) => 3 * v));
+    for (const [heads, dim, dv] of [[2, 4, 4], [2, 8, 8], [1, 16, 8], [3, 8, 4], [2, 5, 8]] as const) eq.tidy(() => {
+      const X = random(N * C, 42 + dim);
+      const x = eq.liftedField(G, lifted, eq.tensor(X, [N, C]));
+      const layer = eq.nn.phi({ group: G, omega: eq.omega.attention({ in: C, out: heads * dv, heads, dim, location: 'none' }), neighbours: 'global', seed: 7 });
+      const p = Object.fromEntries(Object.entries(layer.parameters()).map(([k, t]) => [k, t.toArray()]));
+      expect(Object.keys(p).sort()).toEqual(['key', 'query', 'value']);
+      const proj = (W: Float32Array, rows: number) => Array.from({ length: N * rows }, (_, a) => {
+        const n = Math.floor(a / rows), r = a % rows;
+        let s = 0;
+        for (let i = 0; i < C; i++) s += W[r * C + i] * X[n * C + i];
+        return s;
+      });
+      const q = proj(p.query, heads * dim), k = proj(p.key, heads * dim), v = proj(p.value, heads * dv);
+      const want = new Float64Array(N * heads * dv);
+      for (let n = 0; n < N; n++) for (let h = 0; h < heads; h++) {
+        const l = Array.from({ length: N }, (_, m) => {
+          let s = 0;
+          for (let t = 0; t < dim; t++) s += q[(n * heads + h) * dim + t] * k[(m * heads + h) * dim + t];
+          return s / Math.sqrt(dim);
+        });
+        const mx = Math.max(...l);
+        const e = l.map((s) => Math.exp(s - mx)), z = e.reduce((a, b) => a + b, 0);
+        for (let m = 0; m < N; m++) for (let t = 0; t < dv; t++) want[(n * heads + h) * dv + t] += (e[m] / z) * v[(m * heads + h) * dv + t];
+      }
+      const got = layer.run(x).features.toArray();
+      expect(relError(got, Float32Array.from(want)), `heads ${heads}, dim ${dim}, dv ${dv}`).toBeLessThan(1e-5);
+      layer.dispose();
+    });
+    // The cloud's neighbour lists are cached per lifted cloud.
+    eq.clearCaches();
+  });
+
   it('rejects what it cannot do with typed errors', () => {
     expect(() => eq.omega.attention({ in: 3, out: 5, heads: 2 })).toThrow('out (5) must be divisible by heads (2)');
     expect(() => eq.nn.phi({ group: eq.groups.se2(), omega: eq.omega.attention({ in: 1, out: 2, location: 'table' }) })).toThrow("on a Lie group use location: 'mlp'");

@@ -64,6 +64,49 @@ describe('createPool', () => {
     expect(eq.memory().tensors).toBe(0);
   }, 120_000);
 
+  it('global content-only attention (the fused kernel): each cloud alone gives its bytes in a padded batch; pools of 1 to 3 workers give model.run\'s', async () => {
+    const G = eq.groups.se3();
+    // Heads of 8 with no location term over the whole cloud: crate/src/attend.rs's path.
+    const layers = [
+      eq.nn.lift({ group: G, samples: 2, seed: 5 }),
+      eq.nn.linear({ in: 1, out: 16, seed: 1 }),
+      eq.nn.lieTransformerBlock({ group: G, dim: 16, heads: 2, location: 'none', neighbours: 'global', seed: 2 }),
+      eq.nn.globalPool({ reduce: 'mean' }),
+      eq.nn.linear({ in: 16, out: 4, seed: 3 }),
+    ];
+    const net = eq.nn.sequential(layers);
+    const config = { format: 'equivariant.model', version: 1, name: 'global-attention', group: 'SE(3)', input: { field: 'points', channels: 1 }, layers: net.layers.map((l) => l.config()) } as eq.ModelConfig;
+    const weights = net.parameters();
+    const model = await eq.loadModel({ config, weights });
+    const pools = await Promise.all([1, 2, 3].map((w) => eq.createPool({ workers: w })));
+    await Promise.all(pools.map((p) => p.load({ config, weights })));
+    const B = 5, P = 13, sizes = [13, 6, 11, 1, 9];
+    const pts = Float32Array.from({ length: B * P * 3 }, (_, i) => 2 * Math.sin(i * 1.3 + 0.5));
+    const mask = new Float32Array(B * P);
+    sizes.forEach((n, b) => mask.fill(1, b * P, b * P + n));
+    const x = { points: eq.tensor(pts, [B, P, 3]), features: eq.tensor(new Float32Array(B * P).fill(1), [B, P, 1]), mask: eq.tensor(mask, [B, P]) };
+    const ref = model.run(x);
+    const all = ref.toArray();
+    expect(all.every(Number.isFinite)).toBe(true);
+    sizes.forEach((n, b) => {
+      const one = { points: eq.tensor(pts.slice(b * P * 3, (b * P + n) * 3), [1, n, 3]), features: eq.tensor(new Float32Array(n).fill(1), [1, n, 1]) };
+      const y = model.run(one);
+      expect(Array.from(y.toArray()), `cloud ${b} alone`).toEqual(Array.from(all.subarray(b * 4, b * 4 + 4)));
+      for (const t of [y, one.points, one.features]) t.dispose();
+    });
+    for (const pool of pools) {
+      const y = await pool.run(x);
+      expect(sha(y), `${pool.size} workers`).toBe(sha(ref));
+      y.dispose();
+    }
+    for (const t of [ref, x.points, x.features, x.mask]) t.dispose();
+    await Promise.all(pools.map((p) => p.close()));
+    model.dispose();
+    for (const l of layers) l.dispose();
+    for (const t of Object.values(weights)) t.dispose();
+    expect(eq.memory().tensors).toBe(0);
+  }, 120_000);
+
   it('replaces a worker killed mid-run: that run rejects, the others go on, nothing hangs', async () => {
     const pool = await eq.createPool({ workers: 2 });
     await pool.load(src('p4cnn'));
