@@ -443,35 +443,44 @@ fn evaluate<'s>(p: &Plan, mlp: &Mlp, b: usize, g0: usize, g1: usize, z: &'s mut 
     let (p0, p1) = (p.offsets[g0] as usize, p.offsets[g1] as usize);
     let pairs = p1 - p0;
     let zw = p.z_width(mlp);
+    // When the input is the relative coordinates alone (LieConv's and LieTransformer's location
+    // MLPs), the first layer reads them where they are: copying a few floats per pair had become
+    // a `memory.copy` per pair, which V8 runs as a call.
+    let in_place = match p.rel.coords {
+        Some((x, width)) if mlp.uses_rel && !mlp.uses_fg && !mlp.uses_fgp => Some(&x[p0 * width..p1 * width]),
+        _ => None,
+    };
     // z = [rel, f(g), f(g')] per pair.
-    for g in g0..g1 {
-        for j in p.offsets[g] as usize..p.offsets[g + 1] as usize {
-            let row = &mut z[(j - p0) * zw..(j - p0 + 1) * zw];
-            let mut at = 0;
-            if mlp.uses_rel {
-                match (p.rel.coords, p.rel.index) {
-                    (Some((x, width)), _) => {
-                        row[at..at + width].copy_from_slice(&x[j * width..(j + 1) * width]);
-                        at += width;
+    if in_place.is_none() {
+        for g in g0..g1 {
+            for j in p.offsets[g] as usize..p.offsets[g + 1] as usize {
+                let row = &mut z[(j - p0) * zw..(j - p0 + 1) * zw];
+                let mut at = 0;
+                if mlp.uses_rel {
+                    match (p.rel.coords, p.rel.index) {
+                        (Some((x, width)), _) => {
+                            row[at..at + width].copy_from_slice(&x[j * width..(j + 1) * width]);
+                            at += width;
+                        }
+                        (None, Some((idx, size))) => {
+                            row[at..at + size].fill(0.0);
+                            row[at + idx[j] as usize] = 1.0;
+                            at += size;
+                        }
+                        (None, None) => {}
                     }
-                    (None, Some((idx, size))) => {
-                        row[at..at + size].fill(0.0);
-                        row[at + idx[j] as usize] = 1.0;
-                        at += size;
+                }
+                if mlp.uses_fg {
+                    for c in 0..p.c_in {
+                        row[at + c] = p.f[p.fs.at(b, g, c)];
                     }
-                    (None, None) => {}
+                    at += p.c_in;
                 }
-            }
-            if mlp.uses_fg {
-                for c in 0..p.c_in {
-                    row[at + c] = p.f[p.fs.at(b, g, c)];
-                }
-                at += p.c_in;
-            }
-            if mlp.uses_fgp {
-                let e = p.indices[j] as usize;
-                for c in 0..p.c_in {
-                    row[at + c] = p.f[p.fs.at(b, e, c)];
+                if mlp.uses_fgp {
+                    let e = p.indices[j] as usize;
+                    for c in 0..p.c_in {
+                        row[at + c] = p.f[p.fs.at(b, e, c)];
+                    }
                 }
             }
         }
@@ -479,7 +488,7 @@ fn evaluate<'s>(p: &Plan, mlp: &Mlp, b: usize, g0: usize, g1: usize, z: &'s mut 
     let n = mlp.layers.len();
     for (li, l) in mlp.layers.iter().enumerate() {
         let (input, output): (&[f32], &mut [f32]) = if li == 0 {
-            (&*z, &mut *h1)
+            (in_place.unwrap_or(&*z), &mut *h1)
         } else if li % 2 == 1 {
             (&*h1, &mut *h2)
         } else {
