@@ -277,7 +277,10 @@ unsafe fn tile<const R: usize>(i: usize, p: usize, n: usize, k: usize, a: &[f32]
 #[inline(never)]
 unsafe fn store_part(v0: F4, v1: F4, o: *mut f32, width: usize) {
     v0.store_first(o, width.min(4));
-    v1.store_first(o.add(4), width.saturating_sub(4));
+    if width > 4 {
+        // Only then: `o + 4` may lie past the end of C otherwise.
+        v1.store_first(o.add(4), width - 4);
+    }
 }
 
 /// Eight values from `p` (the first `width` of them; zeros after), as two vectors.
@@ -293,7 +296,7 @@ unsafe fn load8(p: *const f32, width: usize) -> (F4, F4) {
 #[cold]
 #[inline(never)]
 unsafe fn load_part(p: *const f32, width: usize) -> (F4, F4) {
-    (F4::load_first(p, width.min(4)), F4::load_first(p.add(4), width.saturating_sub(4)))
+    (F4::load_first(p, width.min(4)), if width > 4 { F4::load_first(p.add(4), width - 4) } else { F4::zero() })
 }
 
 /// `acc[r] += a(r) * b[0..8]` for every row of the tile.
