@@ -1604,6 +1604,50 @@ mod tests {
         }
     }
 
+    /// The fused kernel ([`crate::attend`]) against the path it replaces, from the same packs: the
+    /// tile's scaled scores, this module's softmax, the tile's weighted sum with `1 / sum` in its
+    /// epilogue. Bit for bit (NaN as NaN), over every width it takes, lists and blocks of every
+    /// remainder, extreme scales, and queries holding infinity and NaN.
+    #[test]
+    fn fused_global_attention_has_the_bits_of_the_tile_path() {
+        for (dk, dv) in [(4, 4), (4, 8), (8, 4), (8, 8), (16, 4), (16, 8)] {
+            for n in [1, 3, 4, 7, 8, 9, 13, 41] {
+                for m in [1, 4, 5, 17] {
+                    for (si, scale) in [0.0f32, -0.0, 0.37, 60.0, 1e30].into_iter().enumerate() {
+                        let seed = (dk * 1000 + dv * 100 + n * 7 + m) as u64 * 31 + si as u64;
+                        let mut q = random(m * dk, seed);
+                        let (k, v) = (random(n * dk, seed + 1), random(n * dv, seed + 2));
+                        if m > 2 {
+                            q[dk] = f32::INFINITY;
+                            q[2 * dk + 1] = f32::NAN;
+                        }
+                        let mut kp = vec![0.0; n.div_ceil(NR) * NR * dk];
+                        for j in 0..n {
+                            for i in 0..dk {
+                                kp[(j / NR) * NR * dk + i * NR + j % NR] = k[j * dk + i];
+                            }
+                        }
+                        let mut vp = vec![0.0; n * NR];
+                        for j in 0..n {
+                            vp[j * NR..j * NR + dv].copy_from_slice(&v[j * dv..(j + 1) * dv]);
+                        }
+                        let mut scratch = vec![f32::NAN; attend::scratch_len(n)];
+                        let mut got = vec![f32::NAN; m * dv];
+                        attend::shared_softmax(m, n, dk, dv, &q, dk, &kp, &vp, scale, &mut scratch, &mut got, dv);
+                        let mut s = vec![0.0; m * n];
+                        multiply(m, n, dk, &q, dk, &kp, Epilogue::new(&[Op::Scale(scale)]), &mut s, n);
+                        let inv: Vec<f32> = (0..m).map(|r| softmax_row_unscaled(&mut s[r * n..(r + 1) * n])).collect();
+                        let mut want = vec![0.0; m * dv];
+                        multiply(m, dv, n, &s, n, &vp, Epilogue::new(&[Op::MulRows(&inv)]), &mut want, dv);
+                        for (i, (a, b)) in got.iter().zip(&want).enumerate() {
+                            assert!(a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()), "dk {dk} dv {dv} n {n} m {m} scale {scale} at {i}: {a:e} vs {b:e}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn validation_names_what_is_wrong() {
         let off = [0u32, 2, 3];

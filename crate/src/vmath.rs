@@ -231,6 +231,25 @@ mod tests {
         assert_eq!(silu(-1000.0), 0.0);
     }
 
+    /// The same claim over every f32 (2^32 patterns, about two minutes on the host: run with
+    /// `cargo test --release -- --ignored`; it passed when `exp_in_ratio4` was written).
+    #[test]
+    #[ignore]
+    fn silu4_keeps_the_bits_of_the_full_exp_for_every_f32() {
+        let mut bits = 0u64;
+        while bits < 1 << 32 {
+            let xs: [f32; 4] = core::array::from_fn(|l| f32::from_bits((bits + l as u64) as u32));
+            let x = unsafe { F4::load(xs.as_ptr()) };
+            let full = F4::splat(1.0).add(exp4(F4::zero().sub(x)));
+            let fast = F4::splat(1.0).add(exp_in_ratio4(F4::zero().sub(x)));
+            for l in 0..4 {
+                let (a, b) = (full.get(l), fast.get(l));
+                assert!(a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()), "1 + e^-x at x = {:e}: {a:e} vs {b:e}", xs[l]);
+            }
+            bits += 4;
+        }
+    }
+
     /// `silu4` takes its `e^-x` from `exp_in_ratio4`; `1 + ` it must equal `1 + exp4` bit for bit
     /// everywhere, so SiLU has the bits of `x / (1 + exp4(-x))` and of the scalar `silu`: swept
     /// over every exponent (both signs, steps of 1/64 of a binade), the clamps' edges, subnormals,
