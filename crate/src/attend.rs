@@ -162,12 +162,12 @@ unsafe fn group<const R: usize, const DK: usize, const DV4: usize>(n: usize, q: 
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::gemm::tests::random;
 
     /// Keys `[n][dk]` as panels `[n / 8][dk][8]`, values `[n][dv]` as `[n][8]`, zeros padding.
-    fn pack(k: &[f32], v: &[f32], n: usize, dk: usize, dv: usize) -> (Vec<f32>, Vec<f32>) {
+    pub(crate) fn pack(k: &[f32], v: &[f32], n: usize, dk: usize, dv: usize) -> (Vec<f32>, Vec<f32>) {
         let mut kp = vec![0.0; n.div_ceil(NR) * NR * dk];
         for j in 0..n {
             for i in 0..dk {

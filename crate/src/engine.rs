@@ -1479,6 +1479,17 @@ mod tests {
 
     /// Rows whose lists alternate (A, B, A, ...: the first and last row of a block share a
     /// list, the rows between do not) each attend over their own list.
+    /// Content-only softmax attention over the given lists (one batch item, no features).
+    #[allow(clippy::too_many_arguments)]
+    fn content_plan<'a>(m_out: usize, m_in: usize, heads: usize, dk: usize, dv: usize, off: &'a [u32], idx: &'a [u32], q: &'a [f32], k: &'a [f32], v: &'a [f32], f: &'a [f32], scale: f32) -> Plan<'a> {
+        Plan {
+            batch: 1, m_out, m_in, c_in: 1, c_out: heads * dv, f,
+            fs: Strides { batch: m_in, elem: 1, chan: 1 }, os: Strides { batch: m_out * heads * dv, elem: heads * dv, chan: 1 },
+            offsets: off, indices: idx, rel: Rel { index: None, coords: None },
+            mode: Mode::Heads { heads, dv, v, content: Some(Content { dk, q, k, scale }), location: Location::None, combine: Combine::Sum, norm: Norm::Softmax },
+        }
+    }
+
     #[test]
     fn alternating_lists_are_not_taken_as_shared() {
         let (m_in, m_out, heads, dk, dv) = (9, 5, 4, 4, 4);
@@ -1492,12 +1503,7 @@ mod tests {
         }
         let (q, k, v) = (random(m_out * heads * dk, 61), random(m_in * heads * dk, 62), random(m_in * heads * dv, 63));
         let f = vec![0.0f32; m_in];
-        let plan = Plan {
-            batch: 1, m_out, m_in, c_in: 1, c_out: heads * dv, f: &f,
-            fs: Strides { batch: m_in, elem: 1, chan: 1 }, os: Strides { batch: m_out * heads * dv, elem: heads * dv, chan: 1 },
-            offsets: &off, indices: &idx, rel: Rel { index: None, coords: None },
-            mode: Mode::Heads { heads, dv, v: &v, content: Some(Content { dk, q: &q, k: &k, scale: 0.5 }), location: Location::None, combine: Combine::Sum, norm: Norm::Softmax },
-        };
+        let plan = content_plan(m_out, m_in, heads, dk, dv, &off, &idx, &q, &k, &v, &f, 0.5);
         let out = run_checked(&plan, m_out * heads * dv);
         let mut want = vec![0.0f64; out.len()];
         for g in 0..m_out {
@@ -1582,12 +1588,7 @@ mod tests {
             }
             let (q, k, v) = (random(m_out * heads * dk, 61), random(m_in * heads * dk, 62), random(m_in * heads * dv, 63));
             let f = vec![0.0f32; m_in];
-            let plan = Plan {
-                batch: 1, m_out, m_in, c_in: 1, c_out: heads * dv, f: &f,
-                fs: Strides { batch: m_in, elem: 1, chan: 1 }, os: Strides { batch: m_out * heads * dv, elem: heads * dv, chan: 1 },
-                offsets: &off, indices: &idx, rel: Rel { index: None, coords: None },
-                mode: Mode::Heads { heads, dv, v: &v, content: Some(Content { dk, q: &q, k: &k, scale: 0.9 }), location: Location::None, combine: Combine::Sum, norm: Norm::Softmax },
-            };
+            let plan = content_plan(m_out, m_in, heads, dk, dv, &off, &idx, &q, &k, &v, &f, 0.9);
             let got = run_checked(&plan, m_out * heads * dv);
             let mut want = vec![0.0f64; m_out * heads * dv];
             for g in 0..m_out {
@@ -1621,16 +1622,7 @@ mod tests {
                             q[dk] = f32::INFINITY;
                             q[2 * dk + 1] = f32::NAN;
                         }
-                        let mut kp = vec![0.0; n.div_ceil(NR) * NR * dk];
-                        for j in 0..n {
-                            for i in 0..dk {
-                                kp[(j / NR) * NR * dk + i * NR + j % NR] = k[j * dk + i];
-                            }
-                        }
-                        let mut vp = vec![0.0; n * NR];
-                        for j in 0..n {
-                            vp[j * NR..j * NR + dv].copy_from_slice(&v[j * dv..(j + 1) * dv]);
-                        }
+                        let (kp, vp) = attend::tests::pack(&k, &v, n, dk, dv);
                         let mut scratch = vec![f32::NAN; attend::scratch_len(n)];
                         let mut got = vec![f32::NAN; m * dv];
                         attend::shared_softmax(m, n, dk, dv, &q, dk, &kp, &vp, scale, &mut scratch, &mut got, dv);

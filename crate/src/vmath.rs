@@ -18,17 +18,36 @@ const C: [f32; 6] = [1.987_569_1e-4, 1.398_199_9e-3, 8.333_452e-3, 4.166_579_6e-
 const LO: f32 = -104.0;
 const HI: f32 = 88.8;
 
-/// `e^x` for four lanes.
+/// For a clamped argument: `n = nearest(x log2 e)` and `e^(x - n ln 2)` by Cody-Waite and the
+/// polynomial, the part every `exp` here shares (each then scales by `2^n` its own way).
 #[inline(always)]
-pub fn exp4(x: F4) -> F4 {
-    let xc = x.pmax(F4::splat(LO)).pmin(F4::splat(HI));
+fn reduced4(xc: F4) -> (F4, F4) {
     let n = xc.mul(F4::splat(LOG2E)).nearest();
     let r = xc.sub(n.mul(F4::splat(LN2_HI))).sub(n.mul(F4::splat(LN2_LO)));
     let mut p = F4::splat(C[0]);
     for &c in &C[1..] {
         p = p.mul(r).add(F4::splat(c));
     }
-    let y = p.mul(r.mul(r)).add(r).add(F4::splat(1.0));
+    (n, p.mul(r.mul(r)).add(r).add(F4::splat(1.0)))
+}
+
+/// [`reduced4`] for one value, with its bits.
+#[inline(always)]
+fn reduced(xc: f32) -> (f32, f32) {
+    let n = (xc * LOG2E).round_ties_even();
+    let r = (xc - n * LN2_HI) - n * LN2_LO;
+    let mut p = C[0];
+    for &c in &C[1..] {
+        p = p * r + c;
+    }
+    (n, p * (r * r) + r + 1.0)
+}
+
+/// `e^x` for four lanes.
+#[inline(always)]
+pub fn exp4(x: F4) -> F4 {
+    let xc = x.pmax(F4::splat(LO)).pmin(F4::splat(HI));
+    let (n, y) = reduced4(xc);
     // 2^n = 2^h 2^(n-h), h = trunc(n / 2): both factors are normal numbers.
     let h = n.mul(F4::splat(0.5)).trunc();
     y.mul(h.pow2i()).mul(n.sub(h).pow2i()).keep_nan_of(x)
@@ -41,13 +60,7 @@ pub fn exp(x: f32) -> f32 {
         return x;
     }
     let xc = if x < LO { LO } else if HI < x { HI } else { x };
-    let n = (xc * LOG2E).round_ties_even();
-    let r = (xc - n * LN2_HI) - n * LN2_LO;
-    let mut p = C[0];
-    for &c in &C[1..] {
-        p = p * r + c;
-    }
-    let y = p * (r * r) + r + 1.0;
+    let (n, y) = reduced(xc);
     let h = (n * 0.5).trunc();
     y * pow2i(h) * pow2i(n - h)
 }
@@ -63,26 +76,16 @@ pub const NONPOS_LO: f32 = -87.336_54;
 #[inline(always)]
 pub fn exp_nonpos4(x: F4) -> F4 {
     let xc = x.pmax(F4::splat(NONPOS_LO));
-    let n = xc.mul(F4::splat(LOG2E)).nearest();
-    let r = xc.sub(n.mul(F4::splat(LN2_HI))).sub(n.mul(F4::splat(LN2_LO)));
-    let mut p = F4::splat(C[0]);
-    for &c in &C[1..] {
-        p = p.mul(r).add(F4::splat(c));
-    }
-    p.mul(r.mul(r)).add(r).add(F4::splat(1.0)).mul(n.pow2i())
+    let (n, y) = reduced4(xc);
+    y.mul(n.pow2i())
 }
 
 /// [`exp_nonpos4`] for one value, with its bits.
 #[inline(always)]
 pub fn exp_nonpos(x: f32) -> f32 {
     let xc = if x < NONPOS_LO { NONPOS_LO } else { x };
-    let n = (xc * LOG2E).round_ties_even();
-    let r = (xc - n * LN2_HI) - n * LN2_LO;
-    let mut p = C[0];
-    for &c in &C[1..] {
-        p = p * r + c;
-    }
-    (p * (r * r) + r + 1.0) * pow2i(n)
+    let (n, y) = reduced(xc);
+    y * pow2i(n)
 }
 
 /// `x * sigmoid(x) = x / (1 + e^-x)` for four lanes: the bits of `x / (1 + exp4(-x))`, with an
@@ -107,13 +110,8 @@ const RATIO_LO: f32 = -86.6;
 #[inline(always)]
 fn exp_in_ratio4(x: F4) -> F4 {
     let xc = x.pmax(F4::splat(RATIO_LO)).pmin(F4::splat(HI));
-    let n = xc.mul(F4::splat(LOG2E)).nearest();
-    let r = xc.sub(n.mul(F4::splat(LN2_HI))).sub(n.mul(F4::splat(LN2_LO)));
-    let mut p = F4::splat(C[0]);
-    for &c in &C[1..] {
-        p = p.mul(r).add(F4::splat(c));
-    }
-    p.mul(r.mul(r)).add(r).add(F4::splat(1.0)).mul(n.pow2i_half()).mul(F4::splat(2.0))
+    let (n, y) = reduced4(xc);
+    y.mul(n.pow2i_half()).mul(F4::splat(2.0))
 }
 
 /// `x / (1 + e^-x)`, with the bits of [`silu4`].
