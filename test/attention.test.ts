@@ -83,6 +83,30 @@ describe('phi with omega.attention', () => {
     eq.clearCaches();
   });
 
+  it('on a whole cloud without a location term builds no relative coordinates; a neighbourhood that has them serves it too', () => {
+    eq.clearCaches();
+    const G = eq.groups.t3(), N = 40, C = 4;
+    const lifted = G.lift(Float64Array.from(random(N * 3, 51)));
+    const x = eq.liftedField(G, lifted, eq.tensor(random(N * C, 52), [N, C]));
+    const bare = eq.nn.phi({ group: G, omega: eq.omega.attention({ in: C, out: 8, heads: 2, dim: 4, location: 'none' }), neighbours: 'global', seed: 1 });
+    const withLogs = eq.nn.phi({ group: G, omega: eq.omega.attention({ in: C, out: 8, heads: 2, dim: 4, location: 'mlp' }), neighbours: 'global', seed: 2 });
+    const lists = (N + 1) * 4 + N * N * 4, logs = N * N * 3 * 4;
+    const first = eq.tidy(() => bare.run(x).features.toArray());
+    expect(eq.memory().cacheBytes).toBeGreaterThanOrEqual(N * N * 4);
+    expect(eq.memory().cacheBytes).toBeLessThan(lists + 1024);
+    eq.tidy(() => void withLogs.run(x));
+    const both = eq.memory().cacheBytes;
+    expect(both).toBeGreaterThanOrEqual(2 * N * N * 4 + logs);
+    // Now the entry with coordinates is cached: the bare layer uses it, builds nothing, same bytes.
+    const again = eq.tidy(() => bare.run(x).features.toArray());
+    expect(eq.memory().cacheBytes).toBe(both);
+    expect(Array.from(again)).toEqual(Array.from(first));
+    bare.dispose();
+    withLogs.dispose();
+    x.dispose();
+    eq.clearCaches();
+  });
+
   it('rejects what it cannot do with typed errors', () => {
     expect(() => eq.omega.attention({ in: 3, out: 5, heads: 2 })).toThrow('out (5) must be divisible by heads (2)');
     expect(() => eq.nn.phi({ group: eq.groups.se2(), omega: eq.omega.attention({ in: 1, out: 2, location: 'table' }) })).toThrow("on a Lie group use location: 'mlp'");

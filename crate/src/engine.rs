@@ -392,7 +392,23 @@ pub fn run(p: &Plan, out: &mut [f32]) {
     let h_len = max_pairs * hw;
     let s_len = max_rows_used * basis_k;
     let y_len = max_rows_used * p.c_out;
-    let l_len = (max_pairs * heads).max(if heads > 0 { attend::scratch_len(max_list) } else { 0 });
+    // Logits: a block of rows with their own lists holds its pairs' logits for every head; a
+    // block sharing one list of n holds m x n scores (one head at a time), or only the fused
+    // kernel's four rows. (Sizing every block by the first rule took 64 n heads floats for
+    // global attention: 205 MB on a cloud of 100,000 elements with 8 heads.)
+    let fused = fuses_shared(&p.mode);
+    let l_len = blocks
+        .iter()
+        .map(|&(g0, g1, shared)| {
+            let n = (p.offsets[g0 + 1] - p.offsets[g0]) as usize;
+            match (shared, fused) {
+                (true, true) => attend::scratch_len(n),
+                (true, false) => (g1 - g0) * n,
+                (false, _) => (p.offsets[g1] - p.offsets[g0]) as usize * heads,
+            }
+        })
+        .max()
+        .unwrap_or(0);
     let v_len = p.c_out + p.c_in;
     // Attention: keys and values of one list packed for the tile (per head), and its output rows.
     let (dk, dv) = match &p.mode {
@@ -973,6 +989,20 @@ fn attend_rows(p: &Plan, b: usize, g0: usize, g1: usize, a: &Attention, logits: 
     }
 }
 
+/// Whether attention on shared lists runs fused ([`attend::shared_softmax`]): content only, a
+/// softmax, head widths the kernel takes.
+fn fuses(content: Option<&Content>, location: &Location, norm: Norm, dv: usize) -> bool {
+    matches!((content, location, norm), (Some(c), Location::None, Norm::Softmax) if attend::fits(c.dk, dv))
+}
+
+/// [`fuses`] for a plan's mode.
+fn fuses_shared(mode: &Mode) -> bool {
+    match mode {
+        Mode::Heads { content, location, norm, dv, .. } => fuses(content.as_ref(), location, *norm, *dv),
+        _ => false,
+    }
+}
+
 /// Attention for rows `g0..g1` that share one list (global neighbourhoods): the keys and values
 /// of the list are packed for the register tile once for every head (and kept while the next
 /// blocks share the list), the scores are one product of the block's queries with the packed
@@ -1021,20 +1051,19 @@ fn attend_shared(p: &Plan, b: usize, g0: usize, g1: usize, a: &Attention, logits
         }
         *packed = Some((b, g0));
     }
-    if let (Some(c), Location::None, Norm::Softmax) = (a.content, a.location, a.norm) {
-        if attend::fits(dk, dv) {
-            let o = &mut o[..m * dv];
-            for h in 0..heads {
-                let qa = &c.q[((b * p.m_out + g0) * heads) * dk + h * dk..];
-                attend::shared_softmax(m, n, dk, dv, qa, heads * dk, &kp_all[h * klen..(h + 1) * klen], &vp_all[h * vlen..(h + 1) * vlen], c.scale, logits, o, dv);
-                for r in 0..m {
-                    for cc in 0..dv {
-                        out[p.os.at(b, g0 + r, h * dv + cc)] = o[r * dv + cc];
-                    }
+    if fuses(a.content, a.location, a.norm, dv) {
+        let c = a.content.expect("fused attention has content");
+        let o = &mut o[..m * dv];
+        for h in 0..heads {
+            let qa = &c.q[((b * p.m_out + g0) * heads) * dk + h * dk..];
+            attend::shared_softmax(m, n, dk, dv, qa, heads * dk, &kp_all[h * klen..(h + 1) * klen], &vp_all[h * vlen..(h + 1) * vlen], c.scale, logits, o, dv);
+            for r in 0..m {
+                for cc in 0..dv {
+                    out[p.os.at(b, g0 + r, h * dv + cc)] = o[r * dv + cc];
                 }
             }
-            return;
         }
+        return;
     }
     let s = &mut logits[..m * n];
     for h in 0..heads {

@@ -27,6 +27,16 @@ export function identity(owner: object): number {
   return id;
 }
 
+/** The live entry for (`owner`, `key`) if the cache holds one (marked as just used), else undefined. */
+export function cachedEntry<T extends Cacheable>(owner: object, key: string): T | undefined {
+  const k = `${identity(owner)}/${key}`;
+  const t = cache.get(k) as T | undefined;
+  if (!t || t.disposed) return undefined;
+  cache.delete(k);
+  cache.set(k, t);
+  return t;
+}
+
 /**
  * Runs `use` with the entry for (`owner`, `key`), built by `build` when not cached. `build` must
  * make its buffers unscoped (`scoped = false`): the cache, not a `tidy()` scope, owns them.

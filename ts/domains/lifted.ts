@@ -10,7 +10,7 @@
  */
 import { ArgumentError } from '../core/errors.js';
 import { F64Buffer, Temporaries, U32Buffer, withTemporaries } from '../core/buffers.js';
-import { withCached } from '../core/cache.js';
+import { cachedEntry, withCached } from '../core/cache.js';
 import { Tensor } from '../core/tensor.js';
 import { call, kernelFailed, kernels } from '../core/wasm.js';
 import type { LieGroup, Lifted } from '../groups/lie.js';
@@ -35,15 +35,28 @@ export class LiftedDomain {
     return this.group.algebraDim + (this.group.hasOrbit ? 2 : 0);
   }
 
-  /** Runs `use` with the (cached) neighbourhood of `spec`. */
-  with<R>(spec: NeighbourSpec, where: string, use: (n: Neighbourhood) => R): R {
+  /**
+   * Runs `use` with the (cached) neighbourhood of `spec`. With `coords: false` the relative
+   * coordinates may be left out (global and radius neighbourhoods then build none): an entry
+   * that has them serves too.
+   */
+  with<R>(spec: NeighbourSpec, where: string, use: (n: Neighbourhood) => R, coords = true): R {
     const key = specKey(spec, where);
     if (spec !== 'global' && !('k' in spec) && !('radius' in spec)) throw new ArgumentError(`${where}: on a lifted cloud, neighbours are 'global', { k, alpha } or { radius, alpha }, got ${JSON.stringify(spec)}`);
+    if (!coords) {
+      const full = cachedEntry<Neighbourhood>(this.lifted, `nbhd/${key}`);
+      if (full) return use(full);
+      return withCached(this.lifted, `nbhd/${key}/bare`, () => this.build(spec, where, false), use);
+    }
     return withCached(this.lifted, `nbhd/${key}`, () => this.build(spec, where), use);
   }
 
-  /** Builds the neighbourhood of `spec` without caching it (the caller disposes it). */
-  build(spec: NeighbourSpec, where = 'neighbours'): Neighbourhood {
+  /**
+   * Builds the neighbourhood of `spec` without caching it (the caller disposes it); with
+   * `coords: false`, global and radius neighbourhoods come without relative coordinates (k
+   * nearest ones have them anyway: the search computes them).
+   */
+  build(spec: NeighbourSpec, where = 'neighbours', coords = true): Neighbourhood {
     specKey(spec, where);
     const L = this.lifted, G = this.group, m = L.count;
     const kept = new Temporaries(); // owned by the cache once built; freed if building fails
@@ -55,7 +68,7 @@ export class LiftedDomain {
         const offsets = kept.add(new U32Buffer(m + 1, false));
         let indices: U32Buffer, nnz: number;
         const width = this.coordsWidth;
-        let coords: Tensor | undefined;
+        let rel: Tensor | undefined;
         if (spec === 'global') {
           nnz = kernels().neighbours_global_len(cloud.ptr, m);
           if (nnz < 0) kernelFailed(`${where}: neighbours`);
@@ -70,8 +83,9 @@ export class LiftedDomain {
           }
           indices = kept.add(new U32Buffer(m * spec.k, false));
           // The relative logs come out of the search itself (it has the poses at hand).
-          coords = kept.add(new Tensor([m * spec.k, width], false, false));
-          call(`${where}: neighbours`, (k) => k.neighbours_knn(G.code, els.ptr, orbit?.ptr ?? 0, cloud.ptr, m, spec.k, spec.alpha ?? 0.2, offsets.ptr, indices.ptr, coords!.ptr));
+          const logs = kept.add(new Tensor([m * spec.k, width], false, false));
+          rel = logs;
+          call(`${where}: neighbours`, (k) => k.neighbours_knn(G.code, els.ptr, orbit?.ptr ?? 0, cloud.ptr, m, spec.k, spec.alpha ?? 0.2, offsets.ptr, indices.ptr, logs.ptr));
           nnz = offsets.view()[m];
         } else {
           const { radius, alpha = 0.2 } = spec as { radius: number; alpha?: number };
@@ -81,12 +95,12 @@ export class LiftedDomain {
           indices = kept.add(new U32Buffer(Math.max(nnz, 1), false));
           if (nnz > 0 && kernels().neighbours_within(G.code, els.ptr, orbit?.ptr ?? 0, cloud.ptr, m, radius, alpha, offsets.ptr, indices.ptr, nnz) !== nnz) kernelFailed(`${where}: neighbours`);
         }
-        if (!coords) {
+        if (!rel && coords) {
           const out = kept.add(new Tensor([Math.max(nnz, 1), width], false, false));
           if (nnz > 0) call(`${where}: relative logs`, (k) => k.pair_coords(G.code, els.ptr, orbit?.ptr ?? 0, m, offsets.ptr, indices.ptr, nnz, out.ptr));
-          coords = out;
+          rel = out;
         }
-        return new Neighbourhood(m, m, offsets, indices, nnz, undefined, { buffer: coords, width });
+        return new Neighbourhood(m, m, offsets, indices, nnz, undefined, rel ? { buffer: rel, width } : undefined);
       });
       return made;
     } catch (e) {

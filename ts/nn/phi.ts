@@ -444,7 +444,7 @@ export class Phi extends Layer {
         throw e;
       }
       return new LiftedField(x.group, x.lifted, out);
-    });
+    }, o.readsCoords);
   }
 
   /**

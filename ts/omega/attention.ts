@@ -106,6 +106,11 @@ export class AttentionOmega extends Omega {
     return kind === 'lifted' ? 'mlp' : 'table';
   }
 
+  /** Only the location MLP reads the relative coordinates (on lifted clouds, their logs). */
+  override get readsCoords(): boolean {
+    return this.locationOn('lifted') === 'mlp';
+  }
+
   supports(kind: DomainKind): string | undefined {
     if (kind === 'lifted' && this.location === 'table') return 'omega.attention: a location table needs a finite relative element (finite groups, grids); on a Lie group use location: \'mlp\'';
     return undefined;

@@ -99,6 +99,15 @@ export abstract class Omega {
   get hasBias(): boolean {
     return false;
   }
+
+  /**
+   * Whether runs read the relative element's coordinates. On lifted clouds they are built per
+   * pair only for an omega that reads them: for global attention with no location term they
+   * would be `n^2` logs nothing uses (three quarters of the neighbourhood's memory on T(3)).
+   */
+  get readsCoords(): boolean {
+    return true;
+  }
 }
 
 /** `v` if it is an integer in `1..limits.maxDimension`, else an ArgumentError naming `what`. */
