@@ -29,7 +29,14 @@ pub fn fits(dk: usize, dv: usize) -> bool {
 
 /// Floats of scratch [`shared_softmax`] needs for a list of `n` keys.
 pub fn scratch_len(n: usize) -> usize {
-    ROWS * n.div_ceil(NR) * NR
+    ROWS * row_stride(n)
+}
+
+/// Floats from one row of scores to the next: the panels, and 16 more so rows of 1,024 scores
+/// are not 4 KiB apart (loads from one row behind stores to another at the same offset modulo
+/// 4 KiB wait on a false dependency).
+fn row_stride(n: usize) -> usize {
+    n.div_ceil(NR) * NR + 16
 }
 
 /// Softmax attention of `m` query rows (`q`, row stride `ldq`, `dk` wide) over one list of `n`
@@ -79,7 +86,7 @@ fn rows<const DK: usize, const DV4: usize>(m: usize, n: usize, q: &[f32], ldq: u
 unsafe fn group<const R: usize, const DK: usize, const DV4: usize>(n: usize, q: *const f32, ldq: usize, kp: &[f32], vp: &[f32], scale: f32, s: &mut [f32], o: *mut f32, ldo: usize) {
     let panels = n.div_ceil(NR);
     let full = n / NR;
-    let np = panels * NR;
+    let np = row_stride(n);
     let sp = s.as_mut_ptr();
     let sc = F4::splat(scale);
 
