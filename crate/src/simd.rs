@@ -127,6 +127,21 @@ mod imp {
             let take = v128_and(v128_or(f32x4_gt(v.0, self.0), f32x4_ne(v.0, v.0)), f32x4_eq(self.0, self.0));
             F4(v128_bitselect(v.0, self.0, take))
         }
+        /// All ones in the lanes holding NaN, zeros elsewhere.
+        #[inline(always)]
+        pub fn nan_mask(self) -> Self {
+            F4(f32x4_ne(self.0, self.0))
+        }
+        /// Bitwise or.
+        #[inline(always)]
+        pub fn or(self, o: Self) -> Self {
+            F4(v128_or(self.0, o.0))
+        }
+        /// Whether any bit is set.
+        #[inline(always)]
+        pub fn any_bit(self) -> bool {
+            v128_any_true(self.0)
+        }
         /// Lane-wise `a / b` (IEEE, correctly rounded).
         #[inline(always)]
         pub fn div(self, o: Self) -> Self {
@@ -268,6 +283,18 @@ mod imp {
         #[inline(always)]
         pub fn max_nan(self, v: Self) -> Self {
             F4(core::array::from_fn(|i| super::max_nan(self.0[i], v.0[i])))
+        }
+        #[inline(always)]
+        pub fn nan_mask(self) -> Self {
+            F4(self.0.map(|v| if v.is_nan() { f32::from_bits(u32::MAX) } else { 0.0 }))
+        }
+        #[inline(always)]
+        pub fn or(self, o: Self) -> Self {
+            F4(core::array::from_fn(|i| f32::from_bits(self.0[i].to_bits() | o.0[i].to_bits())))
+        }
+        #[inline(always)]
+        pub fn any_bit(self) -> bool {
+            self.0.iter().any(|v| v.to_bits() != 0)
         }
         #[inline(always)]
         pub fn div(self, o: Self) -> Self {
