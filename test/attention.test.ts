@@ -101,8 +101,16 @@ describe('phi with omega.attention', () => {
     const again = eq.tidy(() => bare.run(x).features.toArray());
     expect(eq.memory().cacheBytes).toBe(both);
     expect(Array.from(again)).toEqual(Array.from(first));
-    bare.dispose();
-    withLogs.dispose();
+    // k nearest: the search computes the logs anyway; both layers share one entry.
+    eq.clearCaches();
+    const knnBare = eq.nn.phi({ group: G, omega: eq.omega.attention({ in: C, out: 8, heads: 2, dim: 4, location: 'none' }), neighbours: { k: 5 }, seed: 3 });
+    const knnLogs = eq.nn.phi({ group: G, omega: eq.omega.attention({ in: C, out: 8, heads: 2, dim: 4, location: 'mlp' }), neighbours: { k: 5 }, seed: 4 });
+    eq.tidy(() => void knnBare.run(x));
+    const one = eq.memory().cacheBytes;
+    expect(one).toBeGreaterThanOrEqual(N * 5 * (4 + 3 * 4));
+    eq.tidy(() => void knnLogs.run(x));
+    expect(eq.memory().cacheBytes).toBe(one);
+    for (const l of [bare, withLogs, knnBare, knnLogs]) l.dispose();
     x.dispose();
     eq.clearCaches();
   });

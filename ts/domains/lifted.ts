@@ -43,7 +43,8 @@ export class LiftedDomain {
   with<R>(spec: NeighbourSpec, where: string, use: (n: Neighbourhood) => R, coords = true): R {
     const key = specKey(spec, where);
     if (spec !== 'global' && !('k' in spec) && !('radius' in spec)) throw new ArgumentError(`${where}: on a lifted cloud, neighbours are 'global', { k, alpha } or { radius, alpha }, got ${JSON.stringify(spec)}`);
-    if (!coords) {
+    // k nearest: the search computes the logs anyway, so there is one entry either way.
+    if (!coords && (spec === 'global' || !('k' in spec))) {
       const full = cachedEntry<Neighbourhood>(this.lifted, `nbhd/${key}`);
       if (full) return use(full);
       return withCached(this.lifted, `nbhd/${key}/bare`, () => this.build(spec, where, false), use);
