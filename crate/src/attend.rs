@@ -16,7 +16,7 @@
 //! the rest in order, and every output is `((0 + p0 v0) + p1 v1 + ...) * (1 / sum)`.
 
 use crate::simd::{max_nan, F4};
-use crate::tile::NR;
+use crate::tile::{step, NR};
 use crate::vmath::{exp_nonpos, exp_nonpos4};
 
 /// Query rows per group.
@@ -97,13 +97,7 @@ unsafe fn group<const R: usize, const DK: usize, const DV4: usize>(n: usize, q: 
         let b = kp.as_ptr().add(pi * NR * DK);
         let mut acc = [[F4::zero(); 2]; R];
         for i in 0..DK {
-            let b0 = F4::load(b.add(i * NR));
-            let b1 = F4::load(b.add(i * NR + 4));
-            for (r, a) in acc.iter_mut().enumerate() {
-                let x = F4::load_splat(q.add(r * ldq + i));
-                a[0] = a[0].add(x.mul(b0));
-                a[1] = a[1].add(x.mul(b1));
-            }
+            step(&mut acc, b.add(i * NR), |r| F4::load_splat(q.add(r * ldq + i)));
         }
         for (r, a) in acc.iter().enumerate() {
             let (v0, v1) = (a[0].mul(sc), a[1].mul(sc));

@@ -173,15 +173,19 @@ mod imp {
         /// instructions on x86); the same bits as `(n as i32 + 127) << 23`.
         #[inline(always)]
         pub fn pow2i(self) -> Self {
-            let m = f32x4_add(self.0, f32x4_splat(12_582_912.0));
-            F4(i32x4_add(i32x4_shl(m, 23), i32x4_splat(127 << 23)))
+            self.pow2i_biased::<127>()
         }
         /// `2^(n - 1)` for lanes holding integers `n` in `-125..=128`: [`Self::pow2i`] with the
         /// exponent bias one lower, so the `- 1` costs nothing.
         #[inline(always)]
         pub fn pow2i_half(self) -> Self {
+            self.pow2i_biased::<126>()
+        }
+        /// `2^(n + B - 127)` from the exponent bits (see [`Self::pow2i`]).
+        #[inline(always)]
+        fn pow2i_biased<const B: i32>(self) -> Self {
             let m = f32x4_add(self.0, f32x4_splat(12_582_912.0));
-            F4(i32x4_add(i32x4_shl(m, 23), i32x4_splat(126 << 23)))
+            F4(i32x4_add(i32x4_shl(m, 23), i32x4_splat(B << 23)))
         }
         /// `self` where `self` is not NaN, `nan_src` where it is.
         #[inline(always)]

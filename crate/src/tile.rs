@@ -301,7 +301,7 @@ unsafe fn load_part(p: *const f32, width: usize) -> (F4, F4) {
 
 /// `acc[r] += a(r) * b[0..8]` for every row of the tile.
 #[inline(always)]
-unsafe fn step<const R: usize>(acc: &mut [[F4; 2]; R], b: *const f32, a: impl Fn(usize) -> F4) {
+pub(crate) unsafe fn step<const R: usize>(acc: &mut [[F4; 2]; R], b: *const f32, a: impl Fn(usize) -> F4) {
     let b0 = F4::load(b);
     let b1 = F4::load(b.add(4));
     for (r, row) in acc.iter_mut().enumerate() {

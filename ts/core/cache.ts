@@ -32,7 +32,7 @@ export function cachedEntry<T extends Cacheable>(owner: object, key: string): T 
   const k = `${identity(owner)}/${key}`;
   const t = cache.get(k) as T | undefined;
   if (!t || t.disposed) return undefined;
-  cache.delete(k);
+  cache.delete(k); // re-insert: the Map's order is least recently used first
   cache.set(k, t);
   return t;
 }
@@ -42,14 +42,10 @@ export function cachedEntry<T extends Cacheable>(owner: object, key: string): T 
  * make its buffers unscoped (`scoped = false`): the cache, not a `tidy()` scope, owns them.
  */
 export function withCached<T extends Cacheable, R>(owner: object, key: string, build: () => T, use: (entry: T) => R): R {
+  const hit = cachedEntry<T>(owner, key);
+  if (hit) return use(hit);
   const k = `${identity(owner)}/${key}`;
-  let t = cache.get(k) as T | undefined;
-  if (t && !t.disposed) {
-    cache.delete(k); // re-insert: the Map's order is least recently used first
-    cache.set(k, t);
-    return use(t);
-  }
-  t = build();
+  const t = build();
   if (t.bytes > MAX_CACHED_BYTES) {
     try {
       return use(t);
