@@ -221,6 +221,7 @@ describe('Lie groups (sampled)', () => {
     expect(() => se2().exp([1, 2])).toThrow('has 3 entries, got 2');
     expect(() => se2().exp([1, NaN, 2])).toThrow('not finite');
     expect(() => so2().lift([0, 0])).toThrow('at the origin');
+    expect(() => so2().lift([1, 1, 0, 0])).toThrow(eq.ArgumentError); // the user's input, not a kernel fault
     expect(() => so2().lift([1, 0], { samples: 2 })).toThrow('samples must be 1');
     expect(() => se3().lift([1, 2], { samples: 2 })).toThrow('3-vectors');
   });

@@ -176,6 +176,52 @@ describe('only typed errors', () => {
     lin.dispose();
   });
 
+  it('misspelt options, detached buffers, a tensor named __proto__ and a custom omega returning non-numbers are typed errors', async () => {
+    const se3 = eq.groups.se3();
+    const misspelt: [string, () => unknown, string][] = [
+      ['lift({ sed })', () => eq.nn.lift({ group: se3, samples: 2, sed: 3 } as never), "lift: unknown option 'sed'"],
+      ['groupConv({ kernal })', () => eq.nn.groupConv({ group: 'p4', in: 1, out: 1, kernal: 5 } as never), "unknown option(s) kernal"],
+      ['groupAttention({ combine })', () => eq.nn.groupAttention({ group: 'D4', in: 2, out: 2, combine: 'product' } as never), 'unknown option(s) combine'],
+      ['lieConv({ hiden })', () => eq.nn.lieConv({ group: se3, in: 1, out: 1, hiden: [4] } as never), 'unknown option(s) hiden'],
+      ['linear({ bais })', () => eq.nn.linear({ in: 2, out: 2, bais: false } as never), "linear: unknown option 'bais'"],
+      ['groupPool({ group })', () => eq.nn.groupPool({ group: 'p4', reduce: 'max' } as never), "groupPool: unknown option 'group'"],
+      ['omega.custom({ nomalise })', () => eq.omega.custom(() => [0], { in: 1, out: 1, nomalise: 'mean' } as never), 'unknown option(s) nomalise'],
+    ];
+    for (const [what, fn, message] of misspelt) {
+      expect(fn, what).toThrow(eq.ArgumentError);
+      expect(fn, what).toThrow(message);
+    }
+    await expect(eq.createPool({ worker: 2 } as never)).rejects.toThrow("createPool: unknown option 'worker'");
+    // Detached buffers (transferred away): a typed error that says so, not a bare TypeError or "data has 0".
+    const f = new Float32Array(6);
+    structuredClone(f.buffer, { transfer: [f.buffer] });
+    expect(() => eq.tensor(f, [2, 3])).toThrow(eq.ArgumentError);
+    expect(() => eq.tensor(f, [2, 3])).toThrow('detached');
+    const w = weightBytes();
+    structuredClone(w.buffer, { transfer: [w.buffer] });
+    await expect(eq.loadModel({ config: config(), weights: w })).rejects.toThrow(eq.ArgumentError);
+    await expect(eq.loadModel({ config: config(), weights: w })).rejects.toThrow('detached ArrayBuffer');
+    // An extra tensor named __proto__ is an extra tensor like any other (`in` had let it through).
+    const named = eq.parseSafetensors(weightBytes()).tensors;
+    for (const extra of ['__proto__', 'constructor', 'toString']) {
+      const withExtra = new Map(named);
+      withExtra.set(extra, { shape: [1], data: new Float32Array(1) });
+      const bytes = eq.encodeSafetensors(Object.fromEntries(withExtra));
+      expect(eq.parseSafetensors(bytes).tensors.has(extra), extra).toBe(true);
+      await expect(eq.loadModel({ config: config(), weights: bytes }), extra).rejects.toThrow(`tensor(s) '${extra}' belong to no layer`);
+    }
+    // omega.custom sums numbers only: a string would concatenate, undefined would give NaN.
+    const D4 = eq.groups.dihedral(4);
+    const x = eq.tensor(new Float32Array(8).fill(1), [1, 1, 8]);
+    for (const [ret, shown] of [[['1'], '"1"'], [[undefined], 'undefined'], [[1n], '1n']] as const) {
+      const layer = eq.nn.phi({ group: D4, omega: eq.omega.custom(() => ret as never, { in: 1, out: 1 }) });
+      expect(() => layer.run(x)).toThrow(eq.ArgumentError);
+      expect(() => layer.run(x)).toThrow(`returned ${shown} at [0]`);
+      layer.dispose();
+    }
+    x.dispose();
+  });
+
   it('config fields of the wrong type are ConfigErrors, never coerced', async () => {
     const w = weightBytes();
     const patched = (i: number, patch: Record<string, unknown>) => {

@@ -112,4 +112,63 @@ describe('bad input to point-cloud models', () => {
     expect(Array.from(eq.tidy(() => model.run(cloud(good, 2, 5)).toArray()))).toEqual(Array.from(want));
     model.dispose();
   });
+
+  it('clouds that are all padding, sizes over the limits, conflicting neighbour specs, a lift config it cannot run: typed errors, and the model stays usable', async () => {
+    const G = se3();
+    const layers = [eq.nn.lift({ group: G, samples: 2, seed: 1 }), eq.nn.linear({ in: 1, out: 8, seed: 1 }), eq.nn.lieTransformerBlock({ group: G, dim: 8, heads: 2, seed: 2 }), eq.nn.globalPool(), eq.nn.linear({ in: 8, out: 2, seed: 3 })];
+    const { config, weights } = modelFrom('SE(3)', 1, layers);
+    const model = await eq.loadModel({ config, weights });
+    const named = Object.fromEntries(Object.entries(weights).map(([k, t]) => [k, { shape: [...t.shape], data: t.toArray() }]));
+    layers.forEach((l) => l.dispose());
+    const cloud = (B: number, P: number, mask?: number[]) => ({ points: eq.tensor(random(B * P * 3, 4), [B, P, 3]), features: eq.tensor(new Float32Array(B * P).fill(1), [B, P, 1]), mask: mask && eq.tensor(Float32Array.from(mask), [B, P]) });
+    const want = eq.tidy(() => model.run(cloud(2, 3)).toArray());
+    eq.tidy(() => {
+      // A cloud with no point: alone or beside others, in this model as in any other (it had
+      // trapped the LieTransformer's location MLP, and given the others bias-only logits).
+      for (const [mask, b] of [[[0, 0, 0, 0, 0, 0], 0], [[1, 1, 0, 0, 0, 0], 1]] as const) {
+        expect(() => model.run(cloud(2, 3, [...mask]))).toThrow(eq.ArgumentError);
+        expect(() => model.run(cloud(2, 3, [...mask]))).toThrow(`cloud ${b} has no present points`);
+      }
+      const before = eq.setLimits({ maxLiftedElements: 10 });
+      try {
+        expect(() => model.run(cloud(2, 3))).toThrow(/2 clouds x 3 points x 2 samples = 12 elements, over the limit of 10 \(limits.maxLiftedElements/);
+      } finally {
+        eq.setLimits(before);
+      }
+    });
+    // Neighbourhoods whose pair count is past the limit, refused before they are built: global
+    // counts in 64 bits (65,537 elements are 2^32 + 2^17 + 1 pairs, which 32 bits wrap), a radius
+    // that takes in everything stops counting at the limit.
+    const T = eq.groups.t3();
+    const big = T.lift(random(65_537 * 3, 6));
+    const feats = eq.tensor(new Float32Array(65_537), [65_537, 1]);
+    const phi = (neighbours: unknown) => eq.nn.phi({ group: T, omega: eq.omega.mlp({ in: 1, out: 1, hidden: [2] }), neighbours: neighbours as never });
+    const global = phi('global');
+    expect(() => global.run(eq.liftedField(T, big, feats))).toThrow('have 4295098369 pairs, over the limit of 268435456 (limits.maxNeighbourPairs)');
+    const before = eq.setLimits({ maxNeighbourPairs: 100_000 });
+    try {
+      const radius = phi({ radius: 1e6 });
+      const small = T.lift(random(2_000 * 3, 7));
+      expect(() => radius.run(eq.liftedField(T, small, eq.tensor(new Float32Array(2_000), [2_000, 1])))).toThrow('radius 1000000 gives more than 100000 pairs (limits.maxNeighbourPairs)');
+      expect(() => phi({ k: 100 }).run(eq.liftedField(T, small, eq.tensor(new Float32Array(2_000), [2_000, 1])))).toThrow('are 200000 pairs, over the limit of 100000');
+      radius.dispose();
+    } finally {
+      eq.setLimits(before);
+    }
+    global.dispose();
+    feats.dispose();
+    for (const spec of [{ k: 3, radius: 0.1 }, { k: 3, alpah: 1 }, { k: 3, alpha: null }, { radius: 1, stride: 2 }]) {
+      expect(() => phi(spec)).toThrow(eq.ArgumentError);
+    }
+    expect(() => phi({ k: 3, radius: 0.1 })).toThrow("neighbours give 'k' and 'radius'");
+    expect(() => phi({ k: 3, alpah: 1 })).toThrow("unknown: 'alpah'");
+    const cfg = (lift: object) => ({ ...config, layers: [lift, ...config.layers.slice(1)] }) as eq.ModelConfig;
+    await expect(eq.loadModel({ config: cfg({ type: 'lift', samples: 5000 }), weights: named })).rejects.toThrow(eq.ConfigError);
+    await expect(eq.loadModel({ config: cfg({ type: 'lift', samples: 5000 }), weights: named })).rejects.toThrow('samples must be an integer in 1..4096, got 5000');
+    await expect(eq.loadModel({ config: { ...config, labels: ['a', 'b', 'c'] } as eq.ModelConfig, weights: named })).rejects.toThrow('3 labels for 2 outputs');
+    await expect(eq.loadModel({ config: { ...config, labels: 'ab' } as eq.ModelConfig, weights: named })).rejects.toThrow('labels (the names of the outputs) must be an array of strings');
+    (await eq.loadModel({ config: { ...config, labels: ['yes', 'no'] } as eq.ModelConfig, weights: named })).dispose();
+    expect(Array.from(eq.tidy(() => model.run(cloud(2, 3)).toArray()))).toEqual(Array.from(want));
+    model.dispose();
+  });
 });

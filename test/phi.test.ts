@@ -248,6 +248,8 @@ describe('bad input: typed errors naming the layer; the instance stays usable', 
       expect(() => G.lift([0, NaN, 1], { samples: 2 })).toThrow('coordinate 1 is NaN, not a finite number');
       expect(() => G.lift([0, Infinity, 1])).toThrow(eq.ArgumentError);
       expect(() => so3().lift([0, 0, 0])).toThrow('at the origin');
+      expect(() => so3().lift([1, 0, 0, 0, 0, 0], { samples: 3 })).toThrow(/point 1 is at the origin/);
+      expect(() => so3().lift([0, 0, 0])).toThrow(eq.ArgumentError);
       expect(() => eq.nn.phi({ group: G, omega: eq.omega.kernel({ in: 1, out: 1 }) })).toThrow('on a Lie group use omega.mlp');
       expect(() => eq.nn.phi({ group: G, omega: eq.omega.attention({ in: 1, out: 1, location: 'table' }) })).toThrow("location: 'mlp'");
       expect(() => eq.nn.phi({ group: cyclic(3), omega: eq.omega.mlp({ in: 1, out: 1 }), neighbours: { k: 2 } })).toThrow("neighbours are 'global' or { support");

@@ -2,7 +2,10 @@
 // batch sizes; crash recovery; backpressure; cancellation; close.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import * as eq from '../dist/index.js';
+import { reviveError } from '../ts/runtime/pool.js';
+import { WasmTrapError } from '../ts/core/errors.js';
 
 const fx = new URL('./fixtures/', import.meta.url).pathname;
 const src = (name: string) => ({ config: `${fx}${name}.json`, weights: `${fx}${name}.safetensors` });
@@ -173,6 +176,44 @@ describe('createPool', () => {
     expect(sha(y)).toBe(sha(p4m.run(x)));
     p4m.dispose();
     await pool.close();
+  }, 60_000);
+
+  it('point-cloud models: a cloud that is all padding is the ArgumentError model.run gives; a model that does not pool is refused at load, the old one kept; a trap is told once', async () => {
+    const model = await eq.loadModel(src('lieconv_model'));
+    const pool = await eq.createPool({ workers: 2 });
+    await pool.load(src('lieconv_model'));
+    const B = 4, P = 5;
+    const x = {
+      points: eq.tensor(Float32Array.from({ length: B * P * 3 }, (_, i) => 1 + Math.sin(i)), [B, P, 3]),
+      features: eq.tensor(new Float32Array(B * P).fill(1), [B, P, 1]),
+      mask: eq.tensor(Float32Array.from({ length: B * P }, (_, i) => (Math.floor(i / P) === 3 ? 0 : 1)), [B, P]),
+    };
+    // Cloud 3 goes to the second worker alone; it had trapped there and run on the main thread.
+    expect(() => model.run(x)).toThrow(eq.ArgumentError);
+    expect(() => model.run(x)).toThrow('cloud 3 has no present points');
+    await expect(pool.run(x)).rejects.toThrow(eq.ArgumentError);
+    await expect(pool.run(x)).rejects.toThrow('has no present points');
+    // A model whose output stays on the lifted elements: a pool returns [B, ...] tensors only.
+    const config = JSON.parse(readFileSync(`${fx}lieconv_model.json`, 'utf8'));
+    const pooled = config.layers.findIndex((l: { type: string }) => l.type === 'globalPool');
+    config.layers = config.layers.slice(0, pooled);
+    const weights = Object.fromEntries([...eq.parseSafetensors(readFileSync(`${fx}lieconv_model.safetensors`)).tensors].filter(([k]) => config.layers.some((l: { name: string }) => k.startsWith(`${l.name}.`))));
+    const unpooled = await eq.loadModel({ config, weights });
+    expect(unpooled.run({ points: x.points, features: x.features }).constructor.name).toBe('LiftedField');
+    unpooled.dispose();
+    await expect(pool.load({ config, weights })).rejects.toThrow(eq.ConfigError);
+    await expect(pool.load({ config, weights })).rejects.toThrow('does not end in globalPool');
+    const full = { points: x.points, features: x.features };
+    const y = await pool.run(full), ref = model.run(full);
+    expect(sha(y)).toBe(sha(ref));
+    for (const t of [y, ref, x.points, x.features, x.mask]) t.dispose();
+    await pool.close();
+    model.dispose();
+    // A worker's trap comes back with the worker's message, not wrapped in a second one.
+    const message = 'phi: the WebAssembly kernel trapped (unreachable); the instance was recovered and stays usable';
+    const e = reviveError({ name: 'WasmTrapError', message });
+    expect(e).toBeInstanceOf(WasmTrapError);
+    expect(e.message).toBe(message);
   }, 60_000);
 
   it('close rejects unfinished runs; bad use gives typed errors', async () => {

@@ -771,11 +771,11 @@ pub fn neighbours_global(cloud: u32, m: u32, offsets: u32, indices: u32, nnz: u3
     let run = || -> Result<(), String> {
         let c = arg("neighbours_global: cloud", cloud, Some(m as usize))?;
         let need = lie::global_len(unsafe { slice_u32(&c) });
-        if need != nnz as usize {
+        if need != nnz as u64 {
             return Err(format!("neighbours_global: these clouds have {need} pairs, room was made for {nnz}"));
         }
         let o = arg("neighbours_global: offsets", offsets, Some(m as usize + 1))?;
-        let i = arg("neighbours_global: indices", indices, Some(need))?;
+        let i = arg("neighbours_global: indices", indices, Some(need as usize))?;
         distinct(&o, &[&c, &i])?;
         distinct(&i, &[&c])?;
         lie::global(unsafe { slice_u32(&c) }, unsafe { slice_u32_mut(&o) }, unsafe { slice_u32_mut(&i) })
@@ -817,10 +817,11 @@ pub fn neighbours_knn(kind: u32, g: u32, orbit: u32, cloud: u32, m: u32, k: u32,
 }
 
 /// The elements of each element's cloud within `radius`; returns the number of pairs (written
-/// only when `capacity` holds them all), or `u32::MAX` on a refused call.
+/// only when `capacity` holds them all), a count over `limit` when there are more than `limit`
+/// (counting stops there), or `u32::MAX` on a refused call.
 #[wasm_bindgen]
 #[allow(clippy::too_many_arguments)]
-pub fn neighbours_within(kind: u32, g: u32, orbit: u32, cloud: u32, m: u32, radius: f64, alpha: f64, offsets: u32, indices: u32, capacity: u32) -> u32 {
+pub fn neighbours_within(kind: u32, g: u32, orbit: u32, cloud: u32, m: u32, radius: f64, alpha: f64, offsets: u32, indices: u32, capacity: u32, limit: u32) -> u32 {
     let run = || -> Result<u32, String> {
         let (kd, ga, oa, ca) = cloud_args("neighbours_within", kind, g, orbit, cloud, m)?;
         let o = arg("neighbours_within: offsets", offsets, Some(m as usize + 1))?;
@@ -838,8 +839,9 @@ pub fn neighbours_within(kind: u32, g: u32, orbit: u32, cloud: u32, m: u32, radi
             Some(a) => unsafe { slice_u32_mut(a) },
             None => &mut empty[..],
         };
-        let n = lie::within(&c, radius, unsafe { slice_u32_mut(&o) }, out);
-        u32::try_from(n).map_err(|_| "neighbours_within: more than 2^32 pairs".to_string())
+        let n = lie::within(&c, radius, unsafe { slice_u32_mut(&o) }, out, limit as usize);
+        // Past u32, still a count over any limit (u32::MAX itself means refused).
+        Ok(n.min(u32::MAX as usize - 1) as u32)
     };
     run().unwrap_or_else(|e| {
         fail(e);

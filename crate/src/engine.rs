@@ -458,6 +458,11 @@ pub fn run(p: &Plan, out: &mut [f32]) {
 fn evaluate<'s>(p: &Plan, mlp: &Mlp, b: usize, g0: usize, g1: usize, z: &'s mut [f32], h1: &'s mut [f32], h2: &'s mut [f32]) -> &'s [f32] {
     let (p0, p1) = (p.offsets[g0] as usize, p.offsets[g1] as usize);
     let pairs = p1 - p0;
+    if pairs == 0 {
+        // Rows with empty lists (clouds that are all padding): nothing to evaluate, and the
+        // grouped layers' column offsets below would point past empty inputs.
+        return &h1[..0];
+    }
     let zw = p.z_width(mlp);
     // When the input is the relative coordinates alone (LieConv's and LieTransformer's location
     // MLPs), the first layer reads them where they are: copying a few floats per pair had become
@@ -1403,6 +1408,38 @@ mod tests {
         // Two heads (the general path), then heads in fours (all heads in SIMD lanes), sum and product.
         for (heads, dk, dv, combine) in [(2, 3, 2, Combine::Sum), (4, 8, 4, Combine::Sum), (8, 4, 8, Combine::Product)] {
             heads_case(heads, dk, dv, combine);
+        }
+    }
+
+    /// Every list empty (a batch whose clouds are all padding): attention gives zeros, with or
+    /// without a location MLP, on any path.
+    #[test]
+    fn empty_lists_give_zeros() {
+        for (heads, dk, dv) in [(2, 3, 2), (4, 8, 4), (8, 8, 8)] {
+            let (m_in, m_out, a) = (3, 3, 3);
+            let (off, idx) = (vec![0u32; m_out + 1], Vec::<u32>::new());
+            let coords: Vec<f32> = Vec::new();
+            let (q, k, v) = (random(m_out * heads * dk, 33), random(m_in * heads * dk, 34), random(m_in * heads * dv, 35));
+            let dims = [a, heads * 4, heads];
+            let groups = [1, heads];
+            let acts = [Act::Silu, Act::Silu];
+            let w = mlp_weights(&dims, &groups, &acts, &mut Vec::new(), 40);
+            let packed = pack_layers(&dims, &groups, &w);
+            let layers: Vec<Dense> = (0..2).map(|i| Dense { inp: dims[i], out: dims[i + 1], groups: groups[i], w: &packed[i], bias: Some(&w[i].1), act: acts[i] }).collect();
+            for with_mlp in [true, false] {
+                for norm in [Norm::Softmax, Norm::Mean, Norm::NormExp, Norm::None] {
+                    let location = if with_mlp { Location::Mlp(Mlp { layers: layers.clone(), uses_rel: true, uses_fg: false, uses_fgp: false }) } else { Location::None };
+                    let f = vec![0.0f32; m_in];
+                    let plan = Plan {
+                        batch: 1, m_out, m_in, c_in: 1, c_out: heads * dv, f: &f,
+                        fs: Strides { batch: m_in, elem: 1, chan: 1 }, os: Strides { batch: m_out * heads * dv, elem: heads * dv, chan: 1 },
+                        offsets: &off, indices: &idx, rel: Rel { index: None, coords: Some((&coords, a)) },
+                        mode: Mode::Heads { heads, dv, v: &v, content: Some(Content { dk, q: &q, k: &k, scale: 0.5 }), location, combine: Combine::Sum, norm },
+                    };
+                    let out = run_checked(&plan, m_out * heads * dv);
+                    assert!(out.iter().all(|&x| x == 0.0), "heads {heads} mlp {with_mlp} {norm:?}: {out:?}");
+                }
+            }
         }
     }
 

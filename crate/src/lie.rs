@@ -597,9 +597,10 @@ pub fn global(cloud: &[u32], offsets: &mut [u32], indices: &mut [u32]) -> Result
     Ok(())
 }
 
-/// Number of pairs [`global`] writes.
-pub fn global_len(cloud: &[u32]) -> usize {
-    clouds(cloud).iter().map(|(_, m)| m.len() * m.len()).sum()
+/// Number of pairs [`global`] writes, in u64: on wasm32 a `usize` square of 65,536 members
+/// already wraps to 0.
+pub fn global_len(cloud: &[u32]) -> u64 {
+    clouds(cloud).iter().map(|(_, m)| m.len() as u64 * m.len() as u64).sum()
 }
 
 /// A uniform grid of cells over the points of one cloud: cell -> its elements.
@@ -1245,9 +1246,15 @@ impl Lists<'_> {
 
 /// Every element of the query's cloud within `radius` (itself included), ordered by (distance,
 /// index). Returns the number of pairs; writes them only when `indices` has room for all.
-pub fn within(c: &Cloud, radius: f64, offsets: &mut [u32], indices: &mut [u32]) -> usize {
+///
+/// With `indices` empty it only counts (no lists are kept). Either way it stops once the count
+/// passes `limit` and returns that partial count (more than `limit`), writing nothing: a radius
+/// that takes in a whole large cloud costs no more than the limit allows.
+pub fn within(c: &Cloud, radius: f64, offsets: &mut [u32], indices: &mut [u32], limit: usize) -> usize {
     let m = c.cloud.len();
-    let mut lists: Vec<Vec<u32>> = vec![Vec::new(); m];
+    let store = !indices.is_empty();
+    let mut lists: Vec<Vec<u32>> = vec![Vec::new(); if store { m } else { 0 }];
+    let mut total = 0usize;
     for (_, members) in clouds(c.cloud) {
         let pos = |e: u32| translation(c.kind, c.element(e));
         let grid = c.spatial_bound().map(|_| Grid::new(&members, &pos, c.kind.d(), 2.0));
@@ -1269,12 +1276,20 @@ pub fn within(c: &Cloud, radius: f64, offsets: &mut [u32], indices: &mut [u32]) 
                 }
                 _ => members.iter().for_each(|&e| take(e)),
             }
-            found.sort_by(|a, b| a.partial_cmp(b).unwrap_or(core::cmp::Ordering::Equal));
-            lists[q as usize] = found.into_iter().map(|(_, e)| e).collect();
+            total += found.len();
+            if total > limit {
+                return total;
+            }
+            if store {
+                found.sort_by(|a, b| a.partial_cmp(b).unwrap_or(core::cmp::Ordering::Equal));
+                lists[q as usize] = found.into_iter().map(|(_, e)| e).collect();
+            }
         }
     }
-    let total: usize = lists.iter().map(Vec::len).sum();
-    if indices.len() >= total {
+    if total == 0 {
+        // No pairs: the caller makes no second call, so the (all zero) offsets are written now.
+        offsets.fill(0);
+    } else if store && indices.len() >= total {
         write_lists(&lists, offsets, indices);
     }
     total
@@ -1662,6 +1677,32 @@ mod tests {
         }
     }
 
+    /// Pair counts past what wasm32's `usize` holds, and a radius that takes in a whole large
+    /// cloud: counted in u64, and the radius search stops soon after its limit.
+    #[test]
+    fn pair_counts_do_not_wrap_and_radius_counting_stops_at_the_limit() {
+        let big = vec![0u32; 70_000];
+        assert_eq!(global_len(&big), 4_900_000_000);
+        let count = 3_000;
+        let pts: Vec<f64> = (0..count * 3).map(|i| (i % 97) as f64 * 1e-3).collect();
+        let mut els = vec![0.0; count * 16];
+        let mut orbit = vec![0.0; count];
+        lift(Kind::T3, &pts, count, 1, &mut Uniforms::Seeded(5), &mut els, &mut orbit).unwrap();
+        let cloud = vec![0u32; count];
+        let c = Cloud { kind: Kind::T3, elements: &els, orbit: None, cloud: &cloud, alpha: 0.2 };
+        let mut off = vec![0u32; count + 1];
+        let limit = 100_000;
+        let n = within(&c, 1e6, &mut off, &mut [], limit);
+        assert!(n > limit && n <= limit + count, "counted {n}");
+        let mut idx = vec![0u32; limit];
+        off.fill(7);
+        assert!(within(&c, 1e6, &mut off, &mut idx, limit) > limit);
+        assert!(off.iter().all(|&o| o == 7), "nothing is written past the limit");
+        // Nothing within the radius: zero offsets, written by the counting call.
+        assert_eq!(within(&c, -1.0, &mut off, &mut [], limit), 0);
+        assert!(off.iter().all(|&o| o == 0));
+    }
+
     /// Brute force over all pairs: the grid search must find exactly the same lists.
     #[test]
     fn knn_and_radius_match_brute_force() {
@@ -1691,9 +1732,9 @@ mod tests {
                 assert!((a - b).abs() <= 1e-5 * b.abs().max(1.0), "{k:?} coords {a} vs {b}");
             }
             let mut off2 = vec![0u32; m + 1];
-            let need = within(&c, 0.9, &mut off2, &mut []);
+            let need = within(&c, 0.9, &mut off2, &mut [], usize::MAX);
             let mut idx2 = vec![0u32; need];
-            assert_eq!(within(&c, 0.9, &mut off2, &mut idx2), need);
+            assert_eq!(within(&c, 0.9, &mut off2, &mut idx2, usize::MAX), need);
             for q in 0..m {
                 if cloud[q] == MASKED {
                     assert_eq!(off[q + 1] - off[q], 0);

@@ -22,6 +22,8 @@ export interface Limits {
   maxSourceBytes: number;
   /** Elements `lift` may create (points x samples). Default 4,194,304. */
   maxLiftedElements: number;
+  /** Pairs one neighbourhood of lifted elements may have (global, or within a radius). Default 268,435,456 (2^28). */
+  maxNeighbourPairs: number;
   /** Milliseconds a pool waits for a worker to start before counting the start as failed. Default 30,000. */
   workerStartTimeout: number;
   /** Failed starts in a row after which a pool gives up on a worker (and `createPool` rejects). Default 3. */
@@ -39,6 +41,7 @@ const DEFAULTS: Limits = {
   maxGroupOrder: 1024,
   maxSourceBytes: 2 ** 30,
   maxLiftedElements: 4 * 2 ** 20,
+  maxNeighbourPairs: 2 ** 28,
   workerStartTimeout: 30_000,
   maxWorkerStartFailures: 3,
   maxBasisUnknowns: 2 ** 20,
@@ -70,6 +73,23 @@ export function setLimits(changes: Partial<Limits>): Limits {
   const before = limits();
   Object.assign(current, changes);
   return before;
+}
+
+/**
+ * Whether `b` is a detached ArrayBuffer (transferred by postMessage or structuredClone): its
+ * views then read as empty, and constructing one throws a bare TypeError.
+ */
+export function detached(b: ArrayBufferLike): boolean {
+  if (!(b instanceof ArrayBuffer)) return false;
+  const flag = (b as { detached?: unknown }).detached;
+  if (typeof flag === 'boolean') return flag;
+  if (b.byteLength !== 0) return false;
+  try {
+    new Uint8Array(b);
+    return false;
+  } catch {
+    return true;
+  }
 }
 
 /** A short description of a value for messages (never throws, never huge). */
@@ -112,6 +132,9 @@ export function checkOptions<T>(what: string, options: T, spec: Record<string, r
     throw new ArgumentError(`${what}: options must be an object${optionalObject ? ' (or omitted)' : ''}, got ${describe(options)}`);
   }
   const o = options as Record<string, unknown>;
+  // A misspelt option would otherwise be dropped without a word and its default used.
+  const unknown = Object.keys(o).filter((key) => !Object.prototype.hasOwnProperty.call(spec, key));
+  if (unknown.length) throw new ArgumentError(`${what}: unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((key) => `'${key}'`).join(', ')}; it takes ${Object.keys(spec).map((key) => `'${key}'`).join(', ')}`);
   for (const [key, [kind, optional]] of Object.entries(spec)) {
     const v = o[key];
     if (v === undefined) {
@@ -192,5 +215,6 @@ export function checkKernelOmegaOptions(o: unknown): void {
 
 /** The option checks of `omega.attention` (called first in its constructor). */
 export function checkAttentionOmegaOptions(o: unknown): void {
-  checkOptions('omega.attention', o, { in: ['dim'], out: ['dim'], heads: ['dim', true], dim: ['dim', true], content: ['bool', true] });
+  // The rest are checked, with their own messages, by the constructor.
+  checkOptions('omega.attention', o, { in: ['dim'], out: ['dim'], heads: ['dim', true], dim: ['dim', true], content: ['bool', true], location: ['any', true], hidden: ['any', true], activation: ['any', true], normalise: ['any', true], combine: ['any', true], bias: ['bool', true] });
 }

@@ -10,7 +10,7 @@
  */
 import { DisposedError, OutOfMemoryError, ShapeError, ArgumentError } from './errors.js';
 import { call, guard, kernels, memoryBuffer } from './wasm.js';
-import { describe } from './limits.js';
+import { describe, detached } from './limits.js';
 
 /**
  * The largest single allocation: Rust's allocator API allows at most `isize::MAX` bytes (2 GiB
@@ -143,6 +143,7 @@ export function checkNumbers(data: unknown, what: string): asserts data is Array
   if (data instanceof BigInt64Array || data instanceof BigUint64Array) throw new ArgumentError(`${what}: expected a Float32Array or an array of numbers, got a ${data.constructor.name} (BigInt values are not converted)`);
   if (ArrayBuffer.isView(data)) {
     if (data instanceof DataView) throw new ArgumentError(`${what}: expected a Float32Array or an array of numbers, got a DataView`);
+    if (detached(data.buffer)) throw new ArgumentError(`${what}: its ArrayBuffer is detached (it was transferred, by postMessage or structuredClone); pass data that is still readable`);
     return;
   }
   const n = (data as ArrayLike<unknown>).length;

@@ -9,15 +9,14 @@
  * there too. Lists are cached per lifted cloud and specification.
  */
 import { ArgumentError } from '../core/errors.js';
+import { limits } from '../core/limits.js';
 import { F64Buffer, Temporaries, U32Buffer, withTemporaries } from '../core/buffers.js';
 import { cachedEntry, withCached } from '../core/cache.js';
 import { Tensor } from '../core/tensor.js';
-import { call, kernelFailed, kernels } from '../core/wasm.js';
+import { call, guard, kernelFailed } from '../core/wasm.js';
 import type { LieGroup, Lifted } from '../groups/lie.js';
 import { Neighbourhood, specKey, type NeighbourSpec } from './neighbourhood.js';
 
-/** At most this many pairs in one neighbourhood. */
-const MAX_PAIRS = 2 ** 28;
 
 export class LiftedDomain {
   readonly kind = 'lifted';
@@ -60,6 +59,7 @@ export class LiftedDomain {
   build(spec: NeighbourSpec, where = 'neighbours', coords = true): Neighbourhood {
     specKey(spec, where);
     const L = this.lifted, G = this.group, m = L.count;
+    const maxPairs = Math.min(limits().maxNeighbourPairs, 0xfffffffe);
     const kept = new Temporaries(); // owned by the cache once built; freed if building fails
     try {
       const made = withTemporaries((t) => {
@@ -71,9 +71,9 @@ export class LiftedDomain {
         const width = this.coordsWidth;
         let rel: Tensor | undefined;
         if (spec === 'global') {
-          nnz = kernels().neighbours_global_len(cloud.ptr, m);
+          nnz = guard(`${where}: neighbours`, (k) => k.neighbours_global_len(cloud.ptr, m));
           if (nnz < 0) kernelFailed(`${where}: neighbours`);
-          if (nnz > MAX_PAIRS) throw new ArgumentError(`${where}: global neighbourhoods on these clouds have ${nnz} pairs, more than this library builds at once (2^28); use { k } or { radius }`);
+          if (nnz > maxPairs) throw new ArgumentError(`${where}: global neighbourhoods on these clouds have ${nnz} pairs, over the limit of ${maxPairs} (limits.maxNeighbourPairs); use { k } or { radius }`);
           indices = kept.add(new U32Buffer(nnz, false));
           call(`${where}: neighbours`, (k) => k.neighbours_global(cloud.ptr, m, offsets.ptr, indices.ptr, nnz));
         } else if ('k' in spec) {
@@ -82,6 +82,7 @@ export class LiftedDomain {
           for (const [c, size] of sizes) {
             if (size < spec.k) throw new ArgumentError(`${where}: neighbours { k: ${spec.k} } needs at least ${spec.k} elements in every cloud, but cloud ${c} has ${size} (points x samples); use a smaller k or 'global'`);
           }
+          if (m * spec.k > maxPairs) throw new ArgumentError(`${where}: neighbours { k: ${spec.k} } on ${m} elements are ${m * spec.k} pairs, over the limit of ${maxPairs} (limits.maxNeighbourPairs)`);
           indices = kept.add(new U32Buffer(m * spec.k, false));
           // The relative logs come out of the search itself (it has the poses at hand).
           const logs = kept.add(new Tensor([m * spec.k, width], false, false));
@@ -90,11 +91,12 @@ export class LiftedDomain {
           nnz = offsets.view()[m];
         } else {
           const { radius, alpha = 0.2 } = spec as { radius: number; alpha?: number };
-          nnz = kernels().neighbours_within(G.code, els.ptr, orbit?.ptr ?? 0, cloud.ptr, m, radius, alpha, offsets.ptr, 0, 0);
+          // Counting stops soon after the limit, so a radius that takes in everything is cheap to refuse.
+          nnz = guard(`${where}: neighbours`, (k) => k.neighbours_within(G.code, els.ptr, orbit?.ptr ?? 0, cloud.ptr, m, radius, alpha, offsets.ptr, 0, 0, maxPairs));
           if (nnz === 0xffffffff) kernelFailed(`${where}: neighbours`);
-          if (nnz > MAX_PAIRS) throw new ArgumentError(`${where}: radius ${radius} gives ${nnz} pairs, more than this library builds at once (2^28)`);
+          if (nnz > maxPairs) throw new ArgumentError(`${where}: radius ${radius} gives more than ${maxPairs} pairs (limits.maxNeighbourPairs); use a smaller radius or { k }`);
           indices = kept.add(new U32Buffer(Math.max(nnz, 1), false));
-          if (nnz > 0 && kernels().neighbours_within(G.code, els.ptr, orbit?.ptr ?? 0, cloud.ptr, m, radius, alpha, offsets.ptr, indices.ptr, nnz) !== nnz) kernelFailed(`${where}: neighbours`);
+          if (nnz > 0 && guard(`${where}: neighbours`, (k) => k.neighbours_within(G.code, els.ptr, orbit?.ptr ?? 0, cloud.ptr, m, radius, alpha, offsets.ptr, indices.ptr, nnz, maxPairs)) !== nnz) kernelFailed(`${where}: neighbours`);
         }
         if (!rel && coords) {
           const out = kept.add(new Tensor([Math.max(nnz, 1), width], false, false));

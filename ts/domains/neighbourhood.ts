@@ -61,7 +61,16 @@ export function specKey(spec: NeighbourSpec, where: string): string {
   if (spec === 'global') return 'global';
   if (spec === null || typeof spec !== 'object') throw new ArgumentError(`${where}: neighbours must be 'global', { k }, { radius }, { window } or { support }, got ${String(spec)}`);
   const s = spec as Record<string, unknown>;
-  const alpha = s.alpha ?? 0.2;
+  // One kind per spec, and only its own keys: a typo ({ k: 8, alpah: 1 }) or a second kind
+  // ({ k: 8, radius: 1 }) would otherwise be dropped without a word.
+  const kinds = ['k', 'radius', 'window', 'support'].filter((key) => key in s);
+  if (kinds.length > 1) throw new ArgumentError(`${where}: neighbours give ${kinds.map((key) => `'${key}'`).join(' and ')}; give one of { k }, { radius }, { window } or { support }`);
+  const allowed: Record<string, string[]> = { k: ['k', 'alpha'], radius: ['radius', 'alpha'], window: ['window', 'padding', 'stride'], support: ['support'] };
+  if (kinds.length === 1) {
+    const unknown = Object.keys(s).filter((key) => !allowed[kinds[0]].includes(key));
+    if (unknown.length) throw new ArgumentError(`${where}: neighbours { ${kinds[0]} } take ${allowed[kinds[0]].map((key) => `'${key}'`).join(', ')}; unknown: ${unknown.map((key) => `'${key}'`).join(', ')}`);
+  }
+  const alpha = 'alpha' in s ? s.alpha : 0.2; // null or undefined given is refused below, not defaulted
   if ('k' in s || 'radius' in s) {
     if (typeof alpha !== 'number' || !(alpha >= 0 && alpha <= 1)) throw new ArgumentError(`${where}: neighbours.alpha (the weight of the rotation part of the distance) must be in [0, 1], got ${String(s.alpha)}`);
   }

@@ -18,6 +18,7 @@ import { Tensor, expectTensor } from '../core/tensor.js';
 import { call, kernels } from '../core/wasm.js';
 import type { Group } from './finite.js';
 import { checkLift } from './checks.js';
+import { describe, limits } from '../core/limits.js';
 
 export type LieElement = Float64Array;
 /** A source of uniform numbers in [0, 1). */
@@ -299,11 +300,25 @@ export abstract class LieGroup implements Group<LieElement> {
     if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new ArgumentError(`${this.name}.lift: seed must be an integer in 0..2^32-1, got ${String(seed)}`);
     if (rng !== undefined && typeof rng !== 'function') throw new ArgumentError(`${this.name}.lift: rng must be a function returning numbers in [0, 1)`);
     const count = flat.length / d;
+    if (this.hasOrbit) {
+      // The kernel refuses these too, but as a fault of its caller; this is the user's input.
+      for (let p = 0; p < count; p++) {
+        let r2 = 0;
+        for (let j = 0; j < d; j++) r2 += flat[p * d + j] * flat[p * d + j];
+        if (!(Math.sqrt(r2) > 1e-12)) throw new ArgumentError(`${this.name}.lift: point ${p} is at the origin, where its orbit under ${this.name} (and so its lift) is not defined; move the cloud off the origin`);
+      }
+    }
     const m = count * samples;
     const nn = this.n * this.n;
     if (m * nn > 2 ** 28) throw new ArgumentError(`${this.name}.lift: ${count} points x ${samples} samples = ${m} elements is more than this library lifts at once (${Math.floor(2 ** 28 / nn)})`);
     const needed = kernels().lie_uniforms_needed(this.code, count, samples);
-    const uniforms = rng ? Float64Array.from({ length: needed }, () => rng()) : undefined;
+    const uniforms = rng
+      ? Float64Array.from({ length: needed }, (_, i) => {
+          const u = rng();
+          if (typeof u !== 'number' || !(u >= 0 && u < 1)) throw new ArgumentError(`${this.name}.lift: rng must return numbers in [0, 1); its call ${i} returned ${describe(u)}`);
+          return u;
+        })
+      : undefined;
     return withTemporaries((t) => {
       const pin = t.add(new F64Buffer(flat));
       const out = t.add(new F64Buffer(m * nn));
@@ -334,6 +349,8 @@ export abstract class LieGroup implements Group<LieElement> {
       if (mask.rank !== 2 || mask.shape[0] !== B || mask.shape[1] !== P) throw new ShapeError(`${this.name}.liftClouds: mask must be [${B}, ${P}] (one entry per point), got [${mask.shape.join(', ')}]`);
     }
     const m = B * P * samples, nn = this.n * this.n;
+    const max = limits().maxLiftedElements;
+    if (m > max) throw new ArgumentError(`${this.name}.liftClouds: ${B} clouds x ${P} points x ${samples} samples = ${m} elements, over the limit of ${max} (limits.maxLiftedElements; raise it with eq.setLimits if this is intended)`);
     if (m * nn > 2 ** 28) throw new ArgumentError(`${this.name}.liftClouds: ${B * P} points x ${samples} samples is more than this library lifts at once`);
     const flat = Float64Array.from(points.toArray());
     const present = mask?.toArray();
@@ -348,6 +365,15 @@ export abstract class LieGroup implements Group<LieElement> {
         r2 += v * v;
       }
       if (this.hasOrbit && !(Math.sqrt(r2) > 1e-12)) throw new ArgumentError(`${this.name}.liftClouds: cloud ${Math.floor(i / P)}, point ${i % P} is at the origin, where its orbit under ${this.name} (and so its lift) is not defined; move the cloud off the origin or mask the point`);
+    }
+    // A cloud with no present point has no elements: its pooled features (a mean over nothing)
+    // and so its outputs would mean nothing.
+    if (present) {
+      for (let b = 0; b < B; b++) {
+        let any = false;
+        for (let p = 0; p < P && !any; p++) any = present[b * P + p] === 1;
+        if (!any) throw new ArgumentError(`${this.name}.liftClouds: cloud ${b} has no present points (mask[${b}, :] is all 0); every cloud needs at least one`);
+      }
     }
     const lifted = withTemporaries((t) => {
       const pin = t.add(new F64Buffer(flat));

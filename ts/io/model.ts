@@ -4,11 +4,12 @@
  * executes. See docs/model-format.md.
  */
 import { ArgumentError, ConfigError, DisposedError, OutOfMemoryError, ShapeError, WeightsError } from '../core/errors.js';
-import { describe, dimension, fmtBytes, limits } from '../core/limits.js';
+import { describe, detached, dimension, fmtBytes, limits } from '../core/limits.js';
 import { cloneJson, planLayers } from './plan.js';
 import { checkBatch } from '../nn/layer.js';
 import { FieldType, GridField, ImageField, InvariantField, RegularField } from '../fields/index.js';
 import { PointCloudType, type PointCloud } from '../fields/points.js';
+import { LiftedFieldType } from '../fields/lifted.js';
 import { LieGroup } from '../groups/lie.js';
 import { FiniteGroup } from '../groups/finite.js';
 import { GridGroup } from '../groups/grid.js';
@@ -69,6 +70,7 @@ const isNode = () => typeof process === 'object' && typeof process.versions?.nod
 
 /** The bytes of a view, exactly (a Node Buffer is often a window on a larger shared buffer). */
 export function viewBytes(v: ArrayBufferView | ArrayBuffer): Uint8Array {
+  if (detached(v instanceof ArrayBuffer ? v : v.buffer)) throw new ArgumentError('the bytes given are in a detached ArrayBuffer (it was transferred, by postMessage or structuredClone); pass bytes that are still readable, or a copy made before transferring');
   return v instanceof ArrayBuffer ? new Uint8Array(v) : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
 }
 
@@ -363,6 +365,7 @@ function checkTopLevel(config: ModelConfig): { group: AnyGroup; name: string } {
     throw new ConfigError(`model config: ${(e as Error).message}`);
   }
   if (!Array.isArray(config.layers) || config.layers.length === 0) throw new ConfigError(`model config: layers must be a non-empty array, got ${describe(config.layers)}`);
+  if (config.labels !== undefined && (!Array.isArray(config.labels) || !config.labels.every((l) => typeof l === 'string'))) throw new ConfigError(`model config: labels (the names of the outputs) must be an array of strings, got ${describe(config.labels)}`);
   return { group, name: config.name ?? 'model' };
 }
 
@@ -462,6 +465,8 @@ export class Model {
         throw e;
       }
       this.outType = this.network.outType!;
+      const labels = config.labels as string[] | undefined;
+      if (labels && !(this.outType instanceof LiftedFieldType) && labels.length !== this.outType.channels) throw new ConfigError(`model config: ${labels.length} labels for ${this.outType.channels} outputs`);
       if (config.input.field === 'r2' && config.input.size) checkMapSizes(layers, config.input.size as [number, number]);
       this.loadWeights(weights);
     } catch (e) {
@@ -478,9 +483,10 @@ export class Model {
       if (!w) throw new WeightsError(`weights: tensor '${name}' (layer '${layer}', shape [${shape.join(', ')}]) is missing`);
       if (w.shape.join() !== shape.join()) throw new WeightsError(`weights: tensor '${name}' of layer '${layer}' must be [${shape.join(', ')}], got [${w.shape.join(', ')}]`);
     }
-    const extra = [...weights.keys()].filter((k) => !(k in expected));
+    // Own keys only: `in` would pass '__proto__', 'constructor' and 'toString' through.
+    const extra = [...weights.keys()].filter((k) => !Object.prototype.hasOwnProperty.call(expected, k));
     if (extra.length) throw new WeightsError(`weights: tensor(s) ${extra.map((e) => `'${e}'`).join(', ')} belong to no layer of the model (expected: ${Object.keys(expected).join(', ')})`);
-    const values: Record<string, Tensor | Float32Array> = {};
+    const values: Record<string, Tensor | Float32Array> = Object.create(null);
     for (const [k, v] of weights) values[k] = v instanceof Tensor ? v : v.data;
     try {
       this.network.setParameters(values);

@@ -103,14 +103,18 @@ export function encodeSafetensors(tensors: Record<string, NamedArray>, metadata?
   let offset = 0;
   for (const n of names) {
     const t = tensors[n];
+    if (n === '__metadata__') throw new WeightsError("encodeSafetensors: a tensor cannot be named '__metadata__' (the format's key for metadata)");
     const count = t.shape.reduce((a, b) => a * b, 1);
     if (count !== t.data.length) throw new WeightsError(`encodeSafetensors: '${n}' has shape [${t.shape.join(', ')}] but ${t.data.length} values`);
-    header[n] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + 4 * count] };
+    // Defined, not assigned: `header['__proto__'] = ...` would set the prototype and drop the entry.
+    Object.defineProperty(header, n, { value: { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + 4 * count] }, enumerable: true, writable: true, configurable: true });
     offset += 4 * count;
   }
-  let json = JSON.stringify(header);
-  while ((8 + json.length) % 8) json += ' ';
-  const head = new TextEncoder().encode(json);
+  const json = JSON.stringify(header);
+  // Padded in bytes (names need not be ASCII) so the data starts 8-aligned.
+  const bytes = new TextEncoder().encode(json);
+  const head = new Uint8Array(bytes.length + ((8 - ((8 + bytes.length) % 8)) % 8)).fill(0x20);
+  head.set(bytes);
   const out = new Uint8Array(8 + head.length + offset);
   const dv = new DataView(out.buffer);
   dv.setBigUint64(0, BigInt(head.length), true);

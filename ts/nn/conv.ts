@@ -7,13 +7,13 @@
  * - `lieConv`: `omega.mlp` with LieConv's output (`'basis'`, mean over the neighbours) on a
  *   lifted cloud, the kernel an MLP of `log(g^-1 g')` (Finzi et al. 2020).
  */
-import { ArgumentError } from '../core/errors.js';
 import type { Padding } from '../core/ops.js';
 import type { AnyGroup } from '../groups/index.js';
 import type { NeighbourSpec } from '../domains/neighbourhood.js';
 import { AttentionOmega, type Location } from '../omega/attention.js';
 import { KernelOmega } from '../omega/kernel.js';
 import { MlpOmega } from '../omega/mlp.js';
+import { options } from '../omega/omega.js';
 import type { Activation, Normaliser } from '../omega/engine.js';
 import { Phi } from './phi.js';
 
@@ -30,12 +30,8 @@ export interface ConvOptions {
   seed?: number;
 }
 
-const required = (o: unknown, type: string, keys: string) => {
-  if (o === null || typeof o !== 'object') throw new ArgumentError(`${type}: options { ${keys} } are required, got ${o === null ? 'null' : typeof o}`);
-};
-
 function make(o: ConvOptions, lift: boolean, type: string): Phi {
-  required(o, type, 'group, in, out, kernel');
+  options(o, type, ['group', 'in', 'out', 'kernel', 'padding', 'stride', 'bias', 'name', 'seed']);
   const omega = new KernelOmega({ in: o.in, out: o.out, size: o.kernel, padding: o.padding, stride: o.stride, bias: o.bias, lift });
   return new Phi({ group: o.group, omega, name: o.name, seed: o.seed }, type);
 }
@@ -64,7 +60,7 @@ export interface GroupAttentionOptions {
 
 /** Group self-attention: `phi` with `omega.attention` (regular fields, grids, lifted clouds). */
 export function groupAttention(o: GroupAttentionOptions): Phi {
-  required(o, 'groupAttention', 'group, in, out, heads, dim');
+  options(o, 'groupAttention', ['group', 'in', 'out', 'heads', 'dim', 'content', 'location', 'hidden', 'activation', 'normalise', 'neighbours', 'name', 'seed']);
   const omega = new AttentionOmega({ in: o.in, out: o.out, heads: o.heads, dim: o.dim, content: o.content, location: o.location, hidden: o.hidden, activation: o.activation, normalise: o.normalise });
   return new Phi({ group: o.group, omega, neighbours: o.neighbours, name: o.name, seed: o.seed }, 'groupAttention');
 }
@@ -91,7 +87,7 @@ export interface LieConvOptions {
  * `psi` an MLP (Swish after every layer, as LieConv's).
  */
 export function lieConv(o: LieConvOptions): Phi {
-  required(o, 'lieConv', 'group, in, out, hidden, basis, neighbours');
+  options(o, 'lieConv', ['group', 'in', 'out', 'hidden', 'basis', 'activation', 'normalise', 'bias', 'neighbours', 'name', 'seed']);
   const act = o.activation ?? 'silu';
   const omega = new MlpOmega({ in: o.in, out: o.out, hidden: o.hidden, activation: act, outputActivation: act, output: 'basis', basis: o.basis, normalise: o.normalise ?? 'mean', bias: o.bias });
   return new Phi({ group: o.group, omega, neighbours: o.neighbours, name: o.name, seed: o.seed }, 'lieConv');

@@ -35,6 +35,8 @@ export class Lift extends Layer {
     this.samples = options.samples ?? 1;
     this.seed = options.seed ?? 1;
     if (!Number.isInteger(this.seed) || this.seed < 0 || this.seed > 0xffffffff) throw new ArgumentError(`lift: seed must be an integer in 0..2^32-1, got ${this.seed}`);
+    // What liftClouds takes, checked here so a model file says so when it loads, not at every run.
+    if (this.samples > 4096) throw new ArgumentError(`lift: samples must be an integer in 1..4096, got ${this.samples}`);
     if (!G.affine && G.d === 2 && this.samples !== 1) throw new ArgumentError('lift: on SO(2) a point has one element (samples must be 1)');
     if (!G.rotates && this.samples !== 1) throw new ArgumentError(`lift: on ${G.name} a point has one element (samples must be 1)`);
   }

@@ -7,11 +7,12 @@
  * `checkEquivariance` will say so.
  */
 import { ArgumentError } from '../core/errors.js';
+import { describe } from '../core/limits.js';
 import type { Tensor } from '../core/tensor.js';
 import type { Lifted, Rng } from '../groups/lie.js';
 import type { Neighbourhood } from '../domains/neighbourhood.js';
 import { normaliser, type Normaliser } from './engine.js';
-import { Omega, positiveInt, type EngineInput, type EngineOutput, type OmegaContext, type Prepared } from './omega.js';
+import { Omega, options, positiveInt, type EngineInput, type EngineOutput, type OmegaContext, type Prepared } from './omega.js';
 
 export interface Pair {
   /** Batch item. */
@@ -43,7 +44,7 @@ export class CustomOmega extends Omega {
   constructor(readonly fn: CustomFn, o: CustomOmegaOptions) {
     super();
     if (typeof fn !== 'function') throw new ArgumentError(`omega.custom: expected a function (fg, fgp, rel, at) => number[], got ${typeof fn}`);
-    if (o === null || typeof o !== 'object') throw new ArgumentError('omega.custom: options { in, out } are required');
+    options(o, 'omega.custom', ['in', 'out', 'normalise']);
     this.in = positiveInt(o.in, 'omega.custom: in');
     this.out = positiveInt(o.out, 'omega.custom: out');
     this.normalise = normaliser(o.normalise ?? 'none', 'omega.custom: normalise', ['none', 'mean']);
@@ -79,7 +80,11 @@ export class CustomOmega extends Omega {
         const rel = { index: index?.[j], coords: coords?.slice(j * cw, (j + 1) * cw) };
         const v = this.fn(fg, read(b, gp), rel, { batch: b, g, gp, lifted: input.lifted });
         if (!v || typeof v.length !== 'number' || v.length !== this.out) throw new ArgumentError(`${where}: omega.custom's function returned ${v && typeof v.length === 'number' ? `${v.length} values` : String(v)}, expected ${this.out}`);
-        for (let o = 0; o < this.out; o++) acc[o] += v[o];
+        for (let o = 0; o < this.out; o++) {
+          // `+=` would concatenate strings and turn undefined into NaN: only numbers are summed.
+          if (typeof v[o] !== 'number') throw new ArgumentError(`${where}: omega.custom's function returned ${describe(v[o])} at [${o}] (pair g = ${g}, g' = ${gp}); expected numbers`);
+          acc[o] += v[o];
+        }
       }
       const scale = this.normalise === 'mean' && j1 > j0 ? 1 / (j1 - j0) : 1;
       for (let o = 0; o < this.out; o++) out[b * os.batch + g * os.elem + o * os.chan] = acc[o] * scale;

@@ -50,7 +50,9 @@ export function reviveError(e: unknown): EquivariantError {
   const name = e !== null && typeof e === 'object' && typeof (e as Error).name === 'string' ? (e as Error).name : '';
   const message = e !== null && typeof e === 'object' && typeof (e as Error).message === 'string' ? (e as Error).message : String(e);
   if (name === 'WasmTrapError') {
+    // The worker's message already says which op trapped and that its instance was recovered.
     const err = new WasmTrapError('pool worker', new Error(message));
+    err.message = message;
     return err;
   }
   const C = Object.prototype.hasOwnProperty.call(CLASSES, name) ? CLASSES[name] : undefined;

@@ -11,7 +11,8 @@
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { init } from '../core/wasm.js';
-import { ArgumentError, OutOfMemoryError } from '../core/errors.js';
+import { ArgumentError, ConfigError, OutOfMemoryError } from '../core/errors.js';
+import { LiftedFieldType } from '../fields/lifted.js';
 import { setLimits, type Limits } from '../core/limits.js';
 import { loadModel, type Model, type ModelConfig } from '../io/model.js';
 import type { ConvAlgorithm } from '../nn/phi.js';
@@ -44,6 +45,10 @@ export const api = {
   async load(config: ModelConfig, weights: ArrayBuffer, algorithm: ConvAlgorithm | undefined): Promise<void> {
     return guarded(async () => {
       const next = await loadModel({ config, weights: new Uint8Array(weights), algorithm });
+      if (next.outType instanceof LiftedFieldType) {
+        next.dispose();
+        throw new ConfigError(`pool: model '${next.name}' returns features on the lifted elements (it does not end in globalPool); a pool returns tensors [B, ...]: end the model in a globalPool, or run it with model.run`);
+      }
       model?.dispose();
       model = next;
     });
