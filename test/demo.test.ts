@@ -112,6 +112,14 @@ describe('the Tetris demo', () => {
       expect(Math.abs(r[k].accuracy - reference.models[k].accuracyRandomPoses), k).toBeLessThan(10);
     }
     expect(r.plain.accuracy).toBeLessThanOrEqual(40);
+    // Equivariance keeps the accuracy: an SE(3) model in random poses scores what it scores in
+    // the training pose over the lift's random draws (the draws, not the pose, decide); the
+    // plain model draws nothing and is right in the training pose only.
+    for (const k of ['lietransformer', 'lieconv']) {
+      expect(r[k].trainingPose.draws, k).toBe(25);
+      expect(Math.abs(r[k].accuracy - r[k].trainingPose.accuracy), k).toBeLessThan(10);
+    }
+    expect(r.plain.trainingPose.accuracy).toBe(100);
     // The layers after the lift are invariant when the lifted elements move with the cloud.
     expect(r.lietransformer.liftedInvariance).toBeLessThan(1e-4);
     expect(r.lieconv.liftedInvariance).toBeLessThan(1e-4);
