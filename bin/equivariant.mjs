@@ -17,7 +17,7 @@ if (!commands[cmd]) {
 
   demo    rotated Fashion-MNIST: accuracy by angle for a P4CNN, a plain CNN and steerable C8,
           C16 and D8 CNNs, equivariance errors, agreement with PyTorch, throughput, an SVG plot
-          (the full test set takes about 20 minutes on 2 cores; --limit 1000 about two)
+          (the full test set takes about 25 minutes on 2 cores; --limit 1000 about two)
           [--limit N] [--workers N] [--out DIR]
   demo tetris
           3D Tetris shapes under 1,000 random rotations and translations each: accuracy of an
@@ -46,7 +46,7 @@ if (!commands[cmd]) {
   worker  serves the chunks of queued batch jobs with a local pool, until stopped
           --queue redis://HOST:PORT [--workers N] [--concurrency C] [--stall-timeout 30] [--quiet]
 `);
-  process.exit(cmd === 'help' ? 0 : 2);
+  process.exit(['help', '--help', '-h'].includes(cmd) ? 0 : 2);
 }
 try {
   await (await commands[cmd]()).main(args);
