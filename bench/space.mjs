@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The operator-space solver (eq.space.hom, crate/src/nullspace.rs): the time to a basis of
 // Hom_G(rho_in, rho_out), cold (the cache of solved blocks cleared before every solve), by method,
-// from 729 to 65,536 unknowns. Medians and ranges over passes; the machine's load average is
+// from 256 to 65,536 unknowns. Medians and ranges over passes; the machine's load average is
 // printed before and after (shared machines are noisy).
 //
 //   node bench/space.mjs [--passes 3] [--only NAME,...] [--large] [--json FILE]

@@ -4,6 +4,7 @@
 // agreement with PyTorch's own outputs.
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as eq from '../dist/index.js';
+import { parseArgs } from './batch/args.mjs';
 
 const models = new URL('../models/', import.meta.url);
 
@@ -56,9 +57,8 @@ export async function evaluate(task, { elements = 20, seed = 7 } = {}) {
 }
 
 export async function main(args = []) {
+  const { json } = parseArgs(args, { json: { type: 'string' } }, 'usage: equivariant emlp [--json results.json]');
   await eq.init();
-  const i = args.indexOf('--json');
-  const json = i >= 0 ? args[i + 1] : undefined;
   const reference = JSON.parse(read('emlp-reference.json').toString());
   const results = {};
   console.log(`Equivariant MLPs for O(3) (models/emlp-*; trained by tools/pytorch/emlp.py on ${reference.settings.train} examples, ${reference.settings.steps} steps),`);

@@ -56,6 +56,12 @@ try {
     console.error(`equivariant ${cmd}: ${e.name}: ${e.message}`);
     process.exit(2);
   }
+  // A file the command could not read or write (a missing directory, a directory given for a
+  // file, no permission): the system's one line says which and why.
+  if (e && typeof e.code === 'string' && typeof e.syscall === 'string') {
+    console.error(`equivariant ${cmd}: ${e.message}`);
+    process.exit(1);
+  }
   throw e;
 }
 

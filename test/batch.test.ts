@@ -53,6 +53,19 @@ describe('equivariant batch, local pool', () => {
     expect(firstBitDifference(tensors.get('output')!.data, ref.output)).toBe(-1);
   }, 60_000);
 
+  it('IDX images into a steerable model (a field type on the plane): read as [1, 28, 28], the bytes of model.run', async () => {
+    const n = 9, c8 = { config: `${root}models/c8-fashion.json`, weights: `${root}models/c8-fashion.safetensors` };
+    writeIdx(`${dir}/c8.idx`, px.subarray(0, n * 784), [n, 28, 28]);
+    const out = `${dir}/c8.safetensors`;
+    const res = await cliRun(['batch', '--config', c8.config, '--weights', c8.weights, '--input', `${dir}/c8.idx`, '--output', out, '--workers', '1']);
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stderr).toContain('read as [1, 28, 28]');
+    const model = await eq.loadModel(c8);
+    const want = eq.tidy(() => model.run(eq.tensor(Float32Array.from(px.subarray(0, n * 784)), [n, 1, 28, 28])).toArray());
+    model.dispose();
+    expect(firstBitDifference(eq.parseSafetensors(readFileSync(out)).tensors.get('output')!.data, want)).toBe(-1);
+  }, 60_000);
+
   it('writes whatever shape the model gives per item: a lifting layer, float64 input, 37 items in chunks of 5', async () => {
     const fx = `${root}test/fixtures/lifting_p4_same`;
     const x = new Float64Array(random(37 * 2 * 9 * 9, 7));

@@ -96,5 +96,36 @@ describe('npx equivariant', () => {
     expect(run('check').status).toBe(2);
     expect(run('frobnicate').status).toBe(2);
     expect(run('help').status).toBe(0);
+    expect(run('--help').status).toBe(0);
+    // Options of check and emlp by name and kind: a usage error, not NaN or a RangeError inside.
+    const model = ['--config', `${fx}p4mcnn.json`, '--weights', `${fx}p4mcnn.safetensors`];
+    for (const [args, message] of [[['--batch', 'abc'], "--batch must be an integer in 1..4096, got 'abc'"], [['--batch', '1000000000'], 'got \'1000000000\''], [['--frobnicate'], 'unknown option --frobnicate'], [['--tolerance', 'abc'], "--tolerance must be a positive number, got 'abc'"]] as const) {
+      const r = run('check', ...model, ...args);
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(r.stderr, args.join(' ')).toContain(message);
+    }
+    expect(run('emlp', '--bogus').status).toBe(2);
+    // A file it cannot write: the system's one line, no stack trace.
+    const dir = mkdtempSync(join(tmpdir(), 'eq-cli-'));
+    try {
+      const r = run('basis', 'S3', 'perm', 'perm', '--json', join(dir, 'missing', 'x.json'));
+      expect(r.status).toBe(1);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toContain('ENOENT');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('check on the shipped O(3) models: rep-field inputs sized from the model, random elements of O(3); a vacuous check says so', () => {
+    const models = new URL('../models/', import.meta.url).pathname;
+    for (const m of ['emlp-inertia', 'emlp-invariant']) {
+      const r = run('check', '--config', `${models}${m}.json`, '--weights', `${models}${m}.safetensors`, '--elements', '6');
+      expect(r.status, m).toBe(0);
+      expect(r.stdout, m).toContain('is equivariant under O(3) over 6 elements');
+    }
+    const plain = run('check', '--config', `${models}mlp-inertia.json`, '--weights', `${models}mlp-inertia.safetensors`, '--elements', '3');
+    expect(plain.status).toBe(0);
+    expect(plain.stdout).toContain('this check cannot fail');
   });
 });

@@ -102,7 +102,19 @@ describe('checkEquivariance', () => {
       expect(() => eq.checkEquivariance(id, { input: x })).toThrow('give options.inType and options.outType');
       expect(() => eq.checkEquivariance(id, { input: eq.zeros([1, 2, 4, 4]), inType: type, outType: type })).toThrow('has 2 channels, expected 1');
       expect(() => eq.checkEquivariance(id, { input: eq.zeros([1, 1, 4, 6]), inType: type, outType: type })).toThrow('square grids');
-      expect(() => eq.checkEquivariance(id, { input: x, inType: type, outType: type, elements: 3 })).toThrow("use elements: 'all' or a list");
+      expect(() => eq.checkEquivariance(id, { input: x, inType: type, outType: type, elements: 3 })).toThrow("takes elements: 'all' or a list");
+      // Options by name and kind; a check of nothing is refused rather than passed.
+      const bad: [object, string][] = [
+        [{ tolerance: '1' }, 'tolerance must be a non-negative number'],
+        [{ tolerance: true }, 'tolerance must be a non-negative number'],
+        [{ tolerence: 1e-3 }, "unknown option 'tolerence'"],
+        [{ seed: 'abc' }, 'seed must be a safe integer'],
+        [{ elements: [] }, 'no elements to check'],
+        [{ group: eq.groups.p4() }, 'is not the group of the layer'],
+      ];
+      for (const [o, message] of bad) expect(() => eq.checkEquivariance(id, { input: x, inType: type, outType: type, ...o } as never), message).toThrow(message);
+      expect(eq.checkEquivariance(id, { input: x, inType: type, outType: type, group: G }).ok).toBe(true); // the sketch's form
+      expect(() => eq.checkEquivariance(id, { input: x, inType: type, outType: type, elements: 70_000 })).toThrow('integer in 1..65536');
       expect(() => eq.checkEquivariance(id, { input: x, inType: type, outType: eq.field.image(p4m(), 2) })).toThrow('checkEquivariance: output');
       expect(() => eq.checkEquivariance(id, { input: x, inType: type, outType: eq.field.image(eq.groups.p4(), 1) })).toThrow('different groups');
     });

@@ -226,3 +226,19 @@ describe('Lie groups (sampled)', () => {
     expect(() => se3().lift([1, 2], { samples: 2 })).toThrow('3-vectors');
   });
 });
+
+describe('hostile names and tables', () => {
+  it("names of Object's own properties are unknown groups; FiniteGroup checks its generators and labels; pixel tables check their size", () => {
+    for (const name of ['constructor', '__proto__', 'toString', '(constructor)']) {
+      expect(() => eq.groups.byName(name), name).toThrow(eq.ArgumentError);
+      expect(() => eq.groups.byName(name), name).toThrow('unknown group');
+    }
+    const table = Int32Array.from([0, 1, 2, 1, 2, 0, 2, 0, 1]);
+    expect(new eq.groups.FiniteGroup('C3', 3, table).order).toBe(3);
+    expect(() => new eq.groups.FiniteGroup('C3', 3, table, undefined, null as never)).toThrow('generators must be a list of elements in 0..2');
+    expect(() => new eq.groups.FiniteGroup('C3', 3, table, undefined, [5])).toThrow(eq.ArgumentError);
+    expect(() => new eq.groups.FiniteGroup('C3', 3, table, ['e', 'r'])).toThrow('labels must be 3 strings');
+    expect(() => eq.groups.p4().pixelTable(0, 100_000, 100_000)).toThrow(eq.ArgumentError);
+    expect(() => eq.groups.p4().pixelTable(0, -1, 3)).toThrow('h x w at most 2^28');
+  });
+});

@@ -184,7 +184,7 @@ describe('only typed errors', () => {
       ['groupAttention({ combine })', () => eq.nn.groupAttention({ group: 'D4', in: 2, out: 2, combine: 'product' } as never), 'unknown option(s) combine'],
       ['lieConv({ hiden })', () => eq.nn.lieConv({ group: se3, in: 1, out: 1, hiden: [4] } as never), 'unknown option(s) hiden'],
       ['linear({ bais })', () => eq.nn.linear({ in: 2, out: 2, bais: false } as never), "linear: unknown option 'bais'"],
-      ['groupPool({ group })', () => eq.nn.groupPool({ group: 'p4', reduce: 'max' } as never), "groupPool: unknown option 'group'"],
+      ['groupPool({ gruop })', () => eq.nn.groupPool({ gruop: 'p4', reduce: 'max' } as never), "groupPool: unknown option 'gruop'"],
       ['omega.custom({ nomalise })', () => eq.omega.custom(() => [0], { in: 1, out: 1, nomalise: 'mean' } as never), 'unknown option(s) nomalise'],
     ];
     for (const [what, fn, message] of misspelt) {

@@ -162,6 +162,8 @@ describe('bad input to point-cloud models', () => {
     }
     expect(() => phi({ k: 3, radius: 0.1 })).toThrow("neighbours give 'k' and 'radius'");
     expect(() => phi({ k: 3, alpah: 1 })).toThrow("unknown: 'alpah'");
+    // A key set to undefined is a key left out, as in every other options object.
+    phi({ k: 3, alpha: undefined, radius: undefined }).dispose();
     const cfg = (lift: object) => ({ ...config, layers: [lift, ...config.layers.slice(1)] }) as eq.ModelConfig;
     await expect(eq.loadModel({ config: cfg({ type: 'lift', samples: 5000 }), weights: named })).rejects.toThrow(eq.ConfigError);
     await expect(eq.loadModel({ config: cfg({ type: 'lift', samples: 5000 }), weights: named })).rejects.toThrow('samples must be an integer in 1..4096, got 5000');

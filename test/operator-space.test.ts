@@ -146,3 +146,27 @@ describe('docs/operator-space.md', () => {
   it('cleans up', () => rmSync(dir, { recursive: true, force: true }));
   it('points nowhere outside the repository', () => expect(text).not.toMatch(/\.\.\/shared/));
 });
+
+describe('operator-space options', () => {
+  it('rank, sameOperator, span, operatorMatrix and compareSpans check their options by name and kind', () => {
+    const D4 = eq.groups.dihedral(4);
+    const a = eq.nn.groupConv({ group: D4, in: 2, out: 2 }), b = eq.nn.groupConv({ group: D4, in: 2, out: 2, seed: 5 });
+    for (const [fn, message] of [
+      [() => eq.space.rank(a, { tolerance: -1 }), 'space.rank: tolerance must be a finite non-negative number, got -1'],
+      [() => eq.space.rank(a, { tolerance: '0.5' } as never), 'got "0.5"'],
+      [() => eq.space.rank(a, { tolerence: 1e-3 } as never), "space.rank: unknown option 'tolerence'"],
+      [() => eq.space.sameOperator(a, b, { tolerance: '1' } as never), 'space.sameOperator: tolerance'],
+      [() => eq.space.operatorMatrix(a, { tolerance: 1 } as never), "space.operatorMatrix: unknown option 'tolerance'"],
+      [() => eq.space.span([a, b], { tolerance: NaN }), 'space.span: tolerance'],
+      [() => eq.space.compareSpans(null as never, [a]), 'the first must be a family of operators'],
+      [() => eq.space.compareSpans([a], {} as never), 'the second must be a family of operators'],
+    ] as const) {
+      expect(fn, message).toThrow(eq.ArgumentError);
+      expect(fn, message).toThrow(message);
+    }
+    expect(eq.space.rank(a, { tolerance: 1e-4 }).rank).toBeGreaterThan(0);
+    expect(eq.space.compareSpans([a], [a, b]).aInB).toBe(true);
+    a.dispose();
+    b.dispose();
+  });
+});

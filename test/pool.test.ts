@@ -188,7 +188,8 @@ describe('createPool', () => {
       features: eq.tensor(new Float32Array(B * P).fill(1), [B, P, 1]),
       mask: eq.tensor(Float32Array.from({ length: B * P }, (_, i) => (Math.floor(i / P) === 3 ? 0 : 1)), [B, P]),
     };
-    // Cloud 3 goes to the second worker alone; it had trapped there and run on the main thread.
+    // Cloud 3 goes to the second worker with cloud 2; alone (one worker per cloud) it had trapped
+    // there, while model.run gave it bias-only logits.
     expect(() => model.run(x)).toThrow(eq.ArgumentError);
     expect(() => model.run(x)).toThrow('cloud 3 has no present points');
     await expect(pool.run(x)).rejects.toThrow(eq.ArgumentError);
@@ -199,7 +200,9 @@ describe('createPool', () => {
     config.layers = config.layers.slice(0, pooled);
     const weights = Object.fromEntries([...eq.parseSafetensors(readFileSync(`${fx}lieconv_model.safetensors`)).tensors].filter(([k]) => config.layers.some((l: { name: string }) => k.startsWith(`${l.name}.`))));
     const unpooled = await eq.loadModel({ config, weights });
-    expect(unpooled.run({ points: x.points, features: x.features }).constructor.name).toBe('LiftedField');
+    const lifted = unpooled.run({ points: x.points, features: x.features }) as unknown as { constructor: { name: string }; dispose(): void };
+    expect(lifted.constructor.name).toBe('LiftedField');
+    lifted.dispose();
     unpooled.dispose();
     await expect(pool.load({ config, weights })).rejects.toThrow(eq.ConfigError);
     await expect(pool.load({ config, weights })).rejects.toThrow('does not end in globalPool');
@@ -214,6 +217,7 @@ describe('createPool', () => {
     const e = reviveError({ name: 'WasmTrapError', message });
     expect(e).toBeInstanceOf(WasmTrapError);
     expect(e.message).toBe(message);
+    expect(e.stack).not.toContain('pool worker');
   }, 60_000);
 
   it('close rejects unfinished runs; bad use gives typed errors', async () => {

@@ -119,3 +119,19 @@ describe('representations of Lie groups', () => {
     expect(R.defining(so3()).character(so3().identity)).toBe(3);
   });
 });
+
+describe('representations from user code', () => {
+  it('a Representation checks its dimension, name and matrices before anything uses it; sizes are bounded before any work', () => {
+    const C4 = eq.groups.cyclic(4);
+    const one = () => Float64Array.from([1]);
+    expect(() => new eq.reps.Representation(C4, '1' as never, 'x', one)).toThrow('dim must be an integer in 1..16777216');
+    expect(() => new eq.reps.Representation(C4, 1e9, 'x', one)).toThrow(eq.ArgumentError);
+    expect(() => new eq.reps.Representation(C4, 1, 'x', undefined as never)).toThrow('give its matrices as a function');
+    expect(() => new eq.reps.Representation(C4, 1, 3 as never, one)).toThrow('name must be a string');
+    expect(() => eq.reps.permutation(C4, (g, i) => i, 2e8)).toThrow(eq.ArgumentError);
+    const big = new eq.reps.Representation(C4, 5000, 'big', () => new Float64Array(0));
+    expect(() => eq.reps.tensorProduct(big, big)).toThrow('dim must be an integer in 1..16777216');
+    const h = eq.space.hom(C4, eq.reps.regular(C4), eq.reps.regular(C4));
+    expect(() => h.combine(['1', '1', '1', '1'] as never)).toThrow('coefficient 0 is "1", not a number');
+  });
+});

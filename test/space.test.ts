@@ -223,6 +223,15 @@ describe('Lie groups: the Haar integral, exactly', () => {
       const sample = Array.from({ length: Math.min(h.dimension, 12) }, (_, i) => i);
       expect(equivarianceError(h, els, sample)).toBeLessThan(1e-12);
     }
+    // Dimensions past 2^32 from characters in the billions: the Haar integral's rounding grows
+    // with them, and an absolute tolerance had called the exact value non-integral.
+    expect(eq.basis.dimension(G, eq.space.rep(G, 'V^13'), eq.space.rep(G, 'V^13'))).toBe(6_684_761_125);
+    expect(eq.basis.dimension(G, eq.space.rep(G, 'V^15'), eq.space.rep(G, 'V^15'))).toBe(439_742_222_071);
+    // SO(2): central binomial coefficients, exact while the rounding provably is below 1/2, refused past it.
+    const S = so2();
+    expect(eq.basis.dimension(S, eq.space.rep(S, 'V^20'), eq.space.rep(S, 'V^20'))).toBe(137_846_528_820);
+    expect(eq.basis.dimension(S, eq.space.rep(S, 'V^22'), eq.space.rep(S, 'V^22'))).toBe(2_104_098_963_720);
+    expect(() => eq.basis.dimension(S, eq.space.rep(S, 'V^24'), eq.space.rep(S, 'V^24'))).toThrow('too large to give an exact integer in f64');
   });
 
   it('O(3) = SO(3) x {+-I}: parity separates tensors of odd and even rank; det gives pseudotensors', () => {

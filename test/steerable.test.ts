@@ -358,6 +358,8 @@ describe('models on the plane and bad input', () => {
     expect(c4.directSum([c4.trivialRepr, c4.irrep(1)], 'mix-test')).toBe(mix);
     expect(c4.repByName('mix-test')).toBe(mix);
     expect(() => c4.directSum([c4.irrep(1), c4.irrep(2)], 'mix-test')).toThrow(/a different representation is already named 'mix-test'/);
+    // Its change of basis is n x n: a sum of 100,000 fields is refused at once, not a RangeError.
+    expect(() => c4.directSum(Array(100_000).fill(c4.regularRepr), 'huge')).toThrow('a direct sum holds at most 4,096');
     expect(() => c4.directSum([c4.trivialRepr, c4.trivialRepr], 'regular')).toThrow(/'regular' is the name of a built-in representation/);
     expect(() => c4.directSum([c4.trivialRepr, c4.trivialRepr], 'irrep_5')).toThrow(eq.ArgumentError);
     expect(c4.regularRepr.size).toBe(4);

@@ -24,11 +24,14 @@ export function readModelFiles(configPath, weightsPath) {
 export function expectedItem(model) {
   const s = model.config.input, g = model.group;
   const hw = s.size ?? ['H', 'W'];
+  // The input type's width: a steerable model's config gives field types, a rep field its rep.
+  const c = model.inType.channels;
   switch (s.field) {
-    case 'image': return [s.channels, ...hw];
-    case 'grid': return [s.channels, g.pointOrder, ...hw];
-    case 'regular': return [s.channels, g.order];
-    default: return [s.channels];
+    case 'image':
+    case 'r2': return [c, ...hw];
+    case 'grid': return [c, g.pointOrder, ...hw];
+    case 'regular': return [c, g.order];
+    default: return [c];
   }
 }
 

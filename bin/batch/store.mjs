@@ -87,7 +87,14 @@ export class ChunkStore {
     this.chunks = Math.ceil(meta.items / meta.batch);
     this.outItemSize = meta.outItemShape.reduce((a, b) => a * b, 1);
     try {
-      mkdirSync(this.dir, { recursive: true });
+      // The parent recursively, then this one alone: Node's recursive mkdir loops forever where
+      // mkdir says ENOENT under a parent that exists (in /proc, for one).
+      mkdirSync(dirname(this.dir), { recursive: true });
+      try {
+        mkdirSync(this.dir);
+      } catch (e) {
+        if (e.code !== 'EEXIST') throw e;
+      }
     } catch (e) {
       throw new OutputError(`output ${output}: cannot create the resume state ${this.dir} (${e.message})`);
     }

@@ -1248,7 +1248,7 @@ impl Lists<'_> {
 /// index). Returns the number of pairs; writes them only when `indices` has room for all.
 ///
 /// With `indices` empty it only counts (no lists are kept). Either way it stops once the count
-/// passes `limit` and returns that partial count (more than `limit`), writing nothing: a radius
+/// passes `limit` and returns `limit + 1` (or `usize::MAX`), writing nothing: a radius
 /// that takes in a whole large cloud costs no more than the limit allows.
 pub fn within(c: &Cloud, radius: f64, offsets: &mut [u32], indices: &mut [u32], limit: usize) -> usize {
     let m = c.cloud.len();
@@ -1276,9 +1276,10 @@ pub fn within(c: &Cloud, radius: f64, offsets: &mut [u32], indices: &mut [u32], 
                 }
                 _ => members.iter().for_each(|&e| take(e)),
             }
-            total += found.len();
+            // Saturating: usize is 32 bits on wasm32, and a wrapped count would slip under the limit.
+            total = total.saturating_add(found.len());
             if total > limit {
-                return total;
+                return total.min(limit.saturating_add(1));
             }
             if store {
                 found.sort_by(|a, b| a.partial_cmp(b).unwrap_or(core::cmp::Ordering::Equal));

@@ -7,7 +7,10 @@
  * relative error is at most the tolerance.
  */
 import { ArgumentError, ShapeError } from '../core/errors.js';
-import { describe } from '../core/limits.js';
+import { checkOptions, describe } from '../core/limits.js';
+
+/** Elements one check runs at most (each is a full run of the layer). */
+const MAX_ELEMENTS = 65_536;
 import type { FieldType } from '../fields/index.js';
 import { GridGroup, type GridElement } from '../groups/grid.js';
 import { LieGroup, seededRng } from '../groups/lie.js';
@@ -38,6 +41,8 @@ export interface CheckOptions<E> {
   outType?: FieldType<E, any>;
   /** Seed of the random elements of a Lie group. */
   seed?: number;
+  /** Optional, as in the API sketch: must be the group of the field types, which carry it anyway. */
+  group?: unknown;
 }
 
 export interface ElementReport<E> {
@@ -63,7 +68,7 @@ export interface EquivarianceReport<E> {
 
 /** Checks `layer` (an object with `run`, `inType`, `outType`, or a function with options' types). */
 export function checkEquivariance<E = unknown>(layer: EquivariantMap | ((x: any) => FeatureMap), options: CheckOptions<E>): EquivarianceReport<E> {
-  if (options === null || typeof options !== 'object') throw new ArgumentError('checkEquivariance: options { input, elements, tolerance } are required');
+  checkOptions('checkEquivariance', options, { input: ['any'], elements: ['any', true], tolerance: ['any', true], inType: ['any', true], outType: ['any', true], seed: ['int', true], group: ['any', true] });
   const run = typeof layer === 'function' ? layer : layer?.run?.bind(layer);
   if (typeof run !== 'function') throw new ArgumentError('checkEquivariance: expected a layer with run(x) or a function');
   const inType = (options.inType ?? (layer as EquivariantMap).inType) as FieldType<E, FeatureMap> | undefined;
@@ -78,18 +83,28 @@ export function checkEquivariance<E = unknown>(layer: EquivariantMap | ((x: any)
   if (!(input instanceof LiftedField)) expectTensor(input, 'checkEquivariance: input');
   inType.check(input, 'checkEquivariance: input');
   const tolerance = options.tolerance ?? 1e-5;
-  if (!(tolerance >= 0)) throw new ArgumentError(`checkEquivariance: tolerance must be a non-negative number, got ${tolerance}`);
+  if (typeof tolerance !== 'number' || !(tolerance >= 0)) throw new ArgumentError(`checkEquivariance: tolerance must be a non-negative number (Infinity to report without judging), got ${describe(tolerance)}`);
   const G = inType.group;
+  // The sketch's { group }: the field types know the group; a group given must be theirs.
+  const given = options.group;
+  if (given !== undefined && given !== G && !(typeof given === 'string' && given === String(G)) && !(typeof given === 'object' && given !== null && String(given) === String(G))) {
+    throw new ArgumentError(`checkEquivariance: group ${typeof given === 'string' ? given : String(given)} is not the group of the layer's field types (${String(G)}); leave it out, the field types carry it`);
+  }
   const spec = options.elements ?? 'all';
   let elements: E[];
   if (spec === 'all') elements = inType.elements();
   else if (typeof spec === 'number') {
-    if (!(G instanceof LieGroup)) throw new ArgumentError(`checkEquivariance: ${String(G)} is finite: use elements: 'all' or a list`);
-    if (!Number.isInteger(spec) || spec < 1) throw new ArgumentError(`checkEquivariance: a number of elements must be a positive integer, got ${spec}`);
+    if (!Number.isSafeInteger(spec) || spec < 1 || spec > MAX_ELEMENTS) throw new ArgumentError(`checkEquivariance: a number of random elements must be an integer in 1..${MAX_ELEMENTS}, got ${spec}`);
+    if (!(G instanceof LieGroup)) {
+      const infinite = (G as { finite?: boolean }).finite === false;
+      throw new ArgumentError(`checkEquivariance: a number of random elements is for Lie groups; ${String(G)} takes elements: ${infinite ? 'a list (for example gspace.randomElements(n))' : "'all' or a list"}`);
+    }
     const rng = seededRng(options.seed ?? 1);
     elements = Array.from({ length: spec }, () => G.random(rng) as E);
   } else if (Array.isArray(spec)) elements = spec;
   else throw new ArgumentError(`checkEquivariance: elements must be 'all', a number or a list, got ${describe(spec)}`);
+  if (elements.length === 0) throw new ArgumentError('checkEquivariance: no elements to check (an empty list would pass without checking anything)');
+  if (elements.length > MAX_ELEMENTS) throw new ArgumentError(`checkEquivariance: ${elements.length} elements; at most ${MAX_ELEMENTS} per check`);
 
   // Lifted fields own their features: free what each run makes (tidy frees the tensors).
   const values = (v: FeatureMap) => v.toArray();
@@ -119,8 +134,8 @@ export function checkEquivariance<E = unknown>(layer: EquivariantMap | ((x: any)
       const rel = scale > 0 ? abs / scale : abs;
       return { element: u, label: inType.label(u), absError: abs, relError: rel, ok: rel <= tolerance };
     }));
-    const maxAbsError = Math.max(0, ...perElement.map((r) => r.absError));
-    const maxRelError = Math.max(0, ...perElement.map((r) => r.relError));
+    const maxAbsError = perElement.reduce((m, r) => Math.max(m, r.absError), 0);
+    const maxRelError = perElement.reduce((m, r) => Math.max(m, r.relError), 0);
     const failing = perElement.filter((r) => !r.ok).map((r) => r.label);
     const ok = failing.length === 0;
     const labelled = layer as unknown as { label?: () => string };

@@ -143,7 +143,7 @@ export function checkNumbers(data: unknown, what: string): asserts data is Array
   if (data instanceof BigInt64Array || data instanceof BigUint64Array) throw new ArgumentError(`${what}: expected a Float32Array or an array of numbers, got a ${data.constructor.name} (BigInt values are not converted)`);
   if (ArrayBuffer.isView(data)) {
     if (data instanceof DataView) throw new ArgumentError(`${what}: expected a Float32Array or an array of numbers, got a DataView`);
-    if (detached(data.buffer)) throw new ArgumentError(`${what}: its ArrayBuffer is detached (it was transferred, by postMessage or structuredClone); pass data that is still readable`);
+    if (detached(data.buffer)) throw new ArgumentError(`${what}: its ArrayBuffer is detached: a view of wasm memory taken before the memory grew (take the view again, or copy with toArray()), or an array transferred by postMessage or structuredClone`);
     return;
   }
   const n = (data as ArrayLike<unknown>).length;

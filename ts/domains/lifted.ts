@@ -59,7 +59,8 @@ export class LiftedDomain {
   build(spec: NeighbourSpec, where = 'neighbours', coords = true): Neighbourhood {
     specKey(spec, where);
     const L = this.lifted, G = this.group, m = L.count;
-    const maxPairs = Math.min(limits().maxNeighbourPairs, 0xfffffffe);
+    // Counts come back as u32 with u32::MAX meaning refused, and a count over the limit as at most limit + 1.
+    const maxPairs = Math.min(limits().maxNeighbourPairs, 0xfffffffd);
     const kept = new Temporaries(); // owned by the cache once built; freed if building fails
     try {
       const made = withTemporaries((t) => {

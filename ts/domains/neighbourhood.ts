@@ -60,7 +60,8 @@ const positiveInt = (v: unknown, what: string) => {
 export function specKey(spec: NeighbourSpec, where: string): string {
   if (spec === 'global') return 'global';
   if (spec === null || typeof spec !== 'object') throw new ArgumentError(`${where}: neighbours must be 'global', { k }, { radius }, { window } or { support }, got ${String(spec)}`);
-  const s = spec as Record<string, unknown>;
+  // Keys set to undefined count as absent, as everywhere else in the options.
+  const s = Object.fromEntries(Object.entries(spec as Record<string, unknown>).filter(([, v]) => v !== undefined));
   // One kind per spec, and only its own keys: a typo ({ k: 8, alpah: 1 }) or a second kind
   // ({ k: 8, radius: 1 }) would otherwise be dropped without a word.
   const kinds = ['k', 'radius', 'window', 'support'].filter((key) => key in s);
@@ -70,7 +71,7 @@ export function specKey(spec: NeighbourSpec, where: string): string {
     const unknown = Object.keys(s).filter((key) => !allowed[kinds[0]].includes(key));
     if (unknown.length) throw new ArgumentError(`${where}: neighbours { ${kinds[0]} } take ${allowed[kinds[0]].map((key) => `'${key}'`).join(', ')}; unknown: ${unknown.map((key) => `'${key}'`).join(', ')}`);
   }
-  const alpha = 'alpha' in s ? s.alpha : 0.2; // null or undefined given is refused below, not defaulted
+  const alpha = 'alpha' in s ? s.alpha : 0.2; // a null given is refused below, not defaulted
   if ('k' in s || 'radius' in s) {
     if (typeof alpha !== 'number' || !(alpha >= 0 && alpha <= 1)) throw new ArgumentError(`${where}: neighbours.alpha (the weight of the rotation part of the distance) must be in [0, 1], got ${String(s.alpha)}`);
   }

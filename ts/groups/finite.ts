@@ -77,6 +77,8 @@ export class FiniteGroup implements Group<number> {
         }
       }
     }
+    if (labels !== undefined && (!Array.isArray(labels) || labels.length !== order || !labels.every((l) => typeof l === 'string'))) throw new ArgumentError(`${name}: labels must be ${order} strings, got ${describe(labels)}`);
+    if (generators === null || !Array.isArray(generators) || !generators.every((g) => Number.isSafeInteger(g) && g >= 0 && g < order)) throw new ArgumentError(`${name}: generators must be a list of elements in 0..${order - 1}, got ${describe(generators)}`);
     this.#labels = labels ?? Array.from({ length: order }, (_, i) => `g${i}`);
     if (this.generators.length === 0) this.generators = minimalGenerators(this);
   }

@@ -138,6 +138,7 @@ export class GridGroup implements Group<GridElement> {
    * `out[i, j] = in[src]` with `(u . f)(p) = f(u^-1 p)`, about the grid centre.
    */
   pixelTable(u: number, h: number, w: number): Int32Array {
+    if (!Number.isSafeInteger(h) || !Number.isSafeInteger(w) || h < 1 || w < 1 || h * w > 2 ** 28) throw new ArgumentError(`${this.name}.pixelTable: h and w must be positive integers with h x w at most 2^28, got ${describe(h)} x ${describe(w)}`);
     const inv = this.pointGroup.inverse(u);
     const [a, b, c, d] = this.matrix(inv);
     const out = new Int32Array(h * w);

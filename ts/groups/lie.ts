@@ -510,9 +510,11 @@ export const se2 = (): LieGroup => se2Group;
 export const so3 = (): LieGroup => so3Group;
 export const se3 = (): LieGroup => se3Group;
 
+// A Map, not an object literal: 'constructor' or '__proto__' must not find Object's own.
+const LIE_BY_KEY = new Map<string, LieGroup>([['t2', t2Group], ['t3', t3Group], ['so2', so2Group], ['se2', se2Group], ['so3', so3Group], ['se3', se3Group]]);
+
 /** A Lie group from its name: `T(2)`, `T(3)`, `SO(2)`, `SE(2)`, `SO(3)`, `SE(3)` (also `t2`, `se3`, ...). */
 export function lieByName(name: string): LieGroup | undefined {
-  const key = String(name).toLowerCase().replace(/[()]/g, '');
-  return ({ t2: t2Group, t3: t3Group, so2: so2Group, se2: se2Group, so3: so3Group, se3: se3Group } as Record<string, LieGroup>)[key];
+  return LIE_BY_KEY.get(String(name).toLowerCase().replace(/[()]/g, ''));
 }
 

@@ -244,6 +244,8 @@ export function directSumRep(reps: readonly R2Rep[], name?: string): R2Rep {
     if (r.group !== G) throw new ArgumentError(`directSum: representations of different groups (${G.name} and ${r.group.name})`);
   }
   const n = reps.reduce((s, r) => s + r.size, 0);
+  // Its change of basis is n x n: a field type of thousands of fields is a list of them, not one sum.
+  if (n > 4096) throw new ArgumentError(`directSum: ${reps.length} representations of total size ${n}; a direct sum holds at most 4,096 (its change of basis is n x n); list them in a field type instead`);
   const Q = new Float64Array(n * n);
   let at = 0;
   for (const r of reps) {

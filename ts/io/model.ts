@@ -70,7 +70,7 @@ const isNode = () => typeof process === 'object' && typeof process.versions?.nod
 
 /** The bytes of a view, exactly (a Node Buffer is often a window on a larger shared buffer). */
 export function viewBytes(v: ArrayBufferView | ArrayBuffer): Uint8Array {
-  if (detached(v instanceof ArrayBuffer ? v : v.buffer)) throw new ArgumentError('the bytes given are in a detached ArrayBuffer (it was transferred, by postMessage or structuredClone); pass bytes that are still readable, or a copy made before transferring');
+  if (detached(v instanceof ArrayBuffer ? v : v.buffer)) throw new ArgumentError('the bytes given are in a detached ArrayBuffer (transferred by postMessage or structuredClone, or a view of wasm memory taken before it grew); pass bytes that are still readable, or a copy');
   return v instanceof ArrayBuffer ? new Uint8Array(v) : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
 }
 

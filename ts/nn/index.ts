@@ -16,7 +16,7 @@ export { Sequential, type Step } from './sequential.js';
 export { GroupPool, Pool2d, GlobalPool, BatchNorm, LayerNorm, Relu, Silu, Linear, Flatten, Lift, Coordinates, LieTransformerBlock, type LieTransformerBlockOptions };
 export { EquivariantLinear, Gated, TensorSquare, equivariantLinear, gated, tensorSquare, gatedInput, type EquivariantLinearOptions } from './equivariant-linear.js';
 
-export const groupPool = (o: { reduce?: Reduction; name?: string } = {}) => new GroupPool(o);
+export const groupPool = (o: { reduce?: Reduction; name?: string; group?: unknown } = {}) => new GroupPool(o);
 export const maxPool2d = (o: { size?: number; stride?: number; name?: string } = {}) => new Pool2d('max', o);
 export const avgPool2d = (o: { size?: number; stride?: number; name?: string } = {}) => new Pool2d('mean', o);
 export const globalPool = (o: { reduce?: Reduction; name?: string } = {}) => new GlobalPool(o);

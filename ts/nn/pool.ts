@@ -27,7 +27,8 @@ export class GroupPool extends Layer {
   readonly type = 'groupPool';
   readonly reduce: Reduction;
   constructor(options: { reduce?: Reduction; name?: string } = {}) {
-    checkOptions('groupPool', options, { reduce: [['max', 'mean'], true], name: ['string', true] }, true);
+    // `group` as in the API sketch: accepted and unused (it pools over the group its input carries).
+    checkOptions('groupPool', options, { reduce: [['max', 'mean'], true], name: ['string', true], group: ['any', true] }, true);
     super(options?.name);
     this.reduce = reduction(options?.reduce ?? 'max', 'groupPool');
   }

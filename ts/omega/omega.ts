@@ -123,7 +123,7 @@ export function bool(v: unknown, what: string): boolean {
 
 /** Checks an options object, naming unknown keys. */
 export function options<T>(o: unknown, where: string, keys: readonly string[]): T {
-  if (o === null || typeof o !== 'object' || Array.isArray(o)) throw new ArgumentError(`${where}: options { ${keys.join(', ')} } are required, got ${describe(o)}`);
+  if (o === null || typeof o !== 'object' || Array.isArray(o)) throw new ArgumentError(`${where}: expected an options object (it takes ${keys.join(', ')}), got ${describe(o)}`);
   const extra = Object.keys(o).filter((k) => !keys.includes(k));
   if (extra.length) throw new ArgumentError(`${where}: unknown option(s) ${extra.join(', ')}; it takes ${keys.join(', ')}`);
   return o as T;

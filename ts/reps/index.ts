@@ -5,10 +5,14 @@
  * frequency-`k` irreps of SO(2).
  */
 import { ArgumentError } from '../core/errors.js';
+import { describe } from '../core/limits.js';
 import { FiniteGroup, SymmetricGroup, type Group } from '../groups/finite.js';
 import { GridGroup } from '../groups/grid.js';
 import { LieGroup, type LieElement } from '../groups/lie.js';
 import { recordStructure } from './structure.js';
+
+/** The largest dimension of a representation (as `eq.space.rep` allows): its matrices are dim^2. */
+const MAX_REP_DIM = 2 ** 24;
 
 export class Representation<E = number> {
   constructor(
@@ -16,7 +20,12 @@ export class Representation<E = number> {
     readonly dim: number,
     readonly name: string,
     private readonly fn: (g: E) => Float64Array,
-  ) {}
+  ) {
+    if (group === null || typeof group !== 'object') throw new ArgumentError(`Representation: expected a group, got ${describe(group)}`);
+    if (typeof dim !== 'number' || !Number.isSafeInteger(dim) || dim < 1 || dim > MAX_REP_DIM) throw new ArgumentError(`Representation '${String(name)}': dim must be an integer in 1..${MAX_REP_DIM}, got ${describe(dim)}`);
+    if (typeof name !== 'string') throw new ArgumentError(`Representation: name must be a string, got ${describe(name)}`);
+    if (typeof fn !== 'function') throw new ArgumentError(`Representation '${name}': give its matrices as a function (g) => Float64Array of dim x dim, got ${describe(fn)}`);
+  }
 
   /** `rho(g)`, `dim x dim`, row-major. */
   matrix(g: E): Float64Array {
@@ -61,7 +70,8 @@ export function permutation(G: FiniteGroup, action: ((g: number, i: number) => n
   const F = finite(G, 'permutation');
   let table: Int32Array;
   if (typeof action === 'function') {
-    if (!Number.isInteger(size) || (size as number) < 1) throw new ArgumentError('permutation: with an action function, give the size of the set');
+    if (!Number.isSafeInteger(size) || (size as number) < 1 || (size as number) > MAX_REP_DIM) throw new ArgumentError(`permutation: with an action function, give the size of the set, an integer in 1..${MAX_REP_DIM}; got ${describe(size)}`);
+    if (F.order * size! > 2 ** 28) throw new ArgumentError(`permutation: ${F.order} elements x ${size} points is ${F.order * size!} table entries, more than 2^28`);
     table = new Int32Array(F.order * size!);
     for (let g = 0; g < F.order; g++) for (let i = 0; i < size!; i++) table[g * size! + i] = action(g, i);
   } else if (Array.isArray(action)) {

@@ -52,7 +52,9 @@ export function reviveError(e: unknown): EquivariantError {
   if (name === 'WasmTrapError') {
     // The worker's message already says which op trapped and that its instance was recovered.
     const err = new WasmTrapError('pool worker', new Error(message));
+    const wrapped = err.message;
     err.message = message;
+    if (err.stack) err.stack = err.stack.replace(wrapped, message);
     return err;
   }
   const C = Object.prototype.hasOwnProperty.call(CLASSES, name) ? CLASSES[name] : undefined;

@@ -489,24 +489,40 @@ class LieSolverGroup extends SolverGroup {
     const K = this.total(sides);
     const chi = (g: Float64Array) => sides.reduce((p, s) => p * this.character(s, g), 1);
     let value: number;
+    // The sum of |terms| over the quadrature bounds its rounding: with large powers the
+    // characters reach 3^K, and an absolute tolerance would call the exact integral non-integral.
+    let mass = 0;
     if (this.rd === 2) {
       const N = K + 1;
       let s = 0;
-      for (const g of this.turns(2, Array.from({ length: N }, (_, j) => (2 * Math.PI * j) / N))) s += chi(g);
+      for (const g of this.turns(2, Array.from({ length: N }, (_, j) => (2 * Math.PI * j) / N))) {
+        const c = chi(g);
+        s += c;
+        mass += Math.abs(c) / N;
+      }
       value = s / N;
     } else {
       const N = K + 2;
       const rs = this.turns(2, Array.from({ length: N }, (_, j) => (2 * Math.PI * j) / N));
       let s = 0, t = 0;
-      rs.forEach((g, j) => {
+      rs.forEach((g) => {
         const weight = 1 - g[0]; // 1 - cos(theta_j)
-        s += chi(g) * weight;
-        if (this.o3) t += chi(Float64Array.from(g, (v) => -v)) * weight;
+        const c = chi(g) * weight;
+        s += c;
+        mass += Math.abs(c) / N;
+        if (this.o3) {
+          const c2 = chi(Float64Array.from(g, (v) => -v)) * weight;
+          t += c2;
+          mass += Math.abs(c2) / N;
+        }
       });
       value = this.o3 ? (s / N + t / N) / 2 : s / N;
     }
+    // Each term carries the relative error of a product of K characters, and the sum adds N of them.
+    const rounding = 4 * (K + 2) * Number.EPSILON * mass;
+    if (rounding > 0.25) throw new ArgumentError(`the Haar integral of the character sums terms of up to ${mass.toExponential(2)}: too large to give an exact integer in f64 (the dimension is about ${value.toExponential(3)}); use smaller tensor powers`);
     const r = Math.round(value);
-    if (Math.abs(value - r) > 1e-6) throw new ArgumentError(`the Haar integral of the character is ${value}, not an integer: are these representations of ${this.name}?`);
+    if (Math.abs(value - r) > 1e-6 + rounding) throw new ArgumentError(`the Haar integral of the character is ${value}, not an integer: are these representations of ${this.name}?`);
     return r === 0 ? 0 : r;
   }
 

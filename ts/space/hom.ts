@@ -7,7 +7,7 @@
  * `entries()` give dense matrices, their combinations and a sparse list.
  */
 import { ArgumentError } from '../core/errors.js';
-import { checkOptions, fmtBytes, limits } from '../core/limits.js';
+import { checkOptions, describe, fmtBytes, limits } from '../core/limits.js';
 import { GridGroup } from '../groups/grid.js';
 import { Representation } from '../reps/index.js';
 import { solverGroup, type SolverGroup } from './groups.js';
@@ -185,6 +185,9 @@ export class HomSpace {
   combine(coefficients: ArrayLike<number>, out?: Float64Array): Float64Array {
     if (coefficients === null || typeof coefficients !== 'object' || coefficients.length !== this.dimension) {
       throw new ArgumentError(`space.combine: expected ${this.dimension} coefficients, got ${coefficients && typeof coefficients === 'object' ? coefficients.length : typeof coefficients}`);
+    }
+    for (let i = 0; i < coefficients.length; i++) {
+      if (typeof coefficients[i] !== 'number') throw new ArgumentError(`space.combine: coefficient ${i} is ${describe(coefficients[i])}, not a number`);
     }
     const m = out ?? new Float64Array(this.dOut * this.dIn);
     if (out) m.fill(0);

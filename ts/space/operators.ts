@@ -17,7 +17,7 @@
  * above f32 rounding (1e-7) and far below any structural difference; each result reports the gap.
  */
 import { ArgumentError } from '../core/errors.js';
-import { describe, fmtBytes, limits } from '../core/limits.js';
+import { checkOptions, describe, fmtBytes, limits } from '../core/limits.js';
 import { Tensor, tensor, tidy } from '../core/tensor.js';
 import { seededRng } from '../groups/lie.js';
 import { gramKernel, symmetricEigen } from './kernels.js';
@@ -80,10 +80,28 @@ function inputShape(op: LinearMap, options: OperatorOptions, what: string): numb
   return m[1].split(', ').map(Number);
 }
 
+/** Checks the options of `what` by name and kind; returns the tolerance (default 1e-4) where it takes one. */
+function checked(what: string, options: unknown, tolerance: boolean): number {
+  checkOptions(what, options, tolerance ? { shape: ['any', true], batch: ['any', true], tolerance: ['any', true] } : { shape: ['any', true], batch: ['any', true] }, true);
+  const t = (options as { tolerance?: unknown } | undefined)?.tolerance ?? 1e-4;
+  if (typeof t !== 'number' || !(t >= 0) || !Number.isFinite(t)) throw new ArgumentError(`${what}: tolerance must be a finite non-negative number, got ${describe(t)}`);
+  return t;
+}
+
+/** A span given to compareSpans: a family (an array) or what `span` returned. */
+function spanOf(x: unknown, options: OperatorOptions, side: string): SpanResult {
+  if (Array.isArray(x)) return span(x, options);
+  const s = x as SpanResult | null;
+  if (s === null || typeof s !== 'object' || !(s.vectors instanceof Float64Array) || !Number.isSafeInteger(s.members) || !Number.isSafeInteger(s.length) || !Number.isSafeInteger(s.dimension)) {
+    throw new ArgumentError(`space.compareSpans: ${side} must be a family of operators (an array) or a span(...) result, got ${describe(x)}`);
+  }
+  return s;
+}
+
 /** `Phi` as a matrix on inputs of one shape (see the module comment). */
 export function operatorMatrix(op: LinearMap, options: OperatorOptions = {}): OperatorMatrix {
   const what = 'space.operatorMatrix';
-  if (options === null || typeof options !== 'object') throw new ArgumentError(`${what}: options must be an object, got ${describe(options)}`);
+  checked(what, options, false);
   const run = runner(op, what);
   const shape = inputShape(op, options, what);
   const cols = shape.reduce((a, b) => a * b, 1);
@@ -130,7 +148,7 @@ export function operatorMatrix(op: LinearMap, options: OperatorOptions = {}): Op
 }
 
 function asMatrix(m: LinearMap | OperatorMatrix, options: OperatorOptions): OperatorMatrix {
-  return isMatrix(m) ? m : operatorMatrix(m, options);
+  return isMatrix(m) ? m : operatorMatrix(m, { shape: options.shape, batch: options.batch });
 }
 
 function isMatrix(m: unknown): m is OperatorMatrix {
@@ -151,8 +169,8 @@ const MAX_GRAM = 4096;
 
 /** The rank of an operator (or a matrix `{ matrix, rows, cols }`), from its singular values. */
 export function rank(op: LinearMap | OperatorMatrix, options: OperatorOptions & { tolerance?: number } = {}): RankResult {
+  const tol = checked('space.rank', options, true);
   const m = asMatrix(op, options);
-  const tol = options.tolerance ?? 1e-4;
   const { rows, cols, matrix } = m;
   const small = Math.min(rows, cols);
   if (small > MAX_GRAM) throw new ArgumentError(`space.rank: a ${rows} x ${cols} matrix: its smaller side is over ${MAX_GRAM}`);
@@ -175,6 +193,7 @@ export interface SameResult {
 
 /** Whether two operators are the same map on inputs of one shape (their matrices and offsets). */
 export function sameOperator(a: LinearMap | OperatorMatrix, b: LinearMap | OperatorMatrix, options: OperatorOptions & { tolerance?: number } = {}): SameResult {
+  const tolerance = checked('space.sameOperator', options, true);
   const ma = asMatrix(a, options), mb = asMatrix(b, { ...options, shape: options.shape ?? (isMatrix(a) ? a.inShape : undefined) ?? ma.inShape });
   if (ma.rows !== mb.rows || ma.cols !== mb.cols) throw new ArgumentError(`space.sameOperator: the operators map ${ma.cols} -> ${ma.rows} and ${mb.cols} -> ${mb.rows} values`);
   let diff = 0, scale = 0;
@@ -186,7 +205,6 @@ export function sameOperator(a: LinearMap | OperatorMatrix, b: LinearMap | Opera
     diff = Math.max(diff, Math.abs(ma.offset[i] - mb.offset[i]));
     scale = Math.max(scale, Math.abs(ma.offset[i]), Math.abs(mb.offset[i]));
   }
-  const tolerance = options.tolerance ?? 1e-4;
   const rel = diff / (scale || 1);
   return { same: rel <= tolerance, relativeDifference: rel, tolerance };
 }
@@ -204,6 +222,7 @@ export interface SpanResult extends RankResult {
 export function span(family: readonly (LinearMap | OperatorMatrix)[], options: OperatorOptions & { tolerance?: number } = {}): SpanResult {
   if (!Array.isArray(family) || family.length === 0) throw new ArgumentError(`space.span: expected a non-empty array of operators, got ${describe(family)}`);
   if (family.length > MAX_GRAM) throw new ArgumentError(`space.span: ${family.length} operators; at most ${MAX_GRAM}`);
+  const tol = checked('space.span', options, true);
   const mats = family.map((f) => asMatrix(f, options));
   const len = mats[0].matrix.length;
   for (const m of mats) if (m.matrix.length !== len) throw new ArgumentError(`space.span: the operators have matrices of different sizes (${mats[0].rows} x ${mats[0].cols} and ${m.rows} x ${m.cols})`);
@@ -215,7 +234,7 @@ export function span(family: readonly (LinearMap | OperatorMatrix)[], options: O
     const inv = norm > 0 ? 1 / Math.sqrt(norm) : 0;
     for (let k = 0; k < len; k++) vectors[i * len + k] = m.matrix[k] * inv;
   });
-  const r = rankOfGram(gramKernel(vectors, mats.length, len), mats.length, options.tolerance ?? 1e-4);
+  const r = rankOfGram(gramKernel(vectors, mats.length, len), mats.length, tol);
   return { ...r, dimension: r.rank, members: mats.length, vectors, length: len };
 }
 
@@ -232,14 +251,14 @@ export interface SpanComparison {
 
 /** How the spans of two families relate (each a family or a `span(...)` result). */
 export function compareSpans(a: SpanResult | readonly (LinearMap | OperatorMatrix)[], b: SpanResult | readonly (LinearMap | OperatorMatrix)[], options: OperatorOptions & { tolerance?: number } = {}): SpanComparison {
-  const sa = Array.isArray(a) ? span(a, options) : (a as SpanResult);
-  const sb = Array.isArray(b) ? span(b, options) : (b as SpanResult);
+  const tol = checked('space.compareSpans', options, true);
+  const sa = spanOf(a, options, 'the first'), sb = spanOf(b, options, 'the second');
   if (sa.length !== sb.length) throw new ArgumentError(`space.compareSpans: operators of different sizes (${sa.length} and ${sb.length} matrix entries)`);
   const joint = new Float64Array(sa.vectors.length + sb.vectors.length);
   joint.set(sa.vectors, 0);
   joint.set(sb.vectors, sa.vectors.length);
   const m = sa.members + sb.members;
   if (m > MAX_GRAM) throw new ArgumentError(`space.compareSpans: ${m} operators together; at most ${MAX_GRAM}`);
-  const sum = rankOfGram(gramKernel(joint, m, sa.length), m, options.tolerance ?? 1e-4).rank;
+  const sum = rankOfGram(gramKernel(joint, m, sa.length), m, tol).rank;
   return { a: sa.dimension, b: sb.dimension, sum, intersection: sa.dimension + sb.dimension - sum, aInB: sum === sb.dimension, bInA: sum === sa.dimension, equal: sum === sa.dimension && sum === sb.dimension };
 }
