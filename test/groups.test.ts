@@ -238,6 +238,9 @@ describe('hostile names and tables', () => {
     expect(() => new eq.groups.FiniteGroup('C3', 3, table, undefined, null as never)).toThrow('generators must be a list of elements in 0..2');
     expect(() => new eq.groups.FiniteGroup('C3', 3, table, undefined, [5])).toThrow(eq.ArgumentError);
     expect(() => new eq.groups.FiniteGroup('C3', 3, table, ['e', 'r'])).toThrow('labels must be 3 strings');
+    const C4 = Int32Array.from({ length: 16 }, (_, i) => (Math.floor(i / 4) + (i % 4)) % 4);
+    expect(() => new eq.groups.FiniteGroup('C4', 4, C4, undefined, [2])).toThrow('the generators given reach 2 of the 4 elements');
+    expect(new eq.groups.FiniteGroup('C4', 4, C4, undefined, [3]).generators).toEqual([3]);
     expect(() => eq.groups.p4().pixelTable(0, 100_000, 100_000)).toThrow(eq.ArgumentError);
     expect(() => eq.groups.p4().pixelTable(0, -1, 3)).toThrow('h x w at most 2^28');
   });

@@ -81,6 +81,22 @@ export class FiniteGroup implements Group<number> {
     if (generators === null || !Array.isArray(generators) || !generators.every((g) => Number.isSafeInteger(g) && g >= 0 && g < order)) throw new ArgumentError(`${name}: generators must be a list of elements in 0..${order - 1}, got ${describe(generators)}`);
     this.#labels = labels ?? Array.from({ length: order }, (_, i) => `g${i}`);
     if (this.generators.length === 0) this.generators = minimalGenerators(this);
+    else if (trusted !== TRUSTED) {
+      // Given ones must generate: checks on generators stand for checks on every element.
+      const reached = new Uint8Array(order);
+      const queue = [0];
+      reached[0] = 1;
+      for (let q = 0; q < queue.length; q++) {
+        for (const s of this.generators) {
+          const x = table[queue[q] * order + s];
+          if (!reached[x]) {
+            reached[x] = 1;
+            queue.push(x);
+          }
+        }
+      }
+      if (queue.length !== order) throw new ArgumentError(`${name}: the generators given reach ${queue.length} of the ${order} elements; give a generating set (or none, to have one computed)`);
+    }
   }
 
   /** All elements, `0 .. order-1`. */
