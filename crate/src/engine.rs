@@ -1411,6 +1411,24 @@ mod tests {
         }
     }
 
+    /// Per-head location MLPs `a -> 4 -> 1` side by side: the first layer's input shared, `a -> heads * 4`.
+    fn location_shape(a: usize, heads: usize) -> ([usize; 3], [usize; 2], [Act; 2]) {
+        ([a, heads * 4, heads], [1, heads], [Act::Silu, Act::Silu])
+    }
+
+    /// [`location_shape`]'s weights (seeded) and their packed forms.
+    fn location_weights(a: usize, heads: usize) -> (Vec<(Vec<f32>, Vec<f32>)>, Vec<Vec<f32>>) {
+        let (dims, groups, acts) = location_shape(a, heads);
+        let w = mlp_weights(&dims, &groups, &acts, &mut Vec::new(), 40);
+        let packed = pack_layers(&dims, &groups, &w);
+        (w, packed)
+    }
+
+    fn location_layers<'a>(a: usize, heads: usize, w: &'a [(Vec<f32>, Vec<f32>)], packed: &'a [Vec<f32>]) -> Vec<Dense<'a>> {
+        let (dims, groups, acts) = location_shape(a, heads);
+        (0..2).map(|i| Dense { inp: dims[i], out: dims[i + 1], groups: groups[i], w: &packed[i], bias: Some(&w[i].1), act: acts[i] }).collect()
+    }
+
     /// Every list empty (a batch whose clouds are all padding): attention gives zeros, with or
     /// without a location MLP, on any path.
     #[test]
@@ -1420,12 +1438,8 @@ mod tests {
             let (off, idx) = (vec![0u32; m_out + 1], Vec::<u32>::new());
             let coords: Vec<f32> = Vec::new();
             let (q, k, v) = (random(m_out * heads * dk, 33), random(m_in * heads * dk, 34), random(m_in * heads * dv, 35));
-            let dims = [a, heads * 4, heads];
-            let groups = [1, heads];
-            let acts = [Act::Silu, Act::Silu];
-            let w = mlp_weights(&dims, &groups, &acts, &mut Vec::new(), 40);
-            let packed = pack_layers(&dims, &groups, &w);
-            let layers: Vec<Dense> = (0..2).map(|i| Dense { inp: dims[i], out: dims[i + 1], groups: groups[i], w: &packed[i], bias: Some(&w[i].1), act: acts[i] }).collect();
+            let (w, packed) = location_weights(a, heads);
+            let layers = location_layers(a, heads, &w, &packed);
             for with_mlp in [true, false] {
                 for norm in [Norm::Softmax, Norm::Mean, Norm::NormExp, Norm::None] {
                     let location = if with_mlp { Location::Mlp(Mlp { layers: layers.clone(), uses_rel: true, uses_fg: false, uses_fgp: false }) } else { Location::None };
@@ -1450,13 +1464,9 @@ mod tests {
         let q = random(m_out * heads * dk, 33);
         let k = random(m_in * heads * dk, 34);
         let v = random(m_in * heads * dv, 35);
-        // Per-head location MLPs a -> 4 -> 1 side by side: first layer shared input, a -> 2*4.
-        let dims = [a, heads * 4, heads];
-        let groups = [1, heads];
-        let acts = [Act::Silu, Act::Silu];
-        let w = mlp_weights(&dims, &groups, &acts, &mut Vec::new(), 40);
-        let packed = pack_layers(&dims, &groups, &w);
-        let layers: Vec<Dense> = (0..2).map(|i| Dense { inp: dims[i], out: dims[i + 1], groups: groups[i], w: &packed[i], bias: Some(&w[i].1), act: acts[i] }).collect();
+        let (dims, groups, acts) = location_shape(a, heads);
+        let (w, packed) = location_weights(a, heads);
+        let layers = location_layers(a, heads, &w, &packed);
         for norm in [Norm::Softmax, Norm::Mean, Norm::NormExp, Norm::None] {
             let mlp = Mlp { layers: layers.clone(), uses_rel: true, uses_fg: false, uses_fgp: false };
             let content = Content { dk, q: &q, k: &k, scale: 0.5 };
