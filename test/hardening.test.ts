@@ -222,6 +222,67 @@ describe('only typed errors', () => {
     x.dispose();
   });
 
+  it('huge grid windows, hostile limits, views of grown memory, tidy around fields, caller-owned specs, matmul options, sequential chains', async () => {
+    const p4 = eq.groups.p4();
+    // A window of thousands on a grid: refused at construction (it grew wasm memory to 2.5 GB).
+    expect(() => eq.nn.phi({ group: p4, omega: eq.omega.mlp({ in: 1, out: 1 }), neighbours: { window: 4001, padding: 'same' } })).toThrow('has 64032004 relative elements; at most 2^20');
+    expect(() => eq.nn.phi({ group: p4, omega: eq.omega.attention({ in: 2, out: 2 }), neighbours: { window: 65_537 } })).toThrow(eq.ArgumentError);
+    expect(() => eq.nn.phi({ group: p4, omega: eq.omega.mlp({ in: 64, out: 64 }), neighbours: { window: 129, padding: 'same' } })).toThrow('limits.maxLayerBytes');
+    // A window larger than the input lists only the taps inside it.
+    const wide = eq.nn.phi({ group: p4, omega: eq.omega.mlp({ in: 1, out: 1, hidden: [2] }), neighbours: { window: 31, padding: 'same' } });
+    expect(eq.tidy(() => wide.run(eq.zeros([1, 1, 4, 3, 3])).shape)).toEqual([1, 1, 4, 3, 3]);
+    wide.dispose();
+    // setLimits: own keys only, each value read once, timers within range.
+    expect(() => eq.setLimits({ toString: 5 } as never)).toThrow("unknown limit 'toString'");
+    let reads = 0;
+    const tricky = { get maxDimension() { return reads++ === 0 ? 100 : -5; } };
+    const before = eq.setLimits(tricky as never);
+    expect(eq.limits().maxDimension).toBe(100);
+    eq.setLimits(before);
+    expect(() => eq.setLimits({ workerStartTimeout: 2 ** 31 })).toThrow('at most 2147483647 ms');
+    // tensor() from another tensor's view when the allocation grows memory.
+    const a = eq.tensor(new Float32Array([1, 2, 3]), [3]);
+    const copy = eq.tensor(a.view(), [3]);
+    const grown = eq.zeros([8_000_000]);
+    expect(Array.from(eq.tidy(() => eq.tensor(a.view(), [3]).toArray()))).toEqual([1, 2, 3]);
+    for (const t of [a, copy, grown]) t.dispose();
+    // tidy keeps what a returned LiftedField (or Set) holds.
+    const T = eq.groups.t3();
+    const layer = eq.nn.phi({ group: T, omega: eq.omega.mlp({ in: 1, out: 2, hidden: [2] }) });
+    const lifted = T.lift([0, 0, 0, 1, 0, 0, 0, 1, 0]);
+    const out = eq.tidy(() => layer.run(eq.liftedField(T, lifted, eq.tensor(new Float32Array([1, 2, 3]), [3, 1]))));
+    expect(out.features.disposed).toBe(false);
+    expect(out.features.shape).toEqual([3, 2]);
+    const kept = eq.tidy(() => new Set([eq.zeros([2])]));
+    expect([...kept][0].disposed).toBe(false);
+    [...kept][0].dispose();
+    out.dispose();
+    layer.dispose();
+    // The layer owns a copy of its neighbour spec: the caller's array may change.
+    const support = [0, 1];
+    const D4 = eq.groups.dihedral(4);
+    const att = eq.nn.groupAttention({ group: D4, in: 1, out: 1, heads: 1, dim: 2, neighbours: { support } });
+    const x = eq.tensor(Float32Array.from({ length: 8 }, (_, i) => i), [1, 1, 8]);
+    const y0 = eq.tidy(() => att.run(x).toArray());
+    support.push(2, 3);
+    expect(Array.from(eq.tidy(() => att.run(x).toArray()))).toEqual(Array.from(y0));
+    expect((att.config() as { neighbours: { support: number[] } }).neighbours.support).toEqual([0, 1]);
+    att.dispose();
+    x.dispose();
+    // matmul options by name; a PackedMatrix of wrapping sizes refused.
+    const m = eq.zeros([2, 2]);
+    expect(() => eq.matmul(m, m, { bais: m } as never)).toThrow("matmul: unknown option 'bais'");
+    expect(() => new eq.PackedMatrix(2 ** 31, 2 ** 31)).toThrow(eq.ArgumentError);
+    m.dispose();
+    // A sequential whose first layer is shape-generic still chains the declared types.
+    const convs = [eq.nn.groupConv({ group: 'p4', in: 1, out: 2 }), eq.nn.groupConv({ group: 'D4', in: 2, out: 2 })];
+    expect(() => eq.nn.sequential([eq.nn.relu(), ...convs])).toThrow(eq.ShapeError);
+    expect(() => eq.nn.sequential([eq.nn.relu()], { inType: { foo: 1 } } as never)).toThrow('inType must be a field type');
+    for (const c of convs) c.dispose();
+    eq.clearCaches();
+    expect(eq.memory()).toMatchObject({ tensors: 0, allocations: 0 });
+  });
+
   it('config fields of the wrong type are ConfigErrors, never coerced', async () => {
     const w = weightBytes();
     const patched = (i: number, patch: Record<string, unknown>) => {
@@ -421,6 +482,8 @@ describe('init', () => {
     const m = await fresh();
     await expect(m.init({ wasm: new Uint8Array([1, 2, 3]) })).rejects.toThrow('is not a valid WebAssembly module');
     await expect(m.init({ wasm: '/nonexistent/x.wasm' })).rejects.toThrow(m.ArgumentError);
+    // Regular files only: /dev/zero had been read without end (24 GB in 94 s).
+    await expect(m.init({ wasm: '/dev/zero' })).rejects.toThrow('is not a regular file');
     await expect(m.init(null as never)).rejects.toThrow(m.ArgumentError);
     await expect(m.init({ wasm: null as never })).rejects.toThrow(m.ArgumentError);
     await expect(m.init({ wasm: 'http://127.0.0.1:9/x.wasm' })).rejects.toThrow(m.ArgumentError);

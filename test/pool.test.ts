@@ -220,6 +220,25 @@ describe('createPool', () => {
     expect(e.stack).not.toContain('pool worker');
   }, 60_000);
 
+  it('a load called while runs wait in the queue: they run on the old model, then the load (the two had waited on each other)', async () => {
+    const pool = await eq.createPool({ workers: 1 });
+    await pool.load(src('p4cnn'));
+    const model = await eq.loadModel(src('p4cnn'));
+    const x = images(8);
+    const ref = model.run(x);
+    const a = pool.run(x), b = pool.run(x);
+    await new Promise((r) => setTimeout(r, 5));
+    const loaded = pool.load(src('p4cnn'));
+    const hung = new Promise((_, reject) => setTimeout(() => reject(new Error(`still pending: ${JSON.stringify(pool.status())}`)), 20_000));
+    const [ya, yb] = (await Promise.race([Promise.all([a, b, loaded]), hung])) as [eq.Tensor, eq.Tensor, void];
+    expect(sha(ya)).toBe(sha(ref));
+    expect(sha(yb)).toBe(sha(ref));
+    expect(pool.status()).toMatchObject({ admitted: 0, queued: 0, busy: 0 });
+    for (const t of [ya, yb, ref, x]) t.dispose();
+    await pool.close();
+    model.dispose();
+  }, 60_000);
+
   it('close rejects unfinished runs; bad use gives typed errors', async () => {
     await expect(eq.createPool({ workers: 0 })).rejects.toThrow('workers must be an integer in 1..256, got 0');
     const pool = await eq.createPool({ workers: 1 });

@@ -7,8 +7,17 @@
  * then ReLU), whatever the shapes, so results are identical on every platform and split.
  */
 import { ArgumentError, DisposedError, ShapeError } from './errors.js';
+import { checkOptions, describe } from './limits.js';
 import { Tensor, WasmBuffer, empty, expectTensor } from './tensor.js';
 import { call, kernels } from './wasm.js';
+
+/** Bytes of a packed `k x n` matrix; sizes checked first (the kernel takes u32, which would wrap). */
+function packedBytes(k: number, n: number): number {
+  if (!Number.isSafeInteger(k) || !Number.isSafeInteger(n) || k < 0 || n < 1 || k * (n + 8) > 2 ** 29) {
+    throw new ArgumentError(`PackedMatrix: k and n must be integers (k >= 0, n >= 1) with k x n at most about 2^29, got ${describe(k)} x ${describe(n)}`);
+  }
+  return kernels().packed_b_len(k, n) * 4;
+}
 
 /** A `k x n` matrix packed for the GEMM kernel. Create with `packMatrix`. */
 export class PackedMatrix extends WasmBuffer {
@@ -16,7 +25,7 @@ export class PackedMatrix extends WasmBuffer {
     readonly k: number,
     readonly n: number,
   ) {
-    super(kernels().packed_b_len(k, n) * 4, `packed matrix [${k}, ${n}]`);
+    super(packedBytes(k, n), `packed matrix [${k}, ${n}]`);
   }
 
   describe(): string {
@@ -57,7 +66,7 @@ export function matmul(a: Tensor, b: Tensor | PackedMatrix, options: MatmulOptio
     [bk, n] = expectTensor(b, 'matmul: b', 2).shape as [number, number];
   }
   if (bk !== k) throw new ShapeError(`matmul: a is [${m}, ${k}] so b must have ${k} rows, but b is [${bk}, ${n}]`);
-  if (options === null || typeof options !== 'object') throw new ArgumentError(`matmul: options must be an object, got ${options === null ? 'null' : typeof options}`);
+  checkOptions('matmul', options, { bias: ['any', true], relu: ['bool', true] }, true);
   const { bias, relu = false } = options;
   if (typeof relu !== 'boolean') throw new ArgumentError(`matmul: options.relu must be a boolean, got ${typeof relu}`);
   if (bias !== undefined) {

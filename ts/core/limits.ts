@@ -66,12 +66,19 @@ export function defaultLimits(): Limits {
  */
 export function setLimits(changes: Partial<Limits>): Limits {
   if (changes === null || typeof changes !== 'object' || Array.isArray(changes)) throw new ArgumentError(`setLimits: expected an object of limits, got ${describe(changes)}`);
+  if (Object.getOwnPropertySymbols(changes).length) throw new ArgumentError('setLimits: limits are named by strings, got a symbol key');
+  // Each value read once (a getter could answer differently the second time), own keys of the
+  // defaults only ('toString' is in every object).
+  const read: [keyof Limits, number][] = [];
   for (const [k, v] of Object.entries(changes)) {
-    if (!(k in DEFAULTS)) throw new ArgumentError(`setLimits: unknown limit '${k}' (known: ${Object.keys(DEFAULTS).join(', ')})`);
+    if (!Object.prototype.hasOwnProperty.call(DEFAULTS, k)) throw new ArgumentError(`setLimits: unknown limit '${k}' (known: ${Object.keys(DEFAULTS).join(', ')})`);
     if (!Number.isSafeInteger(v) || (v as number) < 1) throw new ArgumentError(`setLimits: ${k} must be a positive safe integer, got ${describe(v)}`);
+    // setTimeout takes at most 2^31 - 1 ms; past it, it fires at once.
+    if (k === 'workerStartTimeout' && (v as number) > 2 ** 31 - 1) throw new ArgumentError(`setLimits: workerStartTimeout must be at most 2147483647 ms (what timers take), got ${v}`);
+    read.push([k as keyof Limits, v as number]);
   }
   const before = limits();
-  Object.assign(current, changes);
+  for (const [k, v] of read) current[k] = v;
   return before;
 }
 

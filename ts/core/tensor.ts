@@ -162,9 +162,12 @@ export function tensor(data: Float32Array | ArrayLike<number>, shape?: readonly 
   if (size !== data.length) {
     throw new ShapeError(`tensor: shape ${fmt(dims)} holds ${size} values, but data has ${data.length}`);
   }
+  // A view of wasm memory (another tensor's view()) detaches if this allocation grows the
+  // memory: copy it out first.
+  const src = ArrayBuffer.isView(data) && data.buffer === memoryBuffer() ? (data as Float32Array).slice() : data;
   const t = new Tensor(dims, false);
   try {
-    t.view().set(data);
+    t.view().set(src);
   } catch (e) {
     t.dispose();
     throw e;
@@ -222,13 +225,15 @@ function collect(value: unknown, into: Set<WasmBuffer>, seen = new Set<unknown>(
   seen.add(value);
   if (value instanceof WasmBuffer) into.add(value);
   else if (Array.isArray(value)) for (const v of value) collect(v, into, seen);
-  else if (value instanceof Map) for (const v of value.values()) collect(v, into, seen);
-  else if (Object.getPrototypeOf(value) === Object.prototype) for (const v of Object.values(value)) collect(v, into, seen);
+  else if (value instanceof Map || value instanceof Set) for (const v of value.values()) collect(v, into, seen);
+  else if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return;
+  // Any other object by its own fields: a LiftedField's features, a class of the caller's.
+  else for (const v of Object.values(value)) collect(v, into, seen);
 }
 
 /**
- * Runs `fn` and disposes every tensor it created except those it returns (in an array, a Map or
- * a plain object too) or passed to `keep()`. Scopes nest; kept tensors belong to the outer one.
+ * Runs `fn` and disposes every tensor it created except those it returns (also inside arrays,
+ * Maps, Sets and objects, a LiftedField's features included) or passed to `keep()`. Scopes nest; kept tensors belong to the outer one.
  * Synchronous only: an async function's tensors outlive the scope, so it is refused.
  */
 export function tidy<T>(fn: () => T): T {

@@ -9,7 +9,7 @@
  */
 import wbgInit, * as gen from '../gen/equivariant.js';
 import { ArgumentError, EquivariantError, KernelError, NotInitializedError, UnsupportedError, WasmTrapError } from './errors.js';
-import { describe } from './limits.js';
+import { describe, limits } from './limits.js';
 
 /** What `init` accepts as the module: bytes, a URL or path, a fetch Response, or a compiled module. */
 export type WasmSource = WebAssembly.Module | BufferSource | URL | string | Response | Promise<Response>;
@@ -51,7 +51,13 @@ async function compileSource(source: WasmSource): Promise<WebAssembly.Module> {
     const url = source instanceof URL ? source : isNode() && !/^[a-z]+:\/\//i.test(source) ? null : new URL(source, globalThis.location?.href);
     if (isNode() && (url === null || url.protocol === 'file:')) {
       const fs = await import('node:fs/promises');
-      return WebAssembly.compile(await fs.readFile(url ?? (source as string)));
+      const path = url ?? (source as string);
+      // A regular file of bounded size only: /dev/zero or a pipe would be read without end.
+      const st = await fs.stat(path);
+      if (!st.isFile()) throw new ArgumentError(`init: the wasm module at ${sourceName(source)} is not a regular file`);
+      const max = limits().maxSourceBytes;
+      if (st.size > max) throw new ArgumentError(`init: the wasm module at ${sourceName(source)} is ${st.size} bytes, over limits.maxSourceBytes (${max})`);
+      return WebAssembly.compile(await fs.readFile(path));
     }
     return compileSource(fetch(url as URL));
   }

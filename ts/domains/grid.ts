@@ -12,6 +12,7 @@ import { ArgumentError, ShapeError } from '../core/errors.js';
 import { U32Buffer } from '../core/buffers.js';
 import { withCached } from '../core/cache.js';
 import { convGeometry, type Padding } from '../core/ops.js';
+import { limits } from '../core/limits.js';
 import { cachedTensor } from '../core/tensor.js';
 import type { GridGroup } from '../groups/grid.js';
 import { Neighbourhood, specKey, type NeighbourSpec } from './neighbourhood.js';
@@ -57,7 +58,10 @@ export class GridDomain {
     return withCached(G, key, () => {
       const mOut = n * ho * wo;
       const offsets = new Uint32Array(mOut + 1);
-      const cap = mOut * S * k * k;
+      // Only taps inside the input are listed: at most min(k, h) x min(k, w) of them per output.
+      const cap = mOut * S * Math.min(k, h) * Math.min(k, w);
+      const max = limits().maxNeighbourPairs;
+      if (cap > max) throw new ArgumentError(`${where}: a ${k}x${k} window on a ${h}x${w} input lists up to ${cap} pairs, over the limit of ${max} (limits.maxNeighbourPairs)`);
       const indices = new Uint32Array(cap), rel = new Uint32Array(cap);
       const width = (lift ? 0 : S) + 2;
       const coords = new Float32Array(cap * width);

@@ -121,7 +121,10 @@ export abstract class Layer {
     return {};
   }
 
-  /** The parameters (live tensors owned by the layer). */
+  /**
+   * The layer's own parameter tensors, by name: read them (toArray), do not dispose or write
+   * them; change them with `setParameters`, which re-derives what the layer prepared from them.
+   */
   parameters(): Record<string, Tensor> {
     return Object.fromEntries(this.store);
   }

@@ -27,6 +27,8 @@ import { GridDomain, type Window } from '../domains/grid.js';
 import { specKey, type Neighbourhood, type NeighbourSpec } from '../domains/neighbourhood.js';
 import { AttentionOmega } from '../omega/attention.js';
 import { KernelOmega } from '../omega/kernel.js';
+import { MlpOmega } from '../omega/mlp.js';
+import { checkLayerBytes, describe } from '../core/limits.js';
 import { Omega, type DomainKind, type OmegaContext, type Prepared } from '../omega/omega.js';
 import { Layer, type LayerConfig } from './layer.js';
 import { checkPhiOptions } from './guards.js';
@@ -71,6 +73,25 @@ interface Fast {
 
 type Value = Tensor | LiftedField;
 
+/** A deep, frozen copy of a neighbour specification (plain data: numbers, strings, arrays). */
+function ownSpec(spec: NeighbourSpec, where: string): NeighbourSpec {
+  if (spec === null || typeof spec !== 'object') return spec;
+  let copy: NeighbourSpec;
+  try {
+    copy = structuredClone(spec);
+  } catch {
+    throw new ArgumentError(`${where}: neighbours must be plain data ('global', { k }, { radius }, { window }, { support: [...] }), got ${describe(spec)}`);
+  }
+  const freeze = (v: unknown): void => {
+    if (v !== null && typeof v === 'object') {
+      Object.freeze(v);
+      for (const x of Object.values(v)) freeze(x);
+    }
+  };
+  freeze(copy);
+  return copy;
+}
+
 export class Phi extends Layer {
   readonly type: string;
   readonly group: AnyGroup;
@@ -100,13 +121,22 @@ export class Phi extends Layer {
     const why = this.omega.supports(this.kind);
     if (why) throw new ArgumentError(`${type}: ${why}`);
     if (this.omega.lift && this.kind !== 'grid') throw new ArgumentError(`${type}: lifting onto ${group.name} needs a domain; on a finite group use regular fields as input (lift: false), on a Lie group lift the points with G.lift`);
-    this.neighbours = options.neighbours ?? this.omega.defaultNeighbours(this.kind);
+    // A copy, frozen: the caller's object (a support list) may change after construction.
+    this.neighbours = ownSpec(options.neighbours ?? this.omega.defaultNeighbours(this.kind), this.label());
     specKey(this.neighbours, this.label());
     if (this.kind === 'grid') {
       this.#window = new GridDomain(group as GridGroup).window(this.neighbours, this.label());
       const own = this.omega.defaultNeighbours('grid') as Window & { window: number };
       if (this.omega instanceof KernelOmega && (own.window !== this.#window.size || own.padding !== this.#window.padding || own.stride !== this.#window.stride)) {
         throw new ArgumentError(`${this.label()}: omega.kernel's window is its size, padding and stride (${own.window}, ${String(own.padding)}, ${own.stride}); neighbours ${JSON.stringify(this.neighbours)} disagree`);
+      }
+      if (!(this.omega instanceof KernelOmega)) {
+        // Every omega keeps something per relative element of the window (psi's table, a
+        // location table): |P| k^2 of them. Bounded here, before a window of thousands is built.
+        const k = this.#window.size, R = (this.omega.lift ? 1 : (group as GridGroup).pointOrder) * k * k;
+        if (R > 2 ** 20) throw new ArgumentError(`${this.label()}: a ${k}x${k} window on ${group.name} has ${R} relative elements; at most 2^20 (psi or the location term is evaluated at each)`);
+        const per = this.omega instanceof MlpOmega ? this.omega.in * this.omega.out : this.omega instanceof AttentionOmega ? this.omega.heads : 1;
+        checkLayerBytes(`${this.label()}: a ${k}x${k} window on ${group.name} (${R} relative elements)`, 4 * R * Math.max(1, per));
       }
     }
     if (this.kind === 'finite') new FiniteDomain(group as FiniteGroup).support(this.neighbours, this.label());

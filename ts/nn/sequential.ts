@@ -6,7 +6,7 @@
  * follows either is fused into the kernel's epilogue, so `conv -> bn -> relu` is one kernel call.
  */
 import { ArgumentError, ShapeError } from '../core/errors.js';
-import type { FieldType } from '../fields/index.js';
+import { FieldType } from '../fields/index.js';
 import { Tensor, expectTensor } from '../core/tensor.js';
 import { release } from '../core/cache.js';
 import { LiftedField } from '../fields/lifted.js';
@@ -42,7 +42,14 @@ export class Sequential extends Layer {
       if (!l.name) l.name = `layers.${i}`;
     });
     this.layers = [...layers];
+    if (options?.inType !== undefined && !(options.inType instanceof FieldType)) throw new ArgumentError(`sequential: inType must be a field type (eq.field.*, eq.fieldType), got ${describe(options.inType)}`);
     const first = options?.inType ?? layers[0].inType;
+    if (!first) {
+      // Shape-generic layers first (relu, ...): the chain of declared types still holds from the
+      // first layer that declares one, so mismatches are refused here, not at run.
+      const j = layers.findIndex((l) => l.inType);
+      if (j > 0) layers.slice(j).reduce((t: FieldType<unknown>, l) => l.outputType(t), layers[j].inType!);
+    }
     if (first) {
       let t = first;
       for (const l of layers) {

@@ -147,6 +147,12 @@ export class Pool {
   #closed = false;
   /** A load in progress: runs wait for it, so no run sees a mix of two models. */
   #loading: Promise<void> | undefined;
+  /**
+   * Set while a load swaps the model (runs admitted before it have all finished): chunks wait.
+   * Not while it waits for those runs: their queued chunks must still be dispatched, or the load
+   * would wait for runs that wait for it.
+   */
+  #swapping = false;
   /** Workers replaced after dying. */
   replaced = 0;
 
@@ -305,6 +311,7 @@ export class Pool {
         await new Promise<void>((r) => this.#waiters.push(r));
         this.#checkOpen();
       }
+      this.#swapping = true;
       await this.#revive();
       await this.#settled();
       this.#checkOpen();
@@ -329,6 +336,8 @@ export class Pool {
       await loading;
     } finally {
       if (this.#loading === loading) this.#loading = undefined;
+      this.#swapping = false;
+      this.#wakeAll();
       this.#dispatch();
     }
   }
@@ -396,7 +405,7 @@ export class Pool {
   }
 
   #dispatch(): void {
-    if (this.#closed || this.#loading) return;
+    if (this.#closed || this.#swapping) return;
     const model = this.#model;
     if (!model) return;
     for (const slot of this.#slots) {
@@ -457,7 +466,12 @@ export class Pool {
     job.settled = true;
     job.cleanup();
     this.#admitted--;
-    this.#waiters.shift()?.();
+    this.#wakeAll();
+  }
+
+  /** Wakes every waiter (runs waiting for a slot, a load waiting for runs): each re-checks its own condition. */
+  #wakeAll(): void {
+    for (const wake of this.#waiters.splice(0)) wake();
   }
 
   #checkOpen(): void {
