@@ -123,6 +123,11 @@ describe('actions on feature maps (wasm gather, cached tables)', () => {
       const r1 = p4().rotation(1);
       expect(() => p4().act(r1, eq.zeros([1, 1, 4, 5]))).toThrow(eq.ShapeError);
       expect(() => p4().act(r1, eq.zeros([1, 1, 4, 5]))).toThrow('p4 acts on square grids');
+      // z2 has no rotations: a plain CNN takes any grid.
+      const z2 = eq.groups.byName('z2') as eq.groups.GridGroup;
+      const x = eq.tensor(Float32Array.from({ length: 20 }, (_, i) => i), [1, 1, 4, 5]);
+      expect(Array.from(z2.act(z2.identity, x).toArray())).toEqual(Array.from(x.toArray()));
+      expect(() => eq.field.image(z2, 1).check(x, 'z2 input')).not.toThrow();
       expect(() => p4().act(r1, eq.zeros([1, 1, 8, 4, 4]))).toThrow('expected [N, 1, 4, H, W]');
       expect(() => p4().act(r1, eq.zeros([4, 4]))).toThrow('expected an image [N, C, H, W]');
       expect(() => p4().act({ point: 4, tx: 0, ty: 0 }, eq.zeros([1, 1, 4, 4]))).toThrow('C4: point must be an integer in 0..3, got 4');

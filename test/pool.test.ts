@@ -239,6 +239,23 @@ describe('createPool', () => {
     model.dispose();
   }, 60_000);
 
+  it('thousands of runs queued behind maxQueue 1, sharing one AbortSignal: all finish with model.run\'s bytes (each freed slot wakes one run)', async () => {
+    const pool = await eq.createPool({ workers: 1, maxQueue: 1 });
+    await pool.load(src('linear'));
+    const model = await eq.loadModel(src('linear'));
+    const x = eq.tensor([1, 2, 3, 4, 5, 6], [1, 6]);
+    const r = model.run(x), ref = sha(r);
+    r.dispose();
+    const ac = new AbortController();
+    const ys = await Promise.all(Array.from({ length: 3000 }, () => pool.run(x, { signal: ac.signal })));
+    expect(new Set(ys.map(sha))).toEqual(new Set([ref]));
+    expect(pool.status()).toMatchObject({ admitted: 0, queued: 0, busy: 0 });
+    for (const y of ys) y.dispose();
+    x.dispose();
+    model.dispose();
+    await pool.close();
+  }, 60_000);
+
   it('close rejects unfinished runs; bad use gives typed errors', async () => {
     await expect(eq.createPool({ workers: 0 })).rejects.toThrow('workers must be an integer in 1..256, got 0');
     const pool = await eq.createPool({ workers: 1 });

@@ -75,6 +75,35 @@ describe('tensors in wasm memory', () => {
     expect(eq.memory()).toMatchObject({ tensors: start.tensors, bytes: start.bytes });
   });
 
+  it('tidy keeps tensors anywhere in what it returns: class fields, Sets, Map keys, a 100,000-deep chain; never calls getters; skips unreadable proxies', () => {
+    const start = eq.memory().tensors;
+    class Holder { constructor(readonly t: eq.Tensor) {} }
+    const held = eq.tidy(() => new Holder(eq.zeros([2])));
+    expect(held.t.disposed).toBe(false);
+    const keyed = eq.tidy(() => new Map([[eq.zeros([1]), 'a']]));
+    const [key] = [...keyed.keys()];
+    expect(key.disposed).toBe(false);
+    const deep = eq.tidy(() => {
+      let node: { next?: unknown; t?: eq.Tensor } = { t: eq.zeros([3]) };
+      for (let i = 0; i < 100_000; i++) node = { next: node };
+      return node;
+    });
+    let bottom = deep as { next?: unknown; t?: eq.Tensor };
+    while (bottom.next) bottom = bottom.next as typeof bottom;
+    expect(bottom.t!.disposed).toBe(false);
+    let called = 0;
+    const viaGetter = eq.tidy(() => {
+      const t = eq.zeros([4]);
+      return { get t() { called++; return t; } };
+    });
+    expect(called).toBe(0);
+    expect(viaGetter.t.disposed).toBe(true); // reachable only through a getter: not kept
+    const hostile = eq.tidy(() => { eq.zeros([5]); return new Proxy({}, { ownKeys() { throw new Error('no'); } }); });
+    expect(hostile).toBeTruthy();
+    for (const t of [held.t, key, bottom.t!]) t.dispose();
+    expect(eq.memory().tensors).toBe(start);
+  });
+
   it('tidy disposes everything when the function throws, and refuses async functions', () => {
     const start = eq.memory().tensors;
     expect(() => eq.tidy(() => {

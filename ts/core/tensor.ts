@@ -220,15 +220,32 @@ export function memory(): MemoryInfo {
   return { bytes: k.live_bytes() - cacheBytes, cacheBytes, tensors, allocations: k.live_allocations() - cached, scratchBytes: k.scratch_bytes(), wasmBytes: memoryBuffer().byteLength };
 }
 
-function collect(value: unknown, into: Set<WasmBuffer>, seen = new Set<unknown>()): void {
-  if (value === null || typeof value !== 'object' || seen.has(value)) return;
-  seen.add(value);
-  if (value instanceof WasmBuffer) into.add(value);
-  else if (Array.isArray(value)) for (const v of value) collect(v, into, seen);
-  else if (value instanceof Map || value instanceof Set) for (const v of value.values()) collect(v, into, seen);
-  else if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return;
-  // Any other object by its own fields: a LiftedField's features, a class of the caller's.
-  else for (const v of Object.values(value)) collect(v, into, seen);
+function collect(root: unknown, into: Set<WasmBuffer>): void {
+  // Iterative (a deep chain must not overflow the stack), own data properties only (a getter is
+  // not called), and an object that cannot be read (a Proxy whose traps throw) is skipped.
+  const seen = new Set<unknown>();
+  const stack: unknown[] = [root];
+  while (stack.length) {
+    const value = stack.pop();
+    if (value === null || typeof value !== 'object' || seen.has(value)) continue;
+    seen.add(value);
+    try {
+      if (value instanceof WasmBuffer) into.add(value);
+      else if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) continue;
+      else if (Array.isArray(value)) for (const v of value) stack.push(v);
+      else if (value instanceof Map) for (const [k, v] of value) stack.push(k, v);
+      else if (value instanceof Set) for (const v of value) stack.push(v);
+      // Any other object by its own fields: a LiftedField's features, a class of the caller's.
+      else {
+        for (const key of Reflect.ownKeys(value)) {
+          const d = Object.getOwnPropertyDescriptor(value, key);
+          if (d && 'value' in d) stack.push(d.value);
+        }
+      }
+    } catch {
+      continue;
+    }
+  }
 }
 
 /**
@@ -254,7 +271,12 @@ export function tidy<T>(fn: () => T): T {
     throw new ArgumentError('tidy: the function returned a Promise; tidy scopes are synchronous (dispose tensors yourself, or use `using`, in async code)');
   }
   const kept = new Set<WasmBuffer>();
-  collect(result, kept);
+  try {
+    collect(result, kept);
+  } catch (e) {
+    for (const b of scope) b.dispose();
+    throw e;
+  }
   const outer = scopes.at(-1);
   for (const b of scope) {
     if (kept.has(b)) outer?.add(b);

@@ -32,7 +32,8 @@ function expectRank(x: Tensor, rank: number, layout: string, what: string, field
 
 function gridCheck(G: GridGroup, x: Tensor, hAxis: number, what: string) {
   const h = x.shape[hAxis], w = x.shape[hAxis + 1];
-  if (h !== w) throw new ShapeError(`${what}: ${G.name} acts on square grids (rotations by 90 degrees about the centre), got a ${h} x ${w} grid in ${fmt(x.shape)}`);
+  // z2 has no rotations: any grid. p4 and p4m turn it by quarter turns about its centre.
+  if (h !== w && G.pointOrder > 1) throw new ShapeError(`${what}: ${G.name} acts on square grids (rotations by 90 degrees about the centre), got a ${h} x ${w} grid in ${fmt(x.shape)}`);
 }
 
 /** Scalar fields on a square grid, `[N, C, H, W]`: `(u . f)(p) = f(u^-1 p)`. */

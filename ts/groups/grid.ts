@@ -104,7 +104,7 @@ export class GridGroup implements Group<GridElement> {
     if (x.rank !== 4 && x.rank !== 5) throw new ShapeError(`${this.name}.act: expected an image [N, C, H, W] or a field on ${this.name} [N, C, ${this.pointOrder}, H, W], got ${fmt}`);
     if (x.rank === 5 && x.shape[2] !== this.pointOrder) throw new ShapeError(`${this.name}.act: expected [N, ${x.shape[1]}, ${this.pointOrder}, H, W] for a field on ${this.name}, got ${fmt}`);
     const h = x.shape[x.rank - 2], w = x.shape[x.rank - 1];
-    if (h !== w) throw new ShapeError(`${this.name}.act: ${this.name} acts on square grids (rotations by 90 degrees about the centre), got a ${h} x ${w} grid in ${fmt}`);
+    if (h !== w && this.pointOrder > 1) throw new ShapeError(`${this.name}.act: ${this.name} acts on square grids (rotations by 90 degrees about the centre), got a ${h} x ${w} grid in ${fmt}`);
     const p = u.point, P = this.pointGroup;
     if (x.rank === 4) return withTable(this, `img/${p}/${h}x${w}`, () => this.pixelTable(p, h, w), (t) => gather(x, t, x.shape[0] * x.shape[1]));
     const o = this.pointOrder;

@@ -141,7 +141,10 @@ export class Pool {
   #failures: number[];
   #queue: Chunk[] = [];
   #admitted = 0;
+  /** Runs waiting for one of the maxQueue slots: one is woken per slot freed. */
   #waiters: (() => void)[] = [];
+  /** Loads waiting for the admitted runs to finish: all are woken when none is left. */
+  #idle: (() => void)[] = [];
   #model: LoadedModel | undefined;
   #gen = 0;
   #closed = false;
@@ -300,6 +303,7 @@ export class Pool {
     checkOptions('pool.load', options, { config: ['any'], weights: ['any'], algorithm: [['auto', 'direct'], true] });
     this.#checkOpen();
     const previous = this.#loading;
+    let swapped = false;
     // Set before anything is awaited, so a run called right after load() waits for it.
     const loading = (async () => {
       if (previous) await previous.catch(() => {});
@@ -308,10 +312,11 @@ export class Pool {
       const weights = await readWeightsBytes(options.weights);
       const check = inputChecker(config);
       while (this.#admitted > 0) {
-        await new Promise<void>((r) => this.#waiters.push(r));
+        await new Promise<void>((r) => this.#idle.push(r));
         this.#checkOpen();
       }
       this.#swapping = true;
+      swapped = true;
       await this.#revive();
       await this.#settled();
       this.#checkOpen();
@@ -336,8 +341,7 @@ export class Pool {
       await loading;
     } finally {
       if (this.#loading === loading) this.#loading = undefined;
-      this.#swapping = false;
-      this.#wakeAll();
+      if (swapped) this.#swapping = false;
       this.#dispatch();
     }
   }
@@ -378,7 +382,15 @@ export class Pool {
       });
       this.#checkOpen();
     }
-    if (!this.#slots.some((s) => s && s.state !== 'dead')) await this.#revive();
+    if (!this.#slots.some((s) => s && s.state !== 'dead')) {
+      await this.#revive();
+      this.#checkOpen();
+    }
+    // An abort while waiting for the slot or the workers is not heard by a listener added later.
+    if (signal?.aborted) {
+      this.#waiters.shift()?.();
+      throw aborted();
+    }
     this.#admitted++;
     return new Promise<Tensor>((resolve, reject) => {
       const n = shape[0], per = Math.ceil(n / this.size);
@@ -466,12 +478,10 @@ export class Pool {
     job.settled = true;
     job.cleanup();
     this.#admitted--;
-    this.#wakeAll();
-  }
-
-  /** Wakes every waiter (runs waiting for a slot, a load waiting for runs): each re-checks its own condition. */
-  #wakeAll(): void {
-    for (const wake of this.#waiters.splice(0)) wake();
+    // One slot freed, one run woken (an aborted run has left the list already). Separate from the
+    // loads' list: a single shared wake-up could go to a run and leave a load waiting.
+    this.#waiters.shift()?.();
+    if (this.#admitted === 0) for (const wake of this.#idle.splice(0)) wake();
   }
 
   #checkOpen(): void {
@@ -503,7 +513,7 @@ export class Pool {
       s.kill(err);
     }
     for (const c of this.#queue.splice(0)) this.#fail(c.job, err);
-    for (const w of this.#waiters.splice(0)) w();
+    for (const w of [...this.#waiters.splice(0), ...this.#idle.splice(0)]) w();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
