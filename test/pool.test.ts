@@ -246,11 +246,28 @@ describe('createPool', () => {
     const x = eq.tensor([1, 2, 3, 4, 5, 6], [1, 6]);
     const r = model.run(x), ref = sha(r);
     r.dispose();
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on('warning', onWarning);
     const ac = new AbortController();
     const ys = await Promise.all(Array.from({ length: 3000 }, () => pool.run(x, { signal: ac.signal })));
     expect(new Set(ys.map(sha))).toEqual(new Set([ref]));
     expect(pool.status()).toMatchObject({ admitted: 0, queued: 0, busy: 0 });
     for (const y of ys) y.dispose();
+    // Aborting the shared signal: every run still pending rejects with AbortError, the rest resolve.
+    const stop = new AbortController();
+    const pending = Array.from({ length: 200 }, () => pool.run(x, { signal: stop.signal }).then((y) => { y.dispose(); return 'done'; }, (e) => (e instanceof eq.AbortError ? 'aborted' : `other: ${e}`)));
+    setTimeout(() => stop.abort(), 2);
+    const outcomes = await Promise.all(pending);
+    expect(outcomes.every((o) => o === 'done' || o === 'aborted'), outcomes.find((o) => o.startsWith('other'))).toBe(true);
+    expect(outcomes).toContain('aborted');
+    // A chunk already on the worker finishes there (an abort cannot stop it), then all is idle.
+    for (let i = 0; i < 100 && pool.status().busy > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(pool.status()).toMatchObject({ admitted: 0, queued: 0, busy: 0 });
+    await new Promise((r) => setImmediate(r));
+    process.off('warning', onWarning);
+    // One abort listener per signal, however many runs share it: Node's leak warning stays quiet.
+    expect(warnings).not.toContain('MaxListenersExceededWarning');
     x.dispose();
     model.dispose();
     await pool.close();

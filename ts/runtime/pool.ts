@@ -143,6 +143,8 @@ export class Pool {
   #admitted = 0;
   /** Runs waiting for one of the maxQueue slots: one is woken per slot freed. */
   #waiters: (() => void)[] = [];
+  /** One abort listener per signal, with the runs it stands for. */
+  #aborts = new Map<AbortSignal, { fns: Set<() => void>; listener: () => void }>();
   /** Loads waiting for the admitted runs to finish: all are woken when none is left. */
   #idle: (() => void)[] = [];
   #model: LoadedModel | undefined;
@@ -371,14 +373,15 @@ export class Pool {
     // Backpressure: wait for a slot among maxQueue admitted runs.
     while (this.#admitted >= this.maxQueue) {
       await new Promise<void>((resolve, reject) => {
-        const wake = () => { signal?.removeEventListener('abort', onAbort); resolve(); };
+        let off = () => {};
+        const wake = () => { off(); resolve(); };
         const onAbort = () => {
           const at = this.#waiters.indexOf(wake);
           if (at >= 0) this.#waiters.splice(at, 1);
           reject(aborted());
         };
         this.#waiters.push(wake);
-        signal?.addEventListener('abort', onAbort, { once: true });
+        if (signal) off = this.#onAbort(signal, onAbort);
       });
       this.#checkOpen();
     }
@@ -395,9 +398,10 @@ export class Pool {
     return new Promise<Tensor>((resolve, reject) => {
       const n = shape[0], per = Math.ceil(n / this.size);
       const onAbort = () => this.#fail(job, aborted());
+      let off = () => {};
       const job: Job = {
         shape, chunks: [], outputs: [], remaining: 0, settled: false, resolve, reject,
-        cleanup: () => signal?.removeEventListener('abort', onAbort),
+        cleanup: () => off(),
       };
       for (let start = 0, i = 0; start < n; start += per, i++) {
         const count = Math.min(per, n - start);
@@ -410,10 +414,38 @@ export class Pool {
       }
       job.remaining = job.chunks.length;
       job.outputs = job.chunks.map(() => undefined);
-      signal?.addEventListener('abort', onAbort, { once: true });
+      off = signal ? this.#onAbort(signal, onAbort) : () => {};
       this.#queue.push(...job.chunks);
       this.#dispatch();
     });
+  }
+
+  /**
+   * Calls `fn` when `signal` aborts; returns its remover. One listener per signal, however many
+   * runs share it (a listener each made Node warn of a leak past ten, for a signal the docs say
+   * may be reused).
+   */
+  #onAbort(signal: AbortSignal, fn: () => void): () => void {
+    let entry = this.#aborts.get(signal);
+    if (!entry) {
+      const fns = new Set<() => void>();
+      const listener = () => {
+        this.#aborts.delete(signal);
+        for (const f of [...fns]) f();
+      };
+      entry = { fns, listener };
+      this.#aborts.set(signal, entry);
+      signal.addEventListener('abort', listener, { once: true });
+    }
+    const e = entry;
+    e.fns.add(fn);
+    return () => {
+      e.fns.delete(fn);
+      if (e.fns.size === 0 && this.#aborts.get(signal) === e) {
+        this.#aborts.delete(signal);
+        signal.removeEventListener('abort', e.listener);
+      }
+    };
   }
 
   #dispatch(): void {
