@@ -23,20 +23,20 @@ const SPEC = {
 
 export async function main(args = []) {
   const opts = parseArgs(args, SPEC, USAGE);
-  const arg = (name, dflt) => opts[name.slice(2)] ?? dflt;
-  const config = opts.config, weights = opts.weights;
+  const { config, weights } = opts;
   if (!config || !weights) {
     console.error(USAGE);
     process.exitCode = 2;
     return;
   }
-  positive(arg('--tolerance', 1), '--tolerance');
+  // Checked before anything loads; each kind of model has its own default.
+  const tolerance = opts.tolerance === undefined ? undefined : positive(opts.tolerance, '--tolerance');
   await eq.init();
   const model = await eq.loadModel({ config, weights });
   const spec = model.config.input;
-  if (spec.field === 'points') return checkPoints(model, arg);
-  const batch = arg('--batch', 4);
-  const side = arg('--size', 16);
+  if (spec.field === 'points') return checkPoints(model, opts, tolerance ?? 1e-4);
+  const batch = opts.batch ?? 4;
+  const side = opts.size ?? 16;
   const size = spec.size ?? [side, side];
   const group = model.group;
   const order = group instanceof eq.groups.GridGroup ? group.pointOrder : group.order;
@@ -47,18 +47,18 @@ export async function main(args = []) {
       : spec.field === 'regular' ? [batch, C, order] : [batch, C];
   const values = shape.reduce((a, b) => a * b, 1);
   if (values > 2 ** 26) throw new UsageError(`an input of [${shape.join(', ')}] is ${values} values; check with a smaller --batch or --size (at most 2^26 values)`);
-  const rng = eq.groups.seededRng(arg('--seed', 1));
-  const x = eq.tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng() * 2 - 1), shape);
+  const rng = eq.groups.seededRng(opts.seed ?? 1);
+  const x = eq.tensor(Float32Array.from({ length: values }, () => rng() * 2 - 1), shape);
   // On the plane, the elements that map the pixel grid onto itself are exact (quarter turns only
   // on square maps); `--all` adds the others, which resample the image, as approximate only.
   // Finite groups over every element; O(3) (equivariant MLPs) over random ones.
-  let elements = typeof order === 'number' ? 'all' : arg('--elements', 16), others = [];
+  let elements = typeof order === 'number' ? 'all' : opts.elements ?? 16, others = [];
   if (spec.field === 'r2') {
     const gs = model.inType.gspace, G = gs.fibreGroup;
     elements = gs.gridElements().filter((g) => size[0] === size[1] || Math.abs(Math.sin(g.angle)) < 1e-9);
-    if (opts.all) others = (G.finite ? gs.elements() : gs.randomElements(8, Number(arg('--seed', 1)))).filter((g) => !elements.some((e) => e.flip === g.flip && Math.abs(Math.cos(e.angle - g.angle) - 1) < 1e-12));
+    if (opts.all) others = (G.finite ? gs.elements() : gs.randomElements(8, opts.seed ?? 1)).filter((g) => !elements.some((e) => e.flip === g.flip && Math.abs(Math.cos(e.angle - g.angle) - 1) < 1e-12));
   }
-  const report = eq.checkEquivariance(model, { input: x, elements, tolerance: positive(arg('--tolerance', 1e-5), '--tolerance') });
+  const report = eq.checkEquivariance(model, { input: x, elements, tolerance: tolerance ?? 1e-5 });
   console.log(`${model.name}: input [${shape.join(', ')}], field types ${model.inType.describe()} -> ${model.outType.describe()}\n`);
   for (const r of report.perElement) console.log(`  ${r.label.padEnd(8)} abs ${r.absError.toExponential(2)}  rel ${r.relError.toExponential(2)}  ${r.ok ? 'ok' : 'FAIL'}`);
   console.log(`\n${report.summary}`);
@@ -81,12 +81,11 @@ export async function main(args = []) {
  * reported; what must hold exactly (to `--tolerance`) is the rest of the network on the lifted
  * elements moved along with the cloud.
  */
-function checkPoints(model, arg) {
+function checkPoints(model, opts, tolerance) {
   const [lift, ...rest] = model.network.layers;
   const G = model.group;
-  const batch = arg('--batch', 4), P = arg('--points', 8), elements = arg('--elements', 8);
-  const tolerance = positive(arg('--tolerance', 1e-4), '--tolerance');
-  const rng = eq.groups.seededRng(arg('--seed', 1));
+  const batch = opts.batch ?? 4, P = opts.points ?? 8, elements = opts.elements ?? 8;
+  const rng = eq.groups.seededRng(opts.seed ?? 1);
   const C = model.config.input.channels, d = G.d;
   // Points off the origin (SO(d) lifts are undefined there).
   const x = {

@@ -81,13 +81,26 @@ export async function main(args = []) {
   }
   const seconds = bar.end();
 
-  // The same shapes in the training pose, lifted with other seeds: what the lift's random draws
-  // alone do, with no pose change at all.
+  // Per model, on the training pose: the same shapes lifted with other seeds (what the lift's
+  // random draws alone do, with no pose change at all), and the invariance of the logits (each
+  // moved shape against the training pose; for lifted models also with the elements moved).
   const canon = cloud(Float32Array.from(SHAPES.flat(2)), 8);
   const draws = Math.min(poses, 200);
   for (const m of MODELS) {
     const model = await eq.loadModel(source(m.key));
-    results[m.key].trainingPose = trainingPoseOverDraws(model, canon, draws);
+    const r = results[m.key];
+    r.trainingPose = trainingPoseOverDraws(model, canon, draws);
+    const base = eq.tidy(() => model.run(canon).toArray());
+    const errs = [];
+    for (let i = 0; i < data.n; i++) {
+      const s = data.labels[i];
+      let d = 0, sc = 0;
+      for (let c = 0; c < 8; c++) { d = Math.max(d, Math.abs(r.logits[i * 8 + c] - base[s * 8 + c])); sc = Math.max(sc, Math.abs(base[s * 8 + c])); }
+      errs.push(d / sc);
+    }
+    errs.sort((a, b) => a - b);
+    r.invariance = { median: errs[errs.length >> 1], max: errs[errs.length - 1] };
+    if (m.key !== 'plain') r.liftedInvariance = liftedInvariance(model, canon);
     model.dispose();
   }
 
@@ -103,24 +116,9 @@ export async function main(args = []) {
   // Invariance: the logits of each moved shape against those of the training pose.
   console.log('\nInvariance of the logits (max |y(moved) - y(training pose)| / max |y(training pose)|, median and worst over poses):');
   for (const m of MODELS) {
-    const model = await eq.loadModel(source(m.key));
-    const base = eq.tidy(() => model.run(canon).toArray());
-    const errs = [];
-    for (let i = 0; i < data.n; i++) {
-      const s = data.labels[i];
-      let d = 0, sc = 0;
-      for (let c = 0; c < 8; c++) { d = Math.max(d, Math.abs(results[m.key].logits[i * 8 + c] - base[s * 8 + c])); sc = Math.max(sc, Math.abs(base[s * 8 + c])); }
-      errs.push(d / sc);
-    }
-    errs.sort((a, b) => a - b);
-    results[m.key].invariance = { median: errs[errs.length >> 1], max: errs[errs.length - 1] };
-    let exact = '';
-    if (m.key !== 'plain') {
-      results[m.key].liftedInvariance = liftedInvariance(model, canon);
-      exact = `; with the lifted elements moved too: ${results[m.key].liftedInvariance.toExponential(1)} (the layers after the lift are invariant)`;
-    }
-    console.log(`  ${m.name}: with lifting ${results[m.key].invariance.median.toExponential(1)} median, ${results[m.key].invariance.max.toExponential(1)} worst${exact}`);
-    model.dispose();
+    const r = results[m.key];
+    const exact = r.liftedInvariance === undefined ? '' : `; with the lifted elements moved too: ${r.liftedInvariance.toExponential(1)} (the layers after the lift are invariant)`;
+    console.log(`  ${m.name}: with lifting ${r.invariance.median.toExponential(1)} median, ${r.invariance.max.toExponential(1)} worst${exact}`);
   }
 
   // Throughput.
@@ -159,16 +157,22 @@ export async function main(args = []) {
   return results;
 }
 
+/** A point-cloud model's lift layer, and a function running its other layers on a lifted field. */
+function afterLift(model) {
+  const [lift, ...rest] = model.network.layers;
+  return { lift, runRest: (f) => rest.reduce((cur, l) => l.run(cur), f) };
+}
+
 /**
  * Accuracy on the eight shapes in the training pose, lifted with seeds 2, 3, ... (`draws` of
  * them) instead of the config's: a lift layer like the model's, then the model's other layers.
  */
 function trainingPoseOverDraws(model, canon, draws) {
-  const [lift, ...rest] = model.network.layers;
+  const { lift, runRest } = afterLift(model);
   const perShape = new Array(8).fill(0);
   for (let d = 0; d < draws; d++) {
     const other = eq.nn.lift({ group: lift.group, samples: lift.samples, seed: lift.seed + 1 + d });
-    const y = eq.tidy(() => rest.reduce((cur, l) => l.run(cur), other.run(canon)).toArray());
+    const y = eq.tidy(() => runRest(other.run(canon)).toArray());
     other.dispose();
     for (let s = 0; s < 8; s++) if (argmax(y.subarray(s * 8, s * 8 + 8), 8) === s) perShape[s]++;
   }
@@ -182,12 +186,11 @@ function trainingPoseOverDraws(model, canon, draws) {
  * difference of the logits.
  */
 function liftedInvariance(model, canon) {
-  const [lift, ...rest] = model.network.layers;
+  const { lift, runRest } = afterLift(model);
   const G = lift.group;
   const u = rng(99);
   return eq.tidy(() => {
     const x = lift.run(canon);
-    const runRest = (f) => rest.reduce((cur, l) => l.run(cur), f);
     const base = runRest(x).toArray();
     let worst = 0, scale = 0;
     for (const v of base) scale = Math.max(scale, Math.abs(v));

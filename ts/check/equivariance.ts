@@ -87,7 +87,7 @@ export function checkEquivariance<E = unknown>(layer: EquivariantMap | ((x: any)
   const G = inType.group;
   // The sketch's { group }: the field types know the group; a group given must be theirs.
   const given = options.group;
-  if (given !== undefined && given !== G && !(typeof given === 'string' && given === String(G)) && !(typeof given === 'object' && given !== null && String(given) === String(G))) {
+  if (given !== undefined && given !== G && String(given) !== String(G)) {
     throw new ArgumentError(`checkEquivariance: group ${typeof given === 'string' ? given : String(given)} is not the group of the layer's field types (${String(G)}); leave it out, the field types carry it`);
   }
   const spec = options.elements ?? 'all';

@@ -64,9 +64,9 @@ export function specKey(spec: NeighbourSpec, where: string): string {
   const s = Object.fromEntries(Object.entries(spec as Record<string, unknown>).filter(([, v]) => v !== undefined));
   // One kind per spec, and only its own keys: a typo ({ k: 8, alpah: 1 }) or a second kind
   // ({ k: 8, radius: 1 }) would otherwise be dropped without a word.
-  const kinds = ['k', 'radius', 'window', 'support'].filter((key) => key in s);
-  if (kinds.length > 1) throw new ArgumentError(`${where}: neighbours give ${kinds.map((key) => `'${key}'`).join(' and ')}; give one of { k }, { radius }, { window } or { support }`);
   const allowed: Record<string, string[]> = { k: ['k', 'alpha'], radius: ['radius', 'alpha'], window: ['window', 'padding', 'stride'], support: ['support'] };
+  const kinds = Object.keys(allowed).filter((key) => key in s);
+  if (kinds.length > 1) throw new ArgumentError(`${where}: neighbours give ${kinds.map((key) => `'${key}'`).join(' and ')}; give one of { k }, { radius }, { window } or { support }`);
   if (kinds.length === 1) {
     const unknown = Object.keys(s).filter((key) => !allowed[kinds[0]].includes(key));
     if (unknown.length) throw new ArgumentError(`${where}: neighbours { ${kinds[0]} } take ${allowed[kinds[0]].map((key) => `'${key}'`).join(', ')}; unknown: ${unknown.map((key) => `'${key}'`).join(', ')}`);

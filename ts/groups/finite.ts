@@ -83,19 +83,8 @@ export class FiniteGroup implements Group<number> {
     if (this.generators.length === 0) this.generators = minimalGenerators(this);
     else if (trusted !== TRUSTED) {
       // Given ones must generate: checks on generators stand for checks on every element.
-      const reached = new Uint8Array(order);
-      const queue = [0];
-      reached[0] = 1;
-      for (let q = 0; q < queue.length; q++) {
-        for (const s of this.generators) {
-          const x = table[queue[q] * order + s];
-          if (!reached[x]) {
-            reached[x] = 1;
-            queue.push(x);
-          }
-        }
-      }
-      if (queue.length !== order) throw new ArgumentError(`${name}: the generators given reach ${queue.length} of the ${order} elements; give a generating set (or none, to have one computed)`);
+      const reached = closure(this, [...this.generators]).size;
+      if (reached !== order) throw new ArgumentError(`${name}: the generators given reach ${reached} of the ${order} elements; give a generating set (or none, to have one computed)`);
     }
   }
 

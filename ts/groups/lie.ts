@@ -50,6 +50,13 @@ function matmul(a: Float64Array, b: Float64Array, n: number): Float64Array {
 /** The cloud id of a masked element: it has no neighbours and is nobody's neighbour. */
 export const MASKED = 0xffffffff;
 
+/** Whether point `p` of a flat list of `d`-vectors is at the origin, where SO(d) lifts are undefined. */
+function atOrigin(flat: ArrayLike<number>, p: number, d: number): boolean {
+  let r2 = 0;
+  for (let j = 0; j < d; j++) r2 += flat[p * d + j] * flat[p * d + j];
+  return !(Math.sqrt(r2) > 1e-12);
+}
+
 /**
  * A lifted point cloud: each input point became `samples` group elements (point-major: element
  * `p * samples + s`). `cloud[e]` says which cloud of a batch an element belongs to (`MASKED` for
@@ -300,13 +307,9 @@ export abstract class LieGroup implements Group<LieElement> {
     if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new ArgumentError(`${this.name}.lift: seed must be an integer in 0..2^32-1, got ${String(seed)}`);
     if (rng !== undefined && typeof rng !== 'function') throw new ArgumentError(`${this.name}.lift: rng must be a function returning numbers in [0, 1)`);
     const count = flat.length / d;
-    if (this.hasOrbit) {
-      // The kernel refuses these too, but as a fault of its caller; this is the user's input.
-      for (let p = 0; p < count; p++) {
-        let r2 = 0;
-        for (let j = 0; j < d; j++) r2 += flat[p * d + j] * flat[p * d + j];
-        if (!(Math.sqrt(r2) > 1e-12)) throw new ArgumentError(`${this.name}.lift: point ${p} is at the origin, where its orbit under ${this.name} (and so its lift) is not defined; move the cloud off the origin`);
-      }
+    // The kernel refuses these too, but as a fault of its caller; this is the user's input.
+    for (let p = 0; p < count && this.hasOrbit; p++) {
+      if (atOrigin(flat, p, d)) throw new ArgumentError(`${this.name}.lift: point ${p} is at the origin, where its orbit under ${this.name} (and so its lift) is not defined; move the cloud off the origin`);
     }
     const m = count * samples;
     const nn = this.n * this.n;
@@ -355,26 +358,21 @@ export abstract class LieGroup implements Group<LieElement> {
     const flat = Float64Array.from(points.toArray());
     const present = mask?.toArray();
     // The kernel refuses these too; said here in the caller's terms (cloud, point) as an ArgumentError.
+    const occupied = new Uint8Array(B);
     for (let i = 0; i < B * P; i++) {
       if (present && present[i] !== 0 && present[i] !== 1) throw new ArgumentError(`${this.name}.liftClouds: mask[${Math.floor(i / P)}, ${i % P}] is ${present[i]}; a mask holds 1 (present) or 0 (padding)`);
       if (present && present[i] === 0) continue;
-      let r2 = 0;
+      occupied[Math.floor(i / P)] = 1;
       for (let j = 0; j < d; j++) {
         const v = flat[i * d + j];
         if (!Number.isFinite(v)) throw new ArgumentError(`${this.name}.liftClouds: cloud ${Math.floor(i / P)}, point ${i % P} has a non-finite coordinate (${v})`);
-        r2 += v * v;
       }
-      if (this.hasOrbit && !(Math.sqrt(r2) > 1e-12)) throw new ArgumentError(`${this.name}.liftClouds: cloud ${Math.floor(i / P)}, point ${i % P} is at the origin, where its orbit under ${this.name} (and so its lift) is not defined; move the cloud off the origin or mask the point`);
+      if (this.hasOrbit && atOrigin(flat, i, d)) throw new ArgumentError(`${this.name}.liftClouds: cloud ${Math.floor(i / P)}, point ${i % P} is at the origin, where its orbit under ${this.name} (and so its lift) is not defined; move the cloud off the origin or mask the point`);
     }
     // A cloud with no present point has no elements: its pooled features (a mean over nothing)
     // and so its outputs would mean nothing.
-    if (present) {
-      for (let b = 0; b < B; b++) {
-        let any = false;
-        for (let p = 0; p < P && !any; p++) any = present[b * P + p] === 1;
-        if (!any) throw new ArgumentError(`${this.name}.liftClouds: cloud ${b} has no present points (mask[${b}, :] is all 0); every cloud needs at least one`);
-      }
-    }
+    const empty = occupied.indexOf(0);
+    if (empty >= 0) throw new ArgumentError(`${this.name}.liftClouds: cloud ${empty} has no present points (mask[${empty}, :] is all 0); every cloud needs at least one`);
     const lifted = withTemporaries((t) => {
       const pin = t.add(new F64Buffer(flat));
       const out = t.add(new F64Buffer(m * nn));
